@@ -1,0 +1,74 @@
+//! Bodies of the HTTP API under `/api`. Every error is [`ApiError`] with a non-2xx status.
+
+use crate::{ErrorCode, Secret};
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/register` (→ 201) and `POST /api/login` (→ 200 [`TokenPair`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// `201` answer to register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub username: String,
+}
+
+/// Answer to login and refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    /// Short-lived; sent in the `auth` frame or `Authorization: Bearer`.
+    pub access_token: Secret,
+    /// Long-lived and single-use: exchange it at `/api/refresh` for a new pair.
+    pub refresh_token: Secret,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+}
+
+/// `POST /api/refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: Secret,
+}
+
+/// The body of every HTTP error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_json() {
+        let pair = TokenPair {
+            access_token: "a".into(),
+            refresh_token: "r".into(),
+            expires_in: 900,
+        };
+        assert_eq!(
+            serde_json::to_string(&pair).ok().as_deref(),
+            Some(r#"{"access_token":"a","refresh_token":"r","expires_in":900}"#)
+        );
+        let creds: Credentials = serde_json::from_str(r#"{"username":"alice","password":"pw"}"#)
+            .unwrap_or_else(|e| panic!("credentials: {e}"));
+        assert_eq!(creds.password.expose(), "pw");
+        let err = ApiError {
+            code: ErrorCode::InvalidCredentials,
+            message: "no".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&err).ok().as_deref(),
+            Some(r#"{"code":"invalid_credentials","message":"no"}"#)
+        );
+        assert!(
+            !format!("{creds:?}").contains("pw\""),
+            "password is redacted in Debug"
+        );
+    }
+}

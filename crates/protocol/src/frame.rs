@@ -1,0 +1,198 @@
+//! WebSocket frames: JSON text objects tagged by `type`.
+
+use crate::{ErrorCode, Secret};
+use serde::{Deserialize, Serialize};
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientFrame {
+    /// Must be the first frame unless the upgrade carried `Authorization: Bearer`.
+    Auth { token: Secret },
+    /// Subscribe to a room (created on first use) and replay what was missed after `after`.
+    Join {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    /// Unsubscribe from a room.
+    Leave { room: String },
+    /// Post a message. `id` is the client's idempotency key: resending it is harmless.
+    Send {
+        id: String,
+        room: String,
+        body: String,
+    },
+    /// "I am typing" — forwarded to the other members, never stored.
+    Typing { room: String },
+    /// Older messages for scrollback: up to `limit` messages with seq < `before`, newest last.
+    History {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+}
+
+/// Every `type` a client may send; anything else is `unknown_type`.
+pub const CLIENT_TYPES: &[&str] = &["auth", "join", "leave", "send", "typing", "history"];
+
+/// A stored chat message as it travels to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageData {
+    pub room: String,
+    /// Per-room sequence number: 1, 2, 3, … with no gaps, stable across server restarts.
+    pub seq: u64,
+    /// The client-generated id the author sent it with.
+    pub id: String,
+    pub author: String,
+    /// Plain text. Clients must render it as text, never as HTML.
+    pub body: String,
+    /// Server time of storage, Unix milliseconds.
+    pub ts: u64,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerFrame {
+    /// Authentication succeeded.
+    Ready {
+        user: String,
+        /// Opaque id of this connection, for support and logs.
+        session: String,
+        /// How often the server pings; a client that hears nothing for two intervals may assume
+        /// the connection is dead.
+        heartbeat_ms: u64,
+        /// Longest body this server accepts, in bytes of UTF-8.
+        max_body_bytes: usize,
+    },
+    /// Answer to `join`; the replay follows.
+    Joined { room: String, last_seq: u64 },
+    /// A chat message, live or replayed.
+    Message(MessageData),
+    /// End of one replay batch; `more` says whether another batch follows.
+    Synced {
+        room: String,
+        up_to: u64,
+        more: bool,
+    },
+    /// The message with this `id` is durably stored as `seq`.
+    Ack { id: String, room: String, seq: u64 },
+    /// Who is in the room now (distinct usernames, sorted).
+    Presence { room: String, users: Vec<String> },
+    /// `user` is typing in `room`.
+    Typing { room: String, user: String },
+    /// Answer to `leave`.
+    Left { room: String },
+    /// Answer to `history`: messages in ascending seq; `more` if older ones exist.
+    History {
+        room: String,
+        messages: Vec<MessageData>,
+        more: bool,
+    },
+    /// A request failed; the connection stays open.
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The `id` of the `send` this error is about, when there is one.
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// With `rate_limited` and `storage_failed`: when a retry may succeed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+}
+
+impl ServerFrame {
+    /// An `error` frame without a retry hint.
+    pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            reference,
+            retry_after_ms: None,
+        }
+    }
+
+    /// The frame as JSON text. Serialising these types cannot fail (no maps with non-string
+    /// keys, no non-finite floats), so an error here is a bug and yields an `internal` frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"serialisation failed"}"#.to_owned()
+        })
+    }
+}
+
+/// Why a client frame was rejected: the `error` frame the server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The frame's `id`, when it had a string one.
+    pub reference: Option<String>,
+}
+
+impl FrameError {
+    /// The `error` frame to send back.
+    pub fn to_frame(&self) -> ServerFrame {
+        ServerFrame::error(self.code, self.message.clone(), self.reference.clone())
+    }
+}
+
+impl ClientFrame {
+    /// Parses one text frame, classifying failures as `invalid_json`, `unknown_type` or
+    /// `bad_frame`. The classification only runs on the error path.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        serde_json::from_str(text).map_err(|err| classify(text, &err))
+    }
+}
+
+fn classify(text: &str, err: &serde_json::Error) -> FrameError {
+    let fail = |code, message: String, reference| FrameError {
+        code,
+        message,
+        reference,
+    };
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return fail(ErrorCode::InvalidJson, format!("not valid JSON: {e}"), None),
+    };
+    let Some(obj) = value.as_object() else {
+        return fail(
+            ErrorCode::InvalidJson,
+            "a frame must be a JSON object".into(),
+            None,
+        );
+    };
+    let reference = obj.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    match obj.get("type") {
+        None => fail(
+            ErrorCode::BadFrame,
+            "missing field `type`".into(),
+            reference,
+        ),
+        Some(serde_json::Value::String(t)) if !CLIENT_TYPES.contains(&t.as_str()) => {
+            let shown: String = t.chars().take(40).collect();
+            fail(
+                ErrorCode::UnknownType,
+                format!("unknown frame type `{shown}`"),
+                reference,
+            )
+        }
+        Some(serde_json::Value::String(_)) => fail(ErrorCode::BadFrame, err.to_string(), reference),
+        Some(_) => fail(
+            ErrorCode::BadFrame,
+            "`type` must be a string".into(),
+            reference,
+        ),
+    }
+}
+
+#[cfg(test)]
+#[path = "frame_tests.rs"]
+mod tests;

@@ -1,0 +1,241 @@
+//! Golden-JSON tests: the exact text of every frame, so a rename cannot slip through.
+
+use super::*;
+
+fn golden_server(frame: ServerFrame, json: &str) {
+    assert_eq!(frame.to_json(), json, "serialised form changed");
+    let back: ServerFrame = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+    assert_eq!(back, frame, "round trip changed the frame");
+}
+
+fn golden_client(frame: ClientFrame, json: &str) {
+    assert_eq!(serde_json::to_string(&frame).ok().as_deref(), Some(json));
+    assert_eq!(ClientFrame::parse(json), Ok(frame));
+}
+
+fn msg() -> MessageData {
+    MessageData {
+        room: "general".into(),
+        seq: 42,
+        id: "c-1".into(),
+        author: "alice".into(),
+        body: "hi".into(),
+        ts: 1_764_000_000_000,
+    }
+}
+
+#[test]
+fn client_frames() {
+    golden_client(
+        ClientFrame::Auth {
+            token: "t0k".into(),
+        },
+        r#"{"type":"auth","token":"t0k"}"#,
+    );
+    golden_client(
+        ClientFrame::Join {
+            room: "general".into(),
+            after: Some(41),
+        },
+        r#"{"type":"join","room":"general","after":41}"#,
+    );
+    golden_client(
+        ClientFrame::Join {
+            room: "general".into(),
+            after: None,
+        },
+        r#"{"type":"join","room":"general"}"#,
+    );
+    golden_client(
+        ClientFrame::Leave {
+            room: "general".into(),
+        },
+        r#"{"type":"leave","room":"general"}"#,
+    );
+    golden_client(
+        ClientFrame::Send {
+            id: "c-1".into(),
+            room: "general".into(),
+            body: "hi".into(),
+        },
+        r#"{"type":"send","id":"c-1","room":"general","body":"hi"}"#,
+    );
+    golden_client(
+        ClientFrame::Typing {
+            room: "general".into(),
+        },
+        r#"{"type":"typing","room":"general"}"#,
+    );
+    golden_client(
+        ClientFrame::History {
+            room: "general".into(),
+            before: Some(100),
+            limit: Some(50),
+        },
+        r#"{"type":"history","room":"general","before":100,"limit":50}"#,
+    );
+}
+
+#[test]
+fn server_frames() {
+    golden_server(
+        ServerFrame::Ready {
+            user: "alice".into(),
+            session: "s1".into(),
+            heartbeat_ms: 15000,
+            max_body_bytes: 16384,
+        },
+        r#"{"type":"ready","user":"alice","session":"s1","heartbeat_ms":15000,"max_body_bytes":16384}"#,
+    );
+    golden_server(
+        ServerFrame::Joined {
+            room: "general".into(),
+            last_seq: 7,
+        },
+        r#"{"type":"joined","room":"general","last_seq":7}"#,
+    );
+    golden_server(
+        ServerFrame::Message(msg()),
+        r#"{"type":"message","room":"general","seq":42,"id":"c-1","author":"alice","body":"hi","ts":1764000000000}"#,
+    );
+    golden_server(
+        ServerFrame::Synced {
+            room: "general".into(),
+            up_to: 42,
+            more: false,
+        },
+        r#"{"type":"synced","room":"general","up_to":42,"more":false}"#,
+    );
+    golden_server(
+        ServerFrame::Ack {
+            id: "c-1".into(),
+            room: "general".into(),
+            seq: 42,
+        },
+        r#"{"type":"ack","id":"c-1","room":"general","seq":42}"#,
+    );
+    golden_server(
+        ServerFrame::Presence {
+            room: "general".into(),
+            users: vec!["alice".into(), "bob".into()],
+        },
+        r#"{"type":"presence","room":"general","users":["alice","bob"]}"#,
+    );
+    golden_server(
+        ServerFrame::Typing {
+            room: "general".into(),
+            user: "bob".into(),
+        },
+        r#"{"type":"typing","room":"general","user":"bob"}"#,
+    );
+    golden_server(
+        ServerFrame::Left {
+            room: "general".into(),
+        },
+        r#"{"type":"left","room":"general"}"#,
+    );
+    golden_server(
+        ServerFrame::History {
+            room: "general".into(),
+            messages: vec![msg()],
+            more: true,
+        },
+        r#"{"type":"history","room":"general","messages":[{"room":"general","seq":42,"id":"c-1","author":"alice","body":"hi","ts":1764000000000}],"more":true}"#,
+    );
+    golden_server(
+        ServerFrame::error(
+            ErrorCode::NotJoined,
+            "join the room first",
+            Some("c-1".into()),
+        ),
+        r#"{"type":"error","code":"not_joined","message":"join the room first","ref":"c-1"}"#,
+    );
+    golden_server(
+        ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            reference: None,
+            retry_after_ms: Some(250),
+        },
+        r#"{"type":"error","code":"rate_limited","message":"slow down","retry_after_ms":250}"#,
+    );
+}
+
+#[test]
+fn bad_frames_are_classified() {
+    let code = |text: &str| ClientFrame::parse(text).err().map(|e| e.code);
+    assert_eq!(code("{not json"), Some(ErrorCode::InvalidJson));
+    assert_eq!(code("[1,2]"), Some(ErrorCode::InvalidJson));
+    assert_eq!(code(r#""send""#), Some(ErrorCode::InvalidJson));
+    assert_eq!(code(r#"{"type":"dance"}"#), Some(ErrorCode::UnknownType));
+    assert_eq!(code(r#"{"room":"general"}"#), Some(ErrorCode::BadFrame));
+    assert_eq!(code(r#"{"type":7}"#), Some(ErrorCode::BadFrame));
+    assert_eq!(
+        code(r#"{"type":"send","id":"x","room":"general"}"#),
+        Some(ErrorCode::BadFrame)
+    );
+    assert_eq!(
+        code(r#"{"type":"join","room":"g","after":-1}"#),
+        Some(ErrorCode::BadFrame)
+    );
+}
+
+#[test]
+fn bad_send_keeps_its_id_as_ref() {
+    let err = ClientFrame::parse(r#"{"type":"send","id":"c-9","room":"general"}"#).err();
+    assert_eq!(
+        err.as_ref().and_then(|e| e.reference.as_deref()),
+        Some("c-9")
+    );
+    assert!(
+        err.is_some_and(|e| e.message.contains("body")),
+        "message names the missing field"
+    );
+}
+
+#[test]
+fn unknown_fields_are_ignored_for_forward_compatibility() {
+    let f = ClientFrame::parse(r#"{"type":"typing","room":"general","mood":"happy"}"#);
+    assert_eq!(
+        f,
+        Ok(ClientFrame::Typing {
+            room: "general".into()
+        })
+    );
+}
+
+#[test]
+fn every_client_type_is_listed() {
+    let frames = [
+        ClientFrame::Auth { token: "t".into() },
+        ClientFrame::Join {
+            room: "r".into(),
+            after: None,
+        },
+        ClientFrame::Leave { room: "r".into() },
+        ClientFrame::Send {
+            id: "i".into(),
+            room: "r".into(),
+            body: "b".into(),
+        },
+        ClientFrame::Typing { room: "r".into() },
+        ClientFrame::History {
+            room: "r".into(),
+            before: None,
+            limit: None,
+        },
+    ];
+    assert_eq!(frames.len(), CLIENT_TYPES.len());
+    for f in frames {
+        let v = serde_json::to_value(&f).unwrap_or_default();
+        let t = v
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            CLIENT_TYPES.contains(&t.as_str()),
+            "{t} missing from CLIENT_TYPES"
+        );
+    }
+}

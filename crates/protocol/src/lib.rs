@@ -1,0 +1,24 @@
+//! The Confab wire protocol, shared by the server and every Rust client.
+//!
+//! This crate is the executable form of `docs/protocol.md`; it has no async runtime, Tauri or I/O
+//! dependency so any client can use it.
+//!
+//! - [`frame`]: the JSON text frames on `/ws` — [`ClientFrame`] (client → server) and
+//!   [`ServerFrame`] (server → client), each an object tagged by `type`.
+//! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
+//! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
+//! - [`limits`]: the documented default limits and the validation rules for names and bodies.
+//! - [`secret`]: [`Secret`], a wrapper that keeps tokens and passwords out of logs and panics.
+//!
+//! Parsing a client frame goes through [`ClientFrame::parse`], which classifies a bad frame into
+//! the error code the server answers with, so server and docs cannot drift apart.
+
+pub mod api;
+pub mod code;
+pub mod frame;
+pub mod limits;
+pub mod secret;
+
+pub use code::{ErrorCode, close};
+pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
+pub use secret::Secret;

@@ -1,0 +1,95 @@
+//! Documented default limits and the validation rules for names, ids and bodies.
+//!
+//! Servers may be configured with other limits; these are the defaults and the hard rules that
+//! every server applies.
+
+/// Largest WebSocket frame or message the server reads (64 KiB). Larger → close 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Longest message body in bytes of UTF-8 (16 KiB). Longer → `body_too_long`.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest client-generated message id in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Longest room name in bytes.
+pub const MAX_ROOM_BYTES: usize = 64;
+/// Longest username in bytes.
+pub const MAX_USERNAME_BYTES: usize = 32;
+/// Shortest password in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password in bytes (argon2 has no need for more; it caps hashing cost).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Messages per `synced` batch during a join replay.
+pub const REPLAY_BATCH: usize = 200;
+/// Default and largest `limit` of a `history` request.
+pub const HISTORY_DEFAULT: u32 = 50;
+/// Largest `limit` of a `history` request.
+pub const HISTORY_MAX: u32 = 200;
+/// Seconds a new connection has to send `auth`.
+pub const AUTH_TIMEOUT_SECS: u64 = 5;
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// A room name: 1–64 bytes of `a-z`, `0-9`, `_`, `-`, `.`, lower case (so `General` and `general`
+/// can never be two rooms).
+pub fn valid_room(room: &str) -> bool {
+    !room.is_empty()
+        && room.len() <= MAX_ROOM_BYTES
+        && room
+            .chars()
+            .all(|c| is_name_char(c) && !c.is_ascii_uppercase())
+}
+
+/// A username: 1–32 bytes of ASCII letters, digits, `_`, `-`, `.`. Case is kept for display, but
+/// names are unique regardless of case.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_USERNAME_BYTES && name.chars().all(is_name_char)
+}
+
+/// A password: at least 8 characters, at most 1024 bytes.
+pub fn valid_password(password: &str) -> bool {
+    password.chars().count() >= MIN_PASSWORD_CHARS && password.len() <= MAX_PASSWORD_BYTES
+}
+
+/// A message id: 1–128 bytes with no control characters.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
+}
+
+/// A message body: not blank, at most `max_bytes` of UTF-8.
+pub fn valid_body(body: &str, max_bytes: usize) -> bool {
+    !body.trim().is_empty() && body.len() <= max_bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms() {
+        assert!(valid_room("general"));
+        assert!(valid_room("team-42_a.b"));
+        assert!(!valid_room(""));
+        assert!(!valid_room("General"));
+        assert!(!valid_room("with space"));
+        assert!(!valid_room("<script>"));
+        assert!(!valid_room(&"a".repeat(MAX_ROOM_BYTES + 1)));
+        assert!(valid_room(&"a".repeat(MAX_ROOM_BYTES)));
+    }
+
+    #[test]
+    fn users_passwords_ids_bodies() {
+        assert!(valid_username("Alice_1"));
+        assert!(!valid_username("al ice"));
+        assert!(!valid_username("ålice"));
+        assert!(valid_password("correct horse"));
+        assert!(!valid_password("short"));
+        assert!(!valid_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)));
+        assert!(valid_id("6f1c-uuid"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("a\nb"));
+        assert!(valid_body("hi", 10));
+        assert!(!valid_body("   ", 10));
+        assert!(!valid_body("12345678901", 10));
+    }
+}
