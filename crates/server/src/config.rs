@@ -1,0 +1,104 @@
+//! Server configuration with the documented defaults (docs/protocol.md, "Limits").
+
+use confab_protocol::limits;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `run` needs to know. `Config::new(db_path)` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite database file (created with its folder if missing).
+    pub db_path: PathBuf,
+    /// Browser origins allowed to call the API and open `/ws` (exact match, e.g.
+    /// `https://chat.example.org`). Requests without an `Origin` header (native clients) are
+    /// always allowed; any other origin gets 403.
+    pub allowed_origins: Vec<String>,
+    /// PEM certificate chain and private key; with both set the server speaks TLS only.
+    pub tls: Option<TlsFiles>,
+    /// Lifetime of an access token.
+    pub access_ttl: Duration,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    pub refresh_ttl: Duration,
+    /// Cap on the database size in bytes; beyond it sends fail with `storage_failed` and
+    /// nothing is acknowledged. `None`: limited by the disk only.
+    pub max_db_bytes: Option<u64>,
+    pub limits: Limits,
+}
+
+/// Paths to the PEM files for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Resource limits. Every one of them bounds memory or CPU that a single peer can claim.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest WebSocket frame/message; larger closes with 1009.
+    pub max_frame_bytes: usize,
+    /// Largest message body in bytes.
+    pub max_body_bytes: usize,
+    /// Time to finish the TLS and HTTP handshake (request head) after connecting.
+    pub handshake_timeout: Duration,
+    /// Time to send `auth` after the upgrade.
+    pub auth_timeout: Duration,
+    /// Ping interval; a peer silent for two intervals is dropped.
+    pub heartbeat: Duration,
+    /// Frames a connection may send in a burst.
+    pub rate_burst: u32,
+    /// Sustained frames per second.
+    pub rate_per_sec: u32,
+    /// Rate-limited frames tolerated in a burst before the connection is closed with 1008
+    /// (they are forgiven at `rate_per_sec / 4` per second).
+    pub flood_strikes: u32,
+    /// Frames queued for one connection before it counts as a slow reader and is resynced
+    /// from the database instead of buffered.
+    pub send_queue: usize,
+    /// Sends of one connection waiting for the database at once (pipelining depth).
+    pub max_inflight_sends: usize,
+    /// Rooms one connection may have joined at once.
+    pub max_rooms_per_connection: usize,
+    /// Per-connection WebSocket read buffer in bytes.
+    pub read_buffer_bytes: usize,
+    /// Password hashes computed at once (argon2 is CPU- and memory-heavy on purpose).
+    pub hash_concurrency: usize,
+    /// How long shutdown waits for connections to close before giving up on them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: limits::MAX_FRAME_BYTES,
+            max_body_bytes: limits::MAX_BODY_BYTES,
+            handshake_timeout: Duration::from_secs(5),
+            auth_timeout: Duration::from_secs(limits::AUTH_TIMEOUT_SECS),
+            heartbeat: Duration::from_secs(15),
+            rate_burst: 100,
+            rate_per_sec: 20,
+            flood_strikes: 50,
+            send_queue: 1024,
+            max_inflight_sends: 64,
+            max_rooms_per_connection: 256,
+            read_buffer_bytes: 4 * 1024,
+            hash_concurrency: 2,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, storing data in `db_path`.
+    pub fn new(db_path: impl Into<PathBuf>) -> Self {
+        Self {
+            db_path: db_path.into(),
+            allowed_origins: Vec::new(),
+            tls: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_db_bytes: None,
+            limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The server crate's one error type.
+
+/// Everything that can go wrong inside the server. Nothing here carries a secret: token and
+/// password values never enter an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the database schema is version {found}, newer than this server ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the storage thread has stopped")]
+    StoreClosed,
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

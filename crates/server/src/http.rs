@@ -1,0 +1,296 @@
+//! The HTTP surface: `/api/*` JSON endpoints, the `/ws` upgrade and the Origin allowlist.
+
+use crate::store::{self, RefreshOutcome};
+use crate::{AppState, ws};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use confab_protocol::api::{ApiError, Credentials, RefreshRequest, Registered};
+use confab_protocol::{ErrorCode, Secret, limits};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use tracing::{error, info};
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 16 * 1024;
+
+/// An HTTP error: a status and the `{code, message}` body.
+#[derive(Debug)]
+pub struct Failure(StatusCode, ErrorCode, String);
+
+impl Failure {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(status, code, message.into())
+    }
+
+    fn internal(err: &crate::Error) -> Self {
+        error!(error = %err, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(ApiError {
+                code: self.1,
+                message: self.2,
+            }),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, Failure>;
+
+/// All routes, with the Origin check in front of every one.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/register", post(register))
+        .route("/api/login", post(login))
+        .route("/api/refresh", post(refresh))
+        .route("/api/logout", post(logout))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/ws", get(upgrade))
+        .fallback(|| async {
+            Failure::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such endpoint",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            check_origin,
+        ))
+        .with_state(state)
+}
+
+/// Browsers always send `Origin` on cross-site requests and WebSocket upgrades; native clients
+/// send none. A browser page from an origin not on the allowlist is refused before anything runs.
+async fn check_origin(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| {
+            state
+                .config
+                .allowed_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        });
+        if !allowed {
+            info!(origin = ?origin, path = %req.uri().path(), "refused origin");
+            return Failure::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::OriginNotAllowed,
+                "origin not allowed",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "body too large",
+            )
+        } else {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "unreadable body",
+            )
+        }
+    })?;
+    // serde's message names the field at fault but never echoes values, so no password leaks.
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("invalid JSON body: {e}"),
+        )
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Secret> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| Secret::new(token.trim()))
+}
+
+async fn register(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let creds: Credentials = parse(body)?;
+    if !limits::valid_username(&creds.username) || !limits::valid_password(creds.password.expose())
+    {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidCredentialsFormat,
+            "usernames are 1-32 of A-Z a-z 0-9 _ - .; passwords need at least 8 characters",
+        ));
+    }
+    let hash = state
+        .auth
+        .hash_password(creds.password)
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    let name = creds.username.clone();
+    let created = state
+        .store
+        .write(move |c| store::users::create_user(c, &name, &hash))
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    if !created {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken,
+            "that username is taken",
+        ));
+    }
+    info!(user = %creds.username, "registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            username: creds.username,
+        }),
+    )
+        .into_response())
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let creds: Credentials = parse(body)?;
+    let name = creds.username.clone();
+    let user = state
+        .store
+        .read(move |c| store::users::find_user(c, &name))
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state
+        .auth
+        .verify_password(creds.password, stored)
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => {
+            return Err(Failure::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                "wrong username or password",
+            ));
+        }
+    };
+    if user.disabled {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this account is disabled",
+        ));
+    }
+    let pair = state
+        .auth
+        .login(user.id)
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    info!(user = %user.username, "logged in");
+    Ok(Json(pair).into_response())
+}
+
+async fn refresh(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let req: RefreshRequest = parse(body)?;
+    let (outcome, pair) = state
+        .auth
+        .refresh(&req.refresh_token)
+        .await
+        .map_err(|e| Failure::internal(&e))?;
+    match (outcome, pair) {
+        (RefreshOutcome::Rotated, Some(pair)) => Ok(Json(pair).into_response()),
+        (RefreshOutcome::Reused, _) => {
+            info!("refresh token reused; login revoked");
+            Err(Failure::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenReused,
+                "this refresh token was already used; sign in again",
+            ))
+        }
+        (RefreshOutcome::Forbidden, _) => Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this account is disabled",
+        )),
+        _ => Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "the refresh token is invalid or expired; sign in again",
+        )),
+    }
+}
+
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let missing = || {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "send Authorization: Bearer <access token>",
+        )
+    };
+    let token = bearer(&headers).ok_or_else(missing)?;
+    match state
+        .auth
+        .logout(&token)
+        .await
+        .map_err(|e| Failure::internal(&e))?
+    {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "the token is invalid or expired",
+        )),
+    }
+}
+
+async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let limits = &state.config.limits;
+    let token = bearer(&headers);
+    let tracker = state.tracker.clone();
+    upgrade
+        .read_buffer_size(limits.read_buffer_bytes)
+        .max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes)
+        .on_upgrade(move |socket| tracker.track_future(ws::serve(socket, state, token)))
+}

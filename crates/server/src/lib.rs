@@ -1,0 +1,97 @@
+//! confab-server: HTTP login and WebSocket chat rooms on embedded SQLite, in one binary.
+//!
+//! Layers, from the socket inwards:
+//! - [`net`]: accept loop, optional TLS ([`tls`]), handshake deadlines, HTTP/1.1 with upgrades.
+//! - [`http`]: the `/api` endpoints, the `/ws` upgrade and the Origin allowlist.
+//! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
+//!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
+//! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
+//! - [`auth`]: argon2 passwords, random tokens stored as hashes, refresh rotation.
+//! - [`store`]: SQLite in WAL mode behind one group-committing writer thread and read-only
+//!   readers; sequence numbers and idempotent sends live here.
+//!
+//! A message travels: reader → store writer (commit) → hub fan-out and the sender's ack →
+//! each member's writer → socket. Shutdown cancels one token: the accept loop stops, every
+//! session sends close 1001 after the acks it owes, and the writer thread drains and closes.
+
+pub mod auth;
+pub mod config;
+mod error;
+mod http;
+mod net;
+pub mod rooms;
+pub mod store;
+mod tls;
+mod ws;
+
+pub use config::{Config, Limits, TlsFiles};
+pub use error::{Error, Result};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What every handler and session shares.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub config: Arc<Config>,
+    pub store: store::Store,
+    pub auth: auth::Auth,
+    pub hub: rooms::Hub,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    session_ids: AtomicU64,
+}
+
+impl AppState {
+    /// A new connection id: random start, then counting, so ids do not leak server uptime.
+    pub fn next_session_id(&self) -> u64 {
+        self.session_ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Serves on `listener` until `shutdown` is cancelled, then closes every connection (1001),
+/// waits for them up to the grace period and closes the database.
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<()> {
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let (store, writer) = store::Store::open(&config.db_path, config.max_db_bytes)?;
+    let config = Arc::new(config);
+    let state = Arc::new(AppState {
+        auth: auth::Auth::new(store.clone(), Arc::clone(&config)),
+        config: Arc::clone(&config),
+        store,
+        hub: rooms::Hub::default(),
+        shutdown: shutdown.clone(),
+        tracker: TaskTracker::new(),
+        session_ids: AtomicU64::new(rand::random::<u32>().into()),
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, tls = config.tls.is_some(), db = %config.db_path.display(), "listening");
+
+    let router = http::router(Arc::clone(&state));
+    net::accept_loop(listener, tls, router, Arc::clone(&state)).await;
+
+    tracing::info!("shutting down");
+    state.tracker.close();
+    if tokio::time::timeout(config.limits.shutdown_grace * 2, state.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    // Dropping the last store handle ends the writer thread once its queue is empty. A session
+    // that outlived the grace period still holds one, so the wait is bounded too; anything it
+    // has not committed was never acknowledged.
+    drop(state);
+    let joined = tokio::task::spawn_blocking(move || writer.join());
+    if tokio::time::timeout(config.limits.shutdown_grace, joined)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the storage writer did not finish in time");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

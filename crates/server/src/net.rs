@@ -1,0 +1,90 @@
+//! Transport: the accept loop, TLS, handshake deadlines and HTTP/1.1 with upgrades.
+//!
+//! Every connection must finish its TLS handshake and send a complete request head within
+//! `handshake_timeout`, so a peer that connects and dribbles (or sends nothing) cannot hold a
+//! socket. Neither axum nor tokio-tungstenite has such a deadline, hence this loop instead of
+//! `axum::serve`.
+
+use crate::AppState;
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+use tracing::{Instrument, debug, warn};
+
+/// Accepts connections until shutdown; each connection runs on its own tracked task.
+pub async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    state: Arc<AppState>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors or similar: back off a little instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let (tls, router, st) = (tls.clone(), router.clone(), Arc::clone(&state));
+        let span = tracing::debug_span!("conn", %peer);
+        state
+            .tracker
+            .spawn(handle(tcp, tls, router, st).instrument(span));
+    }
+}
+
+async fn handle(tcp: TcpStream, tls: Option<TlsAcceptor>, router: Router, state: Arc<AppState>) {
+    let deadline = state.config.limits.handshake_timeout;
+    match tls {
+        Some(acceptor) => match timeout(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => serve_http(stream, router, state).await,
+            Ok(Err(e)) => debug!(error = %e, "TLS handshake failed"),
+            Err(_) => debug!("TLS handshake timed out"),
+        },
+        None => {
+            // hyper's header timeout starts with the first byte; a silent peer is cut here.
+            match timeout(deadline, tcp.readable()).await {
+                Ok(Ok(())) => serve_http(tcp, router, state).await,
+                _ => debug!("no request in time"),
+            }
+        }
+    }
+}
+
+async fn serve_http<S>(io: S, router: Router, state: Arc<AppState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &state.config.limits;
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router))
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res { debug!(error = %e, "connection ended with an error") }
+        }
+        () = state.shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = timeout(limits.shutdown_grace, conn).await;
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Room membership and fan-out.
+//!
+//! The hub maps each room to its members' outbound queues. Fan-out never waits: a frame is
+//! `try_send`-ed to every member, and a member whose queue is full is flagged instead. Its writer
+//! then catches that member up from the database — a slow reader costs a bounded queue and a
+//! database read, never unbounded memory, and never misses a message.
+//!
+//! The lock is a plain mutex held only for map operations and `try_send`s, never across `.await`.
+
+use axum::extract::ws::Utf8Bytes;
+use confab_protocol::ServerFrame;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc;
+
+/// What a connection's writer is asked to do, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A frame this connection must get (answers, acks, errors).
+    Frame(Utf8Bytes),
+    /// A room message from the fan-out; the writer drops it if already delivered and fills gaps.
+    Live {
+        room: Arc<str>,
+        seq: u64,
+        frame: Utf8Bytes,
+    },
+    /// Typing or presence: fine to lose, so only ever `try_send`-ed.
+    Ephemeral(Utf8Bytes),
+    /// Send `joined` and replay the room after `after`, then deliver it live.
+    Replay { room: Arc<str>, after: u64 },
+    /// Stop delivering the room and confirm with `left`.
+    Forget { room: Arc<str> },
+    /// A WebSocket ping (heartbeat).
+    Ping,
+    /// Close the connection with this code and reason, after what is queued before it.
+    Close { code: u16, reason: String },
+}
+
+/// One connection's place in a room.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub session: u64,
+    pub user: Arc<str>,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Set when a frame could not be queued; the writer resyncs and clears it.
+    pub overflowed: Arc<AtomicBool>,
+}
+
+impl Member {
+    fn offer(&self, item: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(item) {
+            self.overflowed.store(true, Ordering::Release);
+        }
+        // Closed: the connection is going away and will leave its rooms itself.
+    }
+}
+
+/// All rooms with at least one member.
+#[derive(Debug, Default)]
+pub struct Hub {
+    rooms: Mutex<HashMap<Arc<str>, HashMap<u64, Member>>>,
+}
+
+impl Hub {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, HashMap<u64, Member>>> {
+        // A panic elsewhere while holding the lock leaves the maps consistent (every operation
+        // is a single insert/remove), so poisoning is safe to ignore.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `member` to `room`, returning the room's shared name.
+    pub fn join(&self, room: &str, member: Member) -> Arc<str> {
+        let mut rooms = self.rooms();
+        let key = match rooms.get_key_value(room) {
+            Some((k, _)) => Arc::clone(k),
+            None => Arc::from(room),
+        };
+        rooms
+            .entry(Arc::clone(&key))
+            .or_default()
+            .insert(member.session, member);
+        key
+    }
+
+    /// Removes a session from a room.
+    pub fn leave(&self, room: &str, session: u64) {
+        let mut rooms = self.rooms();
+        if let Some(members) = rooms.get_mut(room) {
+            members.remove(&session);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// Fans a stored message out to every member of its room.
+    pub fn publish(&self, room: &str, seq: u64, frame: &Utf8Bytes) {
+        let rooms = self.rooms();
+        let Some((key, members)) = rooms.get_key_value(room) else {
+            return;
+        };
+        for member in members.values() {
+            member.offer(Outbound::Live {
+                room: Arc::clone(key),
+                seq,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    /// Sends `typing` to everyone in the room except the typing user's own connections.
+    pub fn typing(&self, room: &str, user: &str) {
+        let frame = text(&ServerFrame::Typing {
+            room: room.to_owned(),
+            user: user.to_owned(),
+        });
+        let rooms = self.rooms();
+        for member in rooms.get(room).into_iter().flat_map(|m| m.values()) {
+            if &*member.user != user {
+                let _ = member.tx.try_send(Outbound::Ephemeral(frame.clone()));
+            }
+        }
+    }
+
+    /// The room's presence frame: distinct usernames, sorted.
+    pub fn presence(&self, room: &str) -> ServerFrame {
+        let rooms = self.rooms();
+        let mut users: Vec<String> = rooms
+            .get(room)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .map(|m| m.user.to_string())
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        ServerFrame::Presence {
+            room: room.to_owned(),
+            users,
+        }
+    }
+
+    /// Tells every member of the room who is there now.
+    pub fn announce_presence(&self, room: &str) {
+        let frame = text(&self.presence(room));
+        let rooms = self.rooms();
+        for member in rooms.get(room).into_iter().flat_map(|m| m.values()) {
+            member.offer(Outbound::Ephemeral(frame.clone()));
+        }
+    }
+}
+
+/// Serialises a frame once, into a cheaply cloneable text buffer.
+pub fn text(frame: &ServerFrame) -> Utf8Bytes {
+    Utf8Bytes::from(frame.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(session: u64, user: &str, cap: usize) -> (Member, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let m = Member {
+            session,
+            user: user.into(),
+            tx,
+            overflowed: Arc::default(),
+        };
+        (m, rx)
+    }
+
+    #[test]
+    fn a_full_queue_flags_the_member_instead_of_blocking() {
+        let hub = Hub::default();
+        let (slow, mut slow_rx) = member(1, "slow", 1);
+        let (fast, mut fast_rx) = member(2, "fast", 8);
+        hub.join("r", slow.clone());
+        hub.join("r", fast);
+        for seq in 1..=3 {
+            hub.publish("r", seq, &Utf8Bytes::from_static("{}"));
+        }
+        assert!(
+            slow.overflowed.load(Ordering::Acquire),
+            "slow member flagged for resync"
+        );
+        let mut fast_seqs = vec![];
+        while let Ok(Outbound::Live { seq, .. }) = fast_rx.try_recv() {
+            fast_seqs.push(seq);
+        }
+        assert_eq!(fast_seqs, [1, 2, 3], "the fast member is unaffected");
+        assert!(matches!(
+            slow_rx.try_recv(),
+            Ok(Outbound::Live { seq: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn presence_lists_distinct_users_and_empty_rooms_disappear() {
+        let hub = Hub::default();
+        let (a1, _r1) = member(1, "bob", 4);
+        let (a2, _r2) = member(2, "alice", 4);
+        let (a3, _r3) = member(3, "bob", 4);
+        for m in [a1, a2, a3] {
+            hub.join("r", m);
+        }
+        let users = |f| match f {
+            ServerFrame::Presence { users, .. } => users,
+            _ => vec![],
+        };
+        assert_eq!(users(hub.presence("r")), ["alice", "bob"]);
+        for s in 1..=3 {
+            hub.leave("r", s);
+        }
+        assert!(hub.rooms().is_empty());
+    }
+}

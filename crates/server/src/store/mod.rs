@@ -1,0 +1,240 @@
+//! Storage on embedded SQLite (WAL mode).
+//!
+//! One writer thread owns the only read-write connection and applies jobs in arrival order. It
+//! takes every job that is waiting, runs each inside its own savepoint (one failing job does not
+//! undo the others), commits them all in one transaction — one fsync for the whole group — and
+//! only then runs each job's completion, in order. Completions are where acks are sent and
+//! messages fanned out, so nothing is acknowledged before it is durable, and a room's messages
+//! are broadcast in sequence order.
+//!
+//! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
+//! the writer commits.
+
+pub mod messages;
+mod schema;
+pub mod users;
+
+pub use messages::{NewMessage, SendOutcome};
+pub use users::{AccessCheck, RefreshOutcome, UserRecord};
+
+use crate::{Error, Result};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// Jobs waiting for the writer before `write` starts to wait (backpressure).
+const WRITE_QUEUE: usize = 4096;
+/// Most jobs committed in one transaction.
+const MAX_GROUP: usize = 512;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// A cloneable handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.readers.path)
+            .finish()
+    }
+}
+
+/// The writer thread; joining it after every [`Store`] is dropped guarantees the database was
+/// closed cleanly.
+#[derive(Debug)]
+pub struct WriterThread(JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to finish its queue and close the database.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the storage writer thread panicked");
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it and starts the writer.
+    pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<(Self, WriterThread)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        if let Some(max) = max_bytes {
+            let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            conn.pragma_update(None, "max_page_count", (max / page.max(1)).max(1))?;
+        }
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("confab-store".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        let readers = Arc::new(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        });
+        Ok((Self { jobs: tx, readers }, WriterThread(thread)))
+    }
+
+    /// Runs `f` in the writer and returns its result once committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.write_then(f, move |result| {
+            let _ = tx.send(result);
+        })
+        .await?;
+        rx.await.map_err(|_| Error::StoreClosed)?
+    }
+
+    /// Queues `f` for the writer and returns as soon as it is queued; `then` runs on the writer
+    /// thread after the commit (or failure), in queue order. `then` must not block.
+    pub async fn write_then<T, F, C>(&self, f: F, then: C) -> Result<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        C: FnOnce(Result<T>) + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| then(commit.and(result)));
+            (ok, completion)
+        });
+        self.jobs.send(job).await.map_err(|_| Error::StoreClosed)
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.put(conn);
+            result
+        })
+        .await?
+    }
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&self.path, flags)?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before the ack goes out, even across a power cut. Group commit
+    // keeps the cost to one fsync per batch.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&mut conn, &mut batch);
+    }
+    tracing::debug!("storage writer finished");
+}
+
+fn run_group(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let mut completions = Vec::with_capacity(batch.len());
+    let commit = (|| -> Result<()> {
+        let mut tx = conn.transaction()?;
+        for job in batch.drain(..) {
+            let sp = tx.savepoint()?;
+            let (ok, done) = job(&sp);
+            if ok {
+                sp.commit()?;
+            } // else: dropping the savepoint rolls the job back
+            completions.push(done);
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(err) = &commit {
+        tracing::error!(error = %err, jobs = completions.len() + batch.len(), "commit failed");
+    }
+    // Jobs never started (a savepoint could not be opened) are dropped: dropping a job drops its
+    // completion, which its waiter sees as a failed write, so it is never acknowledged.
+    batch.clear();
+    for done in completions {
+        done(match &commit {
+            Ok(()) => Ok(()),
+            Err(e) => Err(copy_error(e)),
+        });
+    }
+}
+
+/// Every job of a failed group gets its own copy of the failure.
+fn copy_error(err: &Error) -> Error {
+    match err {
+        Error::Db(rusqlite::Error::SqliteFailure(code, msg)) => {
+            Error::Db(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => Error::Commit(other.to_string()),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

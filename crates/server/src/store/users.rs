@@ -1,0 +1,196 @@
+//! Users, logins and tokens. Token values never enter this module: callers pass SHA-256 hashes.
+
+use super::now_ms;
+use crate::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+
+const ACCESS: i64 = 0;
+const REFRESH: i64 = 1;
+
+/// A user row as login needs it.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// The verdict on an access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessCheck {
+    Valid {
+        username: String,
+    },
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Valid token of a disabled account.
+    Forbidden,
+}
+
+/// The result of exchanging a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was good and is now spent; new tokens were stored for the same login.
+    Rotated,
+    Invalid,
+    /// The token was already spent: the whole login has been revoked.
+    Reused,
+    Forbidden,
+}
+
+/// Creates a user; `false` if the name (in any case) is taken.
+pub fn create_user(conn: &Connection, username: &str, password_hash: &str) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT INTO users (username, password_hash, created_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(username) DO NOTHING",
+        params![username, password_hash, now_ms()],
+    )?;
+    Ok(n == 1)
+}
+
+/// Looks a user up by name, in any case.
+pub fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username, password_hash, disabled FROM users WHERE username = ?1",
+            [username],
+            |r| {
+                Ok(UserRecord {
+                    id: r.get(0)?,
+                    username: r.get(1)?,
+                    password_hash: r.get(2)?,
+                    disabled: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Disables or re-enables an account; disabling also revokes every login. `false` if no such user.
+pub fn set_disabled(conn: &Connection, username: &str, disabled: bool) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE username = ?1",
+        params![username, disabled],
+    )?;
+    if disabled {
+        conn.execute(
+            "UPDATE logins SET revoked = 1 WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+            [username],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+/// Starts a new login for `user_id` and stores its first token pair.
+pub fn start_login(
+    conn: &Connection,
+    user_id: i64,
+    access: (&[u8], u64),
+    refresh: (&[u8], u64),
+) -> Result<()> {
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO logins (user_id, created_ms) VALUES (?1, ?2)",
+        params![user_id, now],
+    )?;
+    let login = conn.last_insert_rowid();
+    store_pair(conn, login, access, refresh)?;
+    // Housekeeping rides on logins: drop tokens that expired, so the table does not grow forever.
+    conn.execute("DELETE FROM tokens WHERE expires_ms < ?1", [now])?;
+    Ok(())
+}
+
+fn store_pair(
+    conn: &Connection,
+    login: i64,
+    access: (&[u8], u64),
+    refresh: (&[u8], u64),
+) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO tokens (hash, login_id, kind, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    insert.execute(params![access.0, login, ACCESS, access.1])?;
+    insert.execute(params![refresh.0, login, REFRESH, refresh.1])?;
+    Ok(())
+}
+
+/// Checks an access token hash.
+pub fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
+    let row: Option<(String, bool, bool, u64)> = conn
+        .query_row(
+            "SELECT u.username, u.disabled, l.revoked, t.expires_ms FROM tokens t
+             JOIN logins l ON l.id = t.login_id JOIN users u ON u.id = l.user_id
+             WHERE t.hash = ?1 AND t.kind = ?2",
+            params![hash, ACCESS],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    Ok(match row {
+        None => AccessCheck::Invalid,
+        Some((_, true, _, _)) => AccessCheck::Forbidden,
+        Some((_, _, revoked, expires)) if revoked || expires <= now_ms() => AccessCheck::Invalid,
+        Some((username, ..)) => AccessCheck::Valid { username },
+    })
+}
+
+/// Spends a refresh token and stores the new pair in the same login. Reuse of a spent token is
+/// taken as theft: the login is revoked, so neither the thief nor the victim keeps access.
+pub fn refresh(
+    conn: &Connection,
+    old: &[u8],
+    access: (&[u8], u64),
+    refresh: (&[u8], u64),
+) -> Result<RefreshOutcome> {
+    let row: Option<(i64, bool, u64, bool, bool)> = conn
+        .query_row(
+            "SELECT t.login_id, t.used, t.expires_ms, l.revoked, u.disabled FROM tokens t
+             JOIN logins l ON l.id = t.login_id JOIN users u ON u.id = l.user_id
+             WHERE t.hash = ?1 AND t.kind = ?2",
+            params![old, REFRESH],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((login, used, expires, revoked, disabled)) = row else {
+        return Ok(RefreshOutcome::Invalid);
+    };
+    if disabled {
+        return Ok(RefreshOutcome::Forbidden);
+    }
+    if revoked || expires <= now_ms() {
+        return Ok(RefreshOutcome::Invalid);
+    }
+    if used {
+        revoke_login(conn, login)?;
+        return Ok(RefreshOutcome::Reused);
+    }
+    conn.execute("UPDATE tokens SET used = 1 WHERE hash = ?1", [old])?;
+    store_pair(conn, login, access, refresh)?;
+    Ok(RefreshOutcome::Rotated)
+}
+
+/// Revokes the login an access token belongs to. `false` if the token was not a live one.
+pub fn logout(conn: &Connection, access: &[u8]) -> Result<bool> {
+    let login: Option<i64> = conn
+        .query_row(
+            "SELECT t.login_id FROM tokens t JOIN logins l ON l.id = t.login_id
+             WHERE t.hash = ?1 AND t.kind = ?2 AND l.revoked = 0 AND t.expires_ms > ?3",
+            params![access, ACCESS, now_ms()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match login {
+        Some(login) => revoke_login(conn, login).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+fn revoke_login(conn: &Connection, login: i64) -> Result<()> {
+    conn.execute("UPDATE logins SET revoked = 1 WHERE id = ?1", [login])?;
+    // Spent tokens stay until expiry so that reuse of one is still recognised as reuse.
+    conn.execute(
+        "DELETE FROM tokens WHERE login_id = ?1 AND used = 0",
+        [login],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! What each client frame does, once authenticated and admitted by flood control.
+
+use super::session::{Pending, SendResult, Session};
+use crate::Error;
+use crate::rooms::{Member, Outbound, text};
+use crate::store::{NewMessage, SendOutcome, messages};
+use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tracing::error;
+
+impl Session {
+    pub(super) async fn on_frame(&mut self, frame: ClientFrame) {
+        match frame {
+            ClientFrame::Auth { .. } => {
+                let e = ServerFrame::error(ErrorCode::BadFrame, "already authenticated", None);
+                self.reply(&e).await;
+            }
+            ClientFrame::Join { room, after } => self.join(room, after.unwrap_or(0)).await,
+            ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Send { id, room, body } => self.send(id, room, body).await,
+            ClientFrame::Typing { room } => {
+                if self.require_joined(&room, None).await.is_some() {
+                    self.state.hub.typing(&room, &self.user);
+                }
+            }
+            ClientFrame::History {
+                room,
+                before,
+                limit,
+            } => self.history(room, before, limit).await,
+            // Frames added to the protocol later are parsed but not handled by this version.
+            #[allow(unreachable_patterns)]
+            _ => {
+                let e = ServerFrame::error(
+                    ErrorCode::UnknownType,
+                    "not supported by this server",
+                    None,
+                );
+                self.reply(&e).await;
+            }
+        }
+    }
+
+    /// The room's shared name if this connection has joined it; otherwise answers `not_joined`
+    /// (or `bad_room`).
+    async fn require_joined(&mut self, room: &str, reference: Option<&str>) -> Option<Arc<str>> {
+        if let Some(r) = self.joined.get(room) {
+            return Some(Arc::clone(r));
+        }
+        let (code, message) = if limits::valid_room(room) {
+            (ErrorCode::NotJoined, "join the room first")
+        } else {
+            (ErrorCode::BadRoom, "room names are 1-64 of a-z 0-9 _ - .")
+        };
+        self.reply(&ServerFrame::error(
+            code,
+            message,
+            reference.map(str::to_owned),
+        ))
+        .await;
+        None
+    }
+
+    async fn join(&mut self, room: String, after: u64) {
+        if !limits::valid_room(&room) {
+            let e = ServerFrame::error(
+                ErrorCode::BadRoom,
+                "room names are 1-64 of a-z 0-9 _ - .",
+                None,
+            );
+            return self.reply(&e).await;
+        }
+        if !self.joined.contains(room.as_str())
+            && self.joined.len() >= self.state.config.limits.max_rooms_per_connection
+        {
+            let e = ServerFrame::error(ErrorCode::BadRoom, "too many rooms joined at once", None);
+            return self.reply(&e).await;
+        }
+        let member = Member {
+            session: self.id,
+            user: Arc::clone(&self.user),
+            tx: self.out.clone(),
+            overflowed: Arc::clone(&self.overflowed),
+        };
+        // Membership first, then the replay request: a message stored in between reaches the
+        // writer before the replay, is ignored there, and is read back by the replay instead.
+        let key = self.state.hub.join(&room, member);
+        self.joined.insert(Arc::clone(&key));
+        let _ = self.out.send(Outbound::Replay { room: key, after }).await;
+        self.state.hub.announce_presence(&room);
+    }
+
+    async fn leave(&mut self, room: &str) {
+        let Some(key) = self.require_joined(room, None).await else {
+            return;
+        };
+        self.joined.remove(room);
+        self.state.hub.leave(room, self.id);
+        let _ = self.out.send(Outbound::Forget { room: key }).await;
+        self.state.hub.announce_presence(room);
+    }
+
+    /// Leaves every room (the connection is ending) and tells the others.
+    pub(super) fn leave_all(&mut self) {
+        for room in self.joined.drain() {
+            self.state.hub.leave(&room, self.id);
+            self.state.hub.announce_presence(&room);
+        }
+    }
+
+    async fn send(&mut self, id: String, room: String, body: String) {
+        let Some(room) = self.require_joined(&room, Some(&id)).await else {
+            return;
+        };
+        let max_body = self.state.config.limits.max_body_bytes;
+        let refuse = |code, message: String| ServerFrame::error(code, message, Some(id.clone()));
+        if !limits::valid_id(&id) {
+            let msg = format!(
+                "ids are 1-{} bytes without control characters",
+                limits::MAX_ID_BYTES
+            );
+            return self.reply(&refuse(ErrorCode::BadId, msg)).await;
+        }
+        if !limits::valid_body(&body, max_body) {
+            let msg = format!("the body must be non-blank and at most {max_body} bytes");
+            return self.reply(&refuse(ErrorCode::BodyTooLong, msg)).await;
+        }
+        let msg = NewMessage {
+            room: room.to_string(),
+            client_id: id.clone(),
+            author: self.user.to_string(),
+            body,
+        };
+        let (tx, rx) = oneshot::channel();
+        let state = Arc::clone(&self.state);
+        let queued = self
+            .state
+            .store
+            .write_then(
+                move |c| messages::insert(c, msg),
+                // Runs on the writer thread right after the commit, in commit order, so each
+                // room's messages are published in sequence.
+                move |result| {
+                    if let Ok(SendOutcome::Stored(m)) = &result {
+                        state
+                            .hub
+                            .publish(&m.room, m.seq, &text(&ServerFrame::Message(m.clone())));
+                    }
+                    let _ = tx.send(result);
+                },
+            )
+            .await;
+        let pending: Pending = match queued {
+            Ok(()) => Box::pin(async move {
+                let result = rx.await.unwrap_or(Err(Error::StoreClosed));
+                (id, room, result)
+            }),
+            Err(e) => Box::pin(async move { (id, room, Err(e)) }),
+        };
+        self.inflight.push_back(pending);
+    }
+
+    /// Answers a send once the database has decided about it.
+    pub(super) async fn finish_send(&mut self, (id, room, result): SendResult) {
+        let frame = match result {
+            Ok(SendOutcome::Stored(m)) => ServerFrame::Ack {
+                id,
+                room: room.to_string(),
+                seq: m.seq,
+            },
+            Ok(SendOutcome::Duplicate { seq }) => ServerFrame::Ack {
+                id,
+                room: room.to_string(),
+                seq,
+            },
+            Ok(SendOutcome::IdReused { room: other }) => {
+                let msg = format!("this id was already used for a message in room {other}");
+                ServerFrame::error(ErrorCode::BadId, msg, Some(id))
+            }
+            Err(err) => {
+                error!(error = %err, "storing a message failed");
+                ServerFrame::Error {
+                    code: ErrorCode::StorageFailed,
+                    message: "the server could not store the message; it was not sent".into(),
+                    reference: Some(id),
+                    retry_after_ms: Some(5000),
+                }
+            }
+        };
+        self.reply(&frame).await;
+    }
+
+    async fn history(&mut self, room: String, before: Option<u64>, limit: Option<u32>) {
+        let Some(room) = self.require_joined(&room, None).await else {
+            return;
+        };
+        let limit = limit
+            .unwrap_or(limits::HISTORY_DEFAULT)
+            .clamp(1, limits::HISTORY_MAX) as usize;
+        let before = before.unwrap_or(u64::MAX >> 1);
+        let name = room.to_string();
+        let read = self
+            .state
+            .store
+            .read(move |c| messages::before(c, &name, before, limit))
+            .await;
+        let frame = match read {
+            Ok((messages, more)) => ServerFrame::History {
+                room: room.to_string(),
+                messages,
+                more,
+            },
+            Err(err) => {
+                error!(error = %err, "history read failed");
+                ServerFrame::error(
+                    ErrorCode::Internal,
+                    "history is unavailable right now",
+                    None,
+                )
+            }
+        };
+        self.reply(&frame).await;
+    }
+}

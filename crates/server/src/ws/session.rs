@@ -1,0 +1,292 @@
+//! One connection's reader: authentication, flood control and frame handling.
+
+use super::ratelimit::{FloodGuard, Verdict};
+use super::writer;
+use crate::AppState;
+use crate::rooms::{Outbound, text};
+use crate::store::{AccessCheck, SendOutcome};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use confab_protocol::{ClientFrame, ErrorCode, Secret, ServerFrame, close};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
+use tracing::{Instrument, debug, info, warn};
+
+pub(super) type SendResult = (String, Arc<str>, crate::Result<SendOutcome>);
+pub(super) type Pending = Pin<Box<dyn Future<Output = SendResult> + Send>>;
+
+/// Why the reader stopped, which decides how the connection is closed.
+enum End {
+    /// The peer closed or vanished; nothing more to say.
+    PeerGone,
+    /// We close with this code.
+    Close(u16, String),
+}
+
+/// Runs one upgraded connection to its end.
+pub(crate) async fn serve(socket: WebSocket, state: Arc<AppState>, header_token: Option<Secret>) {
+    let id = state.next_session_id();
+    let span = tracing::info_span!("ws", session = %format_args!("{id:016x}"));
+    async move {
+        let mut socket = socket;
+        let Some(user) = authenticate(&mut socket, &state, header_token, id).await else {
+            return;
+        };
+        info!(%user, "connected");
+        run(socket, state, id, Arc::from(user)).await;
+        debug!("disconnected");
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn close_now(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Waits for a valid token (from the upgrade header or the first frame) and sends `ready`.
+async fn authenticate(
+    socket: &mut WebSocket,
+    state: &AppState,
+    header_token: Option<Secret>,
+    id: u64,
+) -> Option<String> {
+    let token = match header_token {
+        Some(token) => token,
+        None => match timeout(state.config.limits.auth_timeout, first_auth_frame(socket)).await {
+            Ok(Ok(token)) => token,
+            Ok(Err(Some((code, reason)))) => {
+                close_now(socket, code, reason).await;
+                return None;
+            }
+            Ok(Err(None)) => return None,
+            Err(_) => {
+                debug!("no auth frame in time");
+                close_now(socket, close::AUTH_TIMEOUT, "auth timeout").await;
+                return None;
+            }
+        },
+    };
+    let (code, reason) = match state.auth.check(&token).await {
+        Ok(AccessCheck::Valid { username }) => {
+            let ready = ServerFrame::Ready {
+                user: username.clone(),
+                session: format!("{id:016x}"),
+                heartbeat_ms: state.config.limits.heartbeat.as_millis() as u64,
+                max_body_bytes: state.config.limits.max_body_bytes,
+            };
+            return match socket.send(Message::Text(text(&ready))).await {
+                Ok(()) => Some(username),
+                Err(_) => None,
+            };
+        }
+        Ok(AccessCheck::Invalid) => (close::AUTH_FAILED, "invalid or expired token"),
+        Ok(AccessCheck::Forbidden) => (close::FORBIDDEN, "account disabled"),
+        Err(err) => {
+            warn!(error = %err, "token check failed");
+            (close::TRY_AGAIN_LATER, "server busy; retry_after_ms=1000")
+        }
+    };
+    debug!(code, "authentication refused");
+    close_now(socket, code, reason).await;
+    None
+}
+
+/// The first data frame, which must be `auth`. `Err(Some(close))` to refuse, `Err(None)` if
+/// the peer went away.
+async fn first_auth_frame(socket: &mut WebSocket) -> Result<Secret, Option<(u16, &'static str)>> {
+    loop {
+        match socket.recv().await {
+            Some(Ok(Message::Text(t))) => {
+                return match ClientFrame::parse(&t) {
+                    Ok(ClientFrame::Auth { token }) => Ok(token),
+                    _ => Err(Some((close::AUTH_TIMEOUT, "the first frame must be auth"))),
+                };
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Binary(_))) => {
+                return Err(Some((close::AUTH_TIMEOUT, "the first frame must be auth")));
+            }
+            Some(Err(e)) if writer::is_too_big(&e) => {
+                return Err(Some((close::TOO_BIG, "frame too big")));
+            }
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(None),
+        }
+    }
+}
+
+pub(super) struct Session {
+    pub(super) id: u64,
+    pub(super) user: Arc<str>,
+    pub(super) state: Arc<AppState>,
+    pub(super) out: mpsc::Sender<Outbound>,
+    pub(super) overflowed: Arc<AtomicBool>,
+    pub(super) joined: HashSet<Arc<str>>,
+    guard: FloodGuard,
+    pub(super) inflight: FuturesOrdered<Pending>,
+}
+
+async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>) {
+    let limits = state.config.limits.clone();
+    let (sink, mut stream) = socket.split();
+    let (out, rx) = mpsc::channel(limits.send_queue.max(16));
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let mut writer = tokio::spawn(
+        writer::run(sink, rx, Arc::clone(&state), Arc::clone(&overflowed)).in_current_span(),
+    );
+    let now = Instant::now();
+    let mut s = Session {
+        id,
+        user,
+        guard: FloodGuard::new(
+            limits.rate_burst,
+            limits.rate_per_sec,
+            limits.flood_strikes,
+            now,
+        ),
+        state: Arc::clone(&state),
+        out,
+        overflowed,
+        joined: HashSet::new(),
+        inflight: FuturesOrdered::new(),
+    };
+    let mut heartbeat = interval_at(now + limits.heartbeat, limits.heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = now;
+    let mut writer_done = false;
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            () = state.shutdown.cancelled() => {
+                break End::Close(close::GOING_AWAY, close::retry_hint(1000));
+            }
+            _ = &mut writer => { writer_done = true; break End::PeerGone; }
+            Some(done) = s.inflight.next(), if !s.inflight.is_empty() => s.finish_send(done).await,
+            frame = stream.next(), if s.inflight.len() < limits.max_inflight_sends => {
+                last_heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Some(end) = s.on_text(&t).await { break end; }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        if let Some(end) = s.on_binary().await { break end; }
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break End::PeerGone,
+                    Some(Err(e)) if writer::is_too_big(&e) => {
+                        break End::Close(close::TOO_BIG, "frame too big".into());
+                    }
+                    Some(Err(e)) => { debug!(error = %e, "read failed"); break End::PeerGone; }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > limits.heartbeat * 2 {
+                    info!("peer silent for two heartbeats; dropping it");
+                    break End::PeerGone;
+                }
+                let _ = s.out.try_send(Outbound::Ping);
+            }
+        }
+    };
+
+    s.leave_all();
+    if let End::Close(code, reason) = end {
+        // Acks for sends already in the database still go out before the close.
+        let drain = async {
+            while let Some(done) = s.inflight.next().await {
+                s.finish_send(done).await;
+            }
+        };
+        let _ = timeout(limits.shutdown_grace / 2, drain).await;
+        let _ = timeout(
+            limits.shutdown_grace / 2,
+            s.out.send(Outbound::Close { code, reason }),
+        )
+        .await;
+    }
+    drop(s);
+    if !writer_done && timeout(limits.shutdown_grace, &mut writer).await.is_err() {
+        writer.abort();
+    }
+}
+
+/// The flood-control decision for one frame.
+enum Admit {
+    Proceed,
+    /// Answered with `rate_limited`; the frame is dropped.
+    Refused,
+    Close(End),
+}
+
+impl Session {
+    /// Queues a frame for this connection, waiting if its queue is full (backpressure on reading).
+    pub(super) async fn reply(&mut self, frame: &ServerFrame) {
+        let _ = self.out.send(Outbound::Frame(text(frame))).await;
+    }
+
+    /// Flood control for one incoming frame.
+    async fn admit(&mut self, reference: Option<&str>) -> Admit {
+        match self.guard.check(Instant::now()) {
+            Verdict::Allow => Admit::Proceed,
+            Verdict::Limited(wait) => {
+                self.reply(&ServerFrame::Error {
+                    code: ErrorCode::RateLimited,
+                    message: "too many frames; slow down".into(),
+                    reference: reference.map(str::to_owned),
+                    retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                })
+                .await;
+                Admit::Refused
+            }
+            Verdict::Flood => {
+                warn!(user = %self.user, "sustained flood; closing");
+                Admit::Close(End::Close(close::POLICY, "flood".into()))
+            }
+        }
+    }
+
+    async fn on_binary(&mut self) -> Option<End> {
+        match self.admit(None).await {
+            Admit::Proceed => {
+                let err = ServerFrame::error(
+                    ErrorCode::BinaryNotSupported,
+                    "send JSON text frames",
+                    None,
+                );
+                self.reply(&err).await;
+                None
+            }
+            Admit::Refused => None,
+            Admit::Close(end) => Some(end),
+        }
+    }
+
+    async fn on_text(&mut self, t: &str) -> Option<End> {
+        let parsed = ClientFrame::parse(t);
+        let reference = match &parsed {
+            Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
+            Err(e) => e.reference.as_deref(),
+            _ => None,
+        };
+        match self.admit(reference).await {
+            Admit::Proceed => {}
+            Admit::Refused => return None,
+            Admit::Close(end) => return Some(end),
+        }
+        match parsed {
+            Ok(frame) => self.on_frame(frame).await,
+            Err(e) => self.reply(&e.to_frame()).await,
+        }
+        None
+    }
+}

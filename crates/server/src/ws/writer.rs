@@ -1,0 +1,211 @@
+//! One connection's writer: the only code that writes to the socket.
+//!
+//! It keeps, per joined room, the highest seq delivered, which makes delivery exactly-once and
+//! in order whatever path a message took: a live frame at or below it is a duplicate and is
+//! dropped; one that skips ahead means frames were lost to a full queue, and the gap is read
+//! back from the database before going on.
+
+use crate::rooms::{Outbound, text};
+use crate::store::messages;
+use crate::{AppState, Error};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use confab_protocol::{ServerFrame, close, limits};
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+use tracing::{debug, error};
+
+/// Frames fed before a flush is forced even if more are queued.
+const MAX_COALESCE: usize = 256;
+
+type Sink = SplitSink<WebSocket, Message>;
+
+enum Stop {
+    Socket(axum::Error),
+    Store(Error),
+    Closed,
+}
+
+impl From<axum::Error> for Stop {
+    fn from(e: axum::Error) -> Self {
+        Self::Socket(e)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Whether a read error means the peer sent a frame over the size limit.
+pub(crate) fn is_too_big(err: &axum::Error) -> bool {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(WsError::Capacity(_)) = e.downcast_ref::<WsError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+struct Writer {
+    sink: Sink,
+    state: Arc<AppState>,
+    delivered: HashMap<Arc<str>, u64>,
+}
+
+/// Writes everything queued for the connection until the queue closes or `Close` comes.
+pub(crate) async fn run(
+    sink: Sink,
+    mut rx: mpsc::Receiver<Outbound>,
+    state: Arc<AppState>,
+    overflowed: Arc<AtomicBool>,
+) {
+    let mut w = Writer {
+        sink,
+        state,
+        delivered: HashMap::new(),
+    };
+    let result: Result<(), Stop> = async {
+        while let Some(first) = rx.recv().await {
+            w.handle(first).await?;
+            for _ in 1..MAX_COALESCE {
+                match rx.try_recv() {
+                    Ok(next) => w.handle(next).await?,
+                    Err(_) => break,
+                }
+            }
+            if overflowed.swap(false, Ordering::AcqRel) {
+                debug!("send queue overflowed; resyncing from the database");
+                w.resync().await?;
+            }
+            w.sink.flush().await?;
+        }
+        Err(Stop::Closed)
+    }
+    .await;
+    match result {
+        Ok(()) | Err(Stop::Closed) => {
+            let _ = w.sink.close().await;
+        }
+        Err(Stop::Socket(e)) => debug!(error = %e, "write failed"),
+        Err(Stop::Store(e)) => {
+            error!(error = %e, "database read failed while writing; closing");
+            let frame = CloseFrame {
+                code: 1011,
+                reason: Utf8Bytes::from(close::retry_hint(1000)),
+            };
+            let _ = w.sink.send(Message::Close(Some(frame))).await;
+        }
+    }
+}
+
+impl Writer {
+    async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+        Ok(self.sink.feed(Message::Text(frame)).await?)
+    }
+
+    async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
+        match item {
+            Outbound::Frame(f) | Outbound::Ephemeral(f) => self.feed(f).await,
+            Outbound::Live { room, seq, frame } => match self.delivered.get(&room).copied() {
+                // Not (yet) replayed: the replay will read this one from the database.
+                None => Ok(()),
+                Some(d) if seq <= d => Ok(()),
+                Some(d) if seq == d + 1 => {
+                    self.delivered.insert(room, seq);
+                    self.feed(frame).await
+                }
+                Some(_) => self.catch_up(&room, false).await,
+            },
+            Outbound::Replay { room, after } => self.replay(room, after).await,
+            Outbound::Forget { room } => {
+                self.delivered.remove(&room);
+                self.feed(text(&ServerFrame::Left {
+                    room: room.to_string(),
+                }))
+                .await
+            }
+            Outbound::Ping => Ok(self.sink.feed(Message::Ping(Default::default())).await?),
+            Outbound::Close { code, reason } => {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason),
+                };
+                self.sink.send(Message::Close(Some(frame))).await?;
+                Err(Stop::Closed)
+            }
+        }
+    }
+
+    async fn replay(&mut self, room: Arc<str>, after: u64) -> Result<(), Stop> {
+        let name = room.to_string();
+        let last_seq = self
+            .state
+            .store
+            .read(move |c| messages::last_seq(c, &name))
+            .await?;
+        self.feed(text(&ServerFrame::Joined {
+            room: room.to_string(),
+            last_seq,
+        }))
+        .await?;
+        // A client ahead of the server (its database was replaced) resumes from the server's end.
+        self.delivered
+            .insert(Arc::clone(&room), after.min(last_seq));
+        self.catch_up(&room, true).await
+    }
+
+    /// Sends everything stored after what was delivered, in batches; with `synced`, each batch
+    /// ends with a `synced` frame (the join replay).
+    async fn catch_up(&mut self, room: &Arc<str>, synced: bool) -> Result<(), Stop> {
+        loop {
+            let Some(&from) = self.delivered.get(room) else {
+                return Ok(());
+            };
+            let name = room.to_string();
+            let batch = self
+                .state
+                .store
+                .read(move |c| messages::after(c, &name, from, limits::REPLAY_BATCH))
+                .await?;
+            let more = batch.len() == limits::REPLAY_BATCH;
+            let mut up_to = from;
+            for m in batch {
+                up_to = m.seq;
+                self.feed(text(&ServerFrame::Message(m))).await?;
+            }
+            self.delivered.insert(Arc::clone(room), up_to);
+            if synced {
+                let frame = ServerFrame::Synced {
+                    room: room.to_string(),
+                    up_to,
+                    more,
+                };
+                self.feed(text(&frame)).await?;
+            }
+            self.sink.flush().await?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After an overflow: every room caught up, and presence (which may have been dropped) resent.
+    async fn resync(&mut self) -> Result<(), Stop> {
+        let rooms: Vec<Arc<str>> = self.delivered.keys().cloned().collect();
+        for room in rooms {
+            self.catch_up(&room, false).await?;
+            let presence = text(&self.state.hub.presence(&room));
+            self.feed(presence).await?;
+        }
+        Ok(())
+    }
+}
