@@ -1,0 +1,276 @@
+//! Registration, login, refresh rotation, logout, and WebSocket authentication.
+
+use confab_protocol::{ServerFrame, close};
+use confab_test_support::{TestServer, WsClient};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn register_login_refresh_rotation_and_reuse() {
+    let server = TestServer::start().await;
+    server.register("alice").await;
+
+    let (status, body) = server
+        .post(
+            "/api/register",
+            json!({"username": "ALICE", "password": "whatever-long"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("username_taken")),
+        "names are case-insensitive"
+    );
+    let (status, body) = server
+        .post(
+            "/api/register",
+            json!({"username": "bad name", "password": "whatever-long"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_credentials_format"))
+    );
+    let (status, body) = server
+        .post(
+            "/api/register",
+            json!({"username": "bob", "password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_credentials_format"))
+    );
+
+    let (status, body) = server
+        .post(
+            "/api/login",
+            json!({"username": "alice", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    let (status, body) = server
+        .post(
+            "/api/login",
+            json!({"username": "nobody", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_credentials")),
+        "unknown user looks the same"
+    );
+
+    let first = server.login("alice").await;
+    assert_eq!(first.expires_in, 900);
+    assert!(
+        first.access_token.expose().len() >= 22,
+        "at least 128 bits of token"
+    );
+
+    let (status, body) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": first.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second: confab_protocol::api::TokenPair =
+        serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    // The rotated access token works.
+    WsClient::connect_authed(&server.ws_url(), &second.access_token).await;
+
+    // Replaying the spent refresh token is treated as theft: it fails and revokes the login.
+    let (status, body) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": first.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("token_reused")));
+    let (status, body) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": second.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_token")),
+        "the whole login is gone"
+    );
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": second.access_token.expose()}))
+        .await;
+    assert_eq!(ws.closed().await.code, close::AUTH_FAILED);
+
+    // Another login of the same user is unaffected.
+    let other = server.login("alice").await;
+    WsClient::connect_authed(&server.ws_url(), &other.access_token).await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_login() {
+    let server = TestServer::start().await;
+    let tokens = server.user("carol").await;
+    let http = reqwest::Client::new();
+    let logout = |token: String| {
+        let req = http.post(server.http_url("/api/logout")).bearer_auth(token);
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+    assert_eq!(logout(tokens.access_token.expose().to_owned()).await, 204);
+    assert_eq!(
+        logout(tokens.access_token.expose().to_owned()).await,
+        401,
+        "already revoked"
+    );
+    let (status, _) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": tokens.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": tokens.access_token.expose()}))
+        .await;
+    assert_eq!(ws.closed().await.code, close::AUTH_FAILED);
+}
+
+#[tokio::test]
+async fn websocket_auth_by_frame_or_header_and_bad_tokens() {
+    let server = TestServer::start().await;
+    let tokens = server.user("dave").await;
+
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": tokens.access_token.expose()}))
+        .await;
+    match ws.recv().await {
+        ServerFrame::Ready {
+            user,
+            heartbeat_ms,
+            max_body_bytes,
+            session,
+        } => {
+            assert_eq!(user, "dave");
+            assert!(heartbeat_ms > 0 && max_body_bytes > 0 && !session.is_empty());
+        }
+        other => panic!("expected ready, got {other:?}"),
+    }
+
+    let bearer = format!("Bearer {}", tokens.access_token.expose());
+    let mut ws = WsClient::connect_with(&server.ws_url(), &[("authorization", &bearer)])
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    assert!(
+        matches!(ws.recv().await, ServerFrame::Ready { .. }),
+        "a native client may authenticate by header"
+    );
+
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": "not-a-real-token"}))
+        .await;
+    assert_eq!(ws.closed().await.code, close::AUTH_FAILED);
+
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "join", "room": "general"}))
+        .await;
+    assert_eq!(
+        ws.closed().await.code,
+        close::AUTH_TIMEOUT,
+        "the first frame must be auth"
+    );
+}
+
+#[tokio::test]
+async fn expired_access_token_gets_4001_and_refresh_recovers() {
+    let server = TestServer::start_with(|c| c.access_ttl = Duration::ZERO).await;
+    let tokens = server.user("erin").await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": tokens.access_token.expose()}))
+        .await;
+    let closed = ws.closed().await;
+    assert_eq!(closed.code, close::AUTH_FAILED);
+    assert!(
+        !closed.reason.contains(tokens.access_token.expose()),
+        "no token in the close reason"
+    );
+    let (status, _) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": tokens.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(status, 200, "the refresh token outlives the access token");
+}
+
+#[tokio::test]
+async fn no_auth_in_time_closes_with_4000() {
+    let server =
+        TestServer::start_with(|c| c.limits.auth_timeout = Duration::from_millis(300)).await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    assert_eq!(ws.closed().await.code, close::AUTH_TIMEOUT);
+}
+
+#[tokio::test]
+async fn disabled_account_gets_4003_and_cannot_log_in() {
+    let server = TestServer::start().await;
+    let tokens = server.user("frank").await;
+    let db = server.data_dir().join("confab.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
+        .args(["--db", &db.to_string_lossy(), "disable-user", "frank"])
+        .output()
+        .unwrap_or_else(|e| panic!("run admin command: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send_json(json!({"type": "auth", "token": tokens.access_token.expose()}))
+        .await;
+    assert_eq!(ws.closed().await.code, close::FORBIDDEN);
+    let (status, body) = server
+        .post(
+            "/api/login",
+            json!({"username": "frank", "password": "password-of-frank"}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, _) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": tokens.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn tokens_and_passwords_are_not_stored_in_clear() {
+    let server = TestServer::start().await;
+    let tokens = server.user("grace").await;
+    let db = std::fs::read(server.data_dir().join("confab.db")).unwrap_or_default();
+    let wal = std::fs::read(server.data_dir().join("confab.db-wal")).unwrap_or_default();
+    let haystack = [db, wal].concat();
+    let contains = |needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(!haystack.is_empty());
+    assert!(
+        contains("grace"),
+        "the check can see plain text in the files"
+    );
+    assert!(!contains(tokens.access_token.expose()));
+    assert!(!contains(tokens.refresh_token.expose()));
+    assert!(!contains("password-of-grace"));
+    assert!(contains("$argon2id$"), "passwords are argon2id hashes");
+}

@@ -1,0 +1,190 @@
+//! Rooms: messages with shared seqs, idempotent sends, typing, presence and history.
+
+use crate::{error_code, seqs};
+use confab_protocol::ServerFrame;
+use confab_test_support::TestServer;
+use serde_json::json;
+
+fn presence_users(f: &ServerFrame) -> Option<Vec<String>> {
+    match f {
+        ServerFrame::Presence { users, .. } => Some(users.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn two_clients_see_each_others_messages_with_the_same_seq() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    assert_eq!(alice.join("general", None).await, (0, vec![]));
+    bob.join("general", None).await;
+
+    let seq = alice.send_msg("a-1", "general", "hi bob").await;
+    assert_eq!(seq, 1);
+    let at_alice = alice.recv_message("a-1").await;
+    let at_bob = bob.recv_message("a-1").await;
+    assert_eq!(at_alice, at_bob, "everyone sees the same message");
+    assert_eq!(
+        (at_bob.seq, at_bob.author.as_str(), at_bob.body.as_str()),
+        (1, "alice", "hi bob")
+    );
+    assert!(at_bob.ts > 1_600_000_000_000, "server timestamp in ms");
+
+    assert_eq!(bob.send_msg("b-1", "general", "hi alice").await, 2);
+    assert_eq!(alice.recv_message("b-1").await.seq, 2);
+}
+
+#[tokio::test]
+async fn a_resent_id_is_stored_and_broadcast_once() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    alice.join("general", None).await;
+    bob.join("general", None).await;
+
+    let first = alice.send_msg("dup-1", "general", "once").await;
+    let again = alice.send_msg("dup-1", "general", "once").await;
+    assert_eq!(first, again, "same ack for the resend");
+    let marker = alice.send_msg("marker", "general", "after").await;
+    assert_eq!(marker, first + 1, "the resend took no seq");
+
+    // Bob sees dup-1 once, then the marker.
+    let mut seen = vec![];
+    loop {
+        if let ServerFrame::Message(m) = bob.recv().await {
+            seen.push(m.id.clone());
+            if m.id == "marker" {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, ["dup-1", "marker"]);
+
+    // The same id in another room is a client bug and is refused, not silently acked.
+    alice.join("random", None).await;
+    alice
+        .send_json(json!({"type": "send", "id": "dup-1", "room": "random", "body": "x"}))
+        .await;
+    let err = alice.recv_error().await;
+    assert_eq!(error_code(&err), "bad_id");
+
+    // Another user may use the same id: ids are per author.
+    assert_eq!(
+        bob.send_msg("dup-1", "general", "bob's own").await,
+        marker + 1
+    );
+}
+
+#[tokio::test]
+async fn typing_and_presence() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    alice.join("general", None).await;
+    let p = alice.recv_until(|f| presence_users(f).is_some()).await;
+    assert_eq!(presence_users(&p), Some(vec!["alice".to_owned()]));
+
+    bob.join("general", None).await;
+    let p = alice
+        .recv_until(|f| presence_users(f).is_some_and(|u| u.len() == 2))
+        .await;
+    assert_eq!(
+        presence_users(&p),
+        Some(vec!["alice".to_owned(), "bob".to_owned()])
+    );
+
+    alice
+        .send_json(json!({"type": "typing", "room": "general"}))
+        .await;
+    let t = bob
+        .recv_until(|f| matches!(f, ServerFrame::Typing { .. }))
+        .await;
+    assert_eq!(
+        t,
+        ServerFrame::Typing {
+            room: "general".into(),
+            user: "alice".into()
+        }
+    );
+
+    // Alice does not hear her own typing: the next thing she gets is Bob's message.
+    bob.send_msg("b-1", "general", "hello").await;
+    let next = alice
+        .recv_until(|f| !matches!(f, ServerFrame::Presence { .. }))
+        .await;
+    assert!(
+        matches!(next, ServerFrame::Message(ref m) if m.id == "b-1"),
+        "got {next:?}"
+    );
+
+    bob.send_json(json!({"type": "leave", "room": "general"}))
+        .await;
+    assert_eq!(
+        bob.recv_until(|f| matches!(f, ServerFrame::Left { .. }))
+            .await,
+        ServerFrame::Left {
+            room: "general".into()
+        }
+    );
+    let p = alice.recv_until(|f| presence_users(f).is_some()).await;
+    assert_eq!(presence_users(&p), Some(vec!["alice".to_owned()]));
+
+    // Not stored: a newcomer's replay has the message but no typing.
+    let mut carol = server.client("carol").await;
+    let (_, replay) = carol.join("general", None).await;
+    assert_eq!(replay.len(), 1);
+
+    bob.join("general", None).await;
+    alice
+        .recv_until(|f| presence_users(f).is_some_and(|u| u.contains(&"bob".to_owned())))
+        .await;
+    bob.close().await;
+    let p = alice
+        .recv_until(|f| presence_users(f).is_some_and(|u| !u.contains(&"bob".to_owned())))
+        .await;
+    assert_eq!(
+        presence_users(&p),
+        Some(vec!["alice".to_owned(), "carol".to_owned()]),
+        "disconnect leaves"
+    );
+}
+
+#[tokio::test]
+async fn history_pages_backwards() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    for i in 1..=5 {
+        alice
+            .send_msg(&format!("m{i}"), "general", &format!("message {i}"))
+            .await;
+    }
+    alice
+        .send_json(json!({"type": "history", "room": "general", "before": 4, "limit": 2}))
+        .await;
+    match alice
+        .recv_until(|f| matches!(f, ServerFrame::History { .. }))
+        .await
+    {
+        ServerFrame::History { messages, more, .. } => {
+            assert_eq!(seqs(&messages), [2, 3]);
+            assert!(more);
+        }
+        _ => unreachable!(),
+    }
+    alice
+        .send_json(json!({"type": "history", "room": "general"}))
+        .await;
+    match alice
+        .recv_until(|f| matches!(f, ServerFrame::History { .. }))
+        .await
+    {
+        ServerFrame::History { messages, more, .. } => {
+            assert_eq!(seqs(&messages), [1, 2, 3, 4, 5]);
+            assert_eq!(messages[4].body, "message 5");
+            assert!(!more);
+        }
+        _ => unreachable!(),
+    }
+}

@@ -1,0 +1,214 @@
+//! Shutdown, heartbeats, and the real binary: signals and what it logs.
+
+use confab_protocol::{ServerFrame, close};
+use confab_test_support::{DEADLINE, TestServer, WsClient};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn shutdown_sends_1001_and_loses_nothing_acked() {
+    let mut server = TestServer::start_with(|c| c.limits.rate_burst = 10_000).await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    alice.join("general", None).await;
+    bob.join("general", None).await;
+    for i in 1..=50 {
+        alice
+            .send_json(
+                json!({"type": "send", "id": format!("m{i}"), "room": "general", "body": "x"}),
+            )
+            .await;
+    }
+    server.stop().await;
+    // Every ack Alice got before the close names a message that survives the restart.
+    let mut acked = vec![];
+    let closed = loop {
+        match alice.next_frame().await {
+            Ok(ServerFrame::Ack { seq, .. }) => acked.push(seq),
+            Ok(_) => {}
+            Err(closed) => break closed,
+        }
+    };
+    assert_eq!(closed.code, close::GOING_AWAY);
+    assert_eq!(
+        close::parse_retry_hint(&closed.reason),
+        Some(1000),
+        "carries a retry hint"
+    );
+    assert_eq!(bob.closed().await.code, close::GOING_AWAY);
+
+    let server = server.restart().await;
+    let tokens = server.login("alice").await;
+    let mut alice = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    let (_, replay) = alice.join("general", None).await;
+    let stored = crate::seqs(&replay);
+    assert!(
+        acked.iter().all(|s| stored.contains(s)),
+        "acked {acked:?} but stored {stored:?}"
+    );
+    assert_eq!(
+        stored,
+        (1..=stored.len() as u64).collect::<Vec<_>>(),
+        "no gaps"
+    );
+}
+
+/// A raw client that completes the handshake and auth, then never answers pings.
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_dropped() {
+    let server = TestServer::start_with(|c| c.limits.heartbeat = Duration::from_millis(200)).await;
+    let tokens = server.user("alice").await;
+    let mut tcp = TcpStream::connect(server.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(upgrade.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A masked text frame with an all-zero mask (legal, and the payload stays readable).
+    let auth = json!({"type": "auth", "token": tokens.access_token.expose()}).to_string();
+    let mut frame = vec![0x81u8, 0x80 | 126];
+    frame.extend_from_slice(&(auth.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(auth.as_bytes());
+    tcp.write_all(&frame)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut received = vec![];
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read_all)
+        .await
+        .unwrap_or_else(|_| panic!("silent peer was never dropped"));
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.contains("101 Switching Protocols") && text.contains("\"ready\""),
+        "{text}"
+    );
+    assert!(
+        received.windows(2).any(|w| w == [0x89, 0x00]),
+        "the server pinged before giving up"
+    );
+}
+
+fn spawn_binary(
+    db: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::net::SocketAddr,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db.to_string_lossy(),
+            "--log",
+            "debug",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn confab-server: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let listening = loop {
+        let line = rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|e| panic!("no 'listening' log line: {e}"));
+        if line.contains("listening") {
+            break line;
+        }
+    };
+    let addr = listening
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {listening:?}"));
+    (child, addr, rx)
+}
+
+#[tokio::test]
+async fn the_binary_stops_on_sigterm_with_1001_and_never_logs_secrets() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut child, addr, log) = spawn_binary(&dir.path().join("c.db"));
+    let http = reqwest::Client::new();
+    let password = "a-very-secret-password";
+    let creds = json!({"username": "alice", "password": password});
+    let url = |p: &str| format!("http://{addr}{p}");
+    let status =
+        |r: reqwest::Result<reqwest::Response>| r.map(|r| r.status().as_u16()).unwrap_or(0);
+    assert_eq!(
+        status(http.post(url("/api/register")).json(&creds).send().await),
+        201
+    );
+    let pair: confab_protocol::api::TokenPair = http
+        .post(url("/api/login"))
+        .json(&creds)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("login: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("pair: {e}"));
+    let refreshed = http
+        .post(url("/api/refresh"))
+        .json(&json!({"refresh_token": pair.refresh_token.expose()}))
+        .send()
+        .await;
+    assert_eq!(status(refreshed), 200);
+    let mut ws = WsClient::connect_authed(&format!("ws://{addr}/ws"), &pair.access_token).await;
+    ws.send_json(json!({"type": "auth", "token": pair.access_token.expose()}))
+        .await;
+    ws.recv_error().await;
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    assert_eq!(ws.closed().await.code, close::GOING_AWAY);
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await;
+    assert!(
+        exit.is_ok_and(|s| s.is_ok_and(|s| s.success())),
+        "exits cleanly on SIGTERM"
+    );
+
+    let lines: Vec<String> = log.try_iter().collect();
+    let all = lines.join("\n");
+    assert!(
+        all.contains("logged in") && all.contains("stopped"),
+        "debug log was captured:\n{all}"
+    );
+    for secret in [
+        password,
+        pair.access_token.expose(),
+        pair.refresh_token.expose(),
+    ] {
+        assert!(!all.contains(secret), "a secret reached the log:\n{all}");
+    }
+}

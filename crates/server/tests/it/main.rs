@@ -1,0 +1,24 @@
+//! Integration tests of confab-server over real sockets on 127.0.0.1:0 and real SQLite.
+//! One test binary for the whole crate keeps link time down.
+
+mod auth;
+mod bad_input;
+mod chat;
+mod lifecycle;
+mod resume;
+mod transport;
+
+use confab_protocol::ServerFrame;
+
+/// The seqs of a list of message frames.
+pub fn seqs(frames: &[confab_protocol::MessageData]) -> Vec<u64> {
+    frames.iter().map(|m| m.seq).collect()
+}
+
+/// The `code` of an error frame, as its wire string.
+pub fn error_code(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Error { code, .. } => code.as_str().to_owned(),
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+}

@@ -1,0 +1,40 @@
+//! Test helpers shared by the workspace's integration tests: a real confab-server on loopback
+//! ([`TestServer`]) and a raw protocol client ([`WsClient`]) that speaks docs/protocol.md frame
+//! by frame, so server tests assert exactly what goes over the wire.
+//!
+//! Every wait has a deadline ([`DEADLINE`]): a test that would hang fails instead, with what it
+//! was waiting for.
+
+mod client;
+mod server;
+
+pub use client::{Closed, WsClient};
+pub use server::TestServer;
+
+use std::time::Duration;
+
+/// How long any single wait in a test may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=confab_server=debug`).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
+pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
