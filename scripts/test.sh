@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up and runs every Confab test: formatting, lints, Rust unit and integration tests (real
+# server on loopback, real SQLite), a protocol client written from docs/protocol.md alone, and
+# the desktop app end to end in a real window under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/prereqs.sh test
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# CI clones afresh each run; a target dir outside the clone keeps its builds warm.
+if [ "${CI:-}" = true ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR=/var/cache/confab/target
+fi
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+artifacts="$PWD/artifacts"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked
+else
+  cargo test --workspace --locked
+fi
+
+step "build the server and the app"
+cargo build --locked -p confab-server -p confab-desktop
+
+step "protocol conformance: a Python client written from docs/protocol.md alone"
+venv="$target/conformance-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+CONFAB_SERVER_BIN="$target/debug/confab-server" "$venv/bin/python" tests/conformance/protocol_client.py
+
+step "desktop end to end (real window under Xvfb, WebDriver)"
+mkdir -p "$artifacts/e2e"
+CONFAB_APP="$target/debug/confab-desktop" CONFAB_ARTIFACTS="$artifacts/e2e" \
+  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- node --test tests/e2e/
+echo "screenshots: $artifacts/e2e"

@@ -1,0 +1,94 @@
+// A minimal W3C WebDriver client on Node's built-in fetch, for tauri-driver.
+// tauri-driver listens on 127.0.0.1:4444 and drives WebKitWebDriver for the real app window.
+
+import { spawn } from "node:child_process";
+import { setTimeout as delay } from "node:timers/promises";
+
+const DRIVER = "http://127.0.0.1:4444";
+export const DEADLINE_MS = 20_000;
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+async function call(method, path, body) {
+  const res = await fetch(DRIVER + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  }
+  return json.value;
+}
+
+/** Polls `check` until it returns a truthy value, or fails after the deadline. */
+export async function waitFor(what, check, deadlineMs = DEADLINE_MS) {
+  const end = Date.now() + deadlineMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await delay(100);
+  }
+}
+
+/** Starts tauri-driver and waits until it answers. */
+export async function startDriver() {
+  const proc = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", [], { stdio: ["ignore", "inherit", "inherit"] });
+  await waitFor("tauri-driver to listen", async () => (await fetch(DRIVER + "/status")).ok);
+  return proc;
+}
+
+/** A WebDriver session running the app binary. */
+export class Session {
+  static async start(application, env = {}) {
+    const caps = { browserName: "wry", "tauri:options": { application, env } };
+    const value = await waitFor("a WebDriver session", () =>
+      call("POST", "/session", { capabilities: { alwaysMatch: caps } }),
+    );
+    return new Session(value.sessionId);
+  }
+
+  constructor(id) {
+    this.id = id;
+  }
+
+  cmd(method, path, body) {
+    return call(method, `/session/${this.id}${path}`, body);
+  }
+
+  title() {
+    return this.cmd("GET", "/title");
+  }
+
+  async find(css) {
+    const el = await this.cmd("POST", "/element", { using: "css selector", value: css });
+    return el[ELEMENT];
+  }
+
+  async text(css) {
+    return this.cmd("GET", `/element/${await this.find(css)}/text`);
+  }
+
+  /** Waits until the element exists and its text satisfies `pred`; returns the text. */
+  waitText(css, pred, what = css) {
+    return waitFor(what, async () => {
+      const t = await this.text(css);
+      return pred(t) ? t : null;
+    });
+  }
+
+  /** PNG screenshot of the window as a Buffer. */
+  async screenshot() {
+    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+  }
+
+  async end() {
+    await call("DELETE", `/session/${this.id}`).catch(() => {});
+  }
+}
