@@ -253,6 +253,11 @@ impl WsClient {
         }
     }
 
+    /// Forgets frames skipped so far, so later waits only see what arrives from now on.
+    pub fn forget_skipped(&mut self) {
+        self.backlog.clear();
+    }
+
     /// Waits for the next `error` frame and returns it.
     pub async fn recv_error(&mut self) -> ServerFrame {
         self.recv_until(|f| matches!(f, ServerFrame::Error { .. }))

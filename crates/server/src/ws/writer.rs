@@ -13,10 +13,13 @@ use confab_protocol::{ServerFrame, close, limits};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{debug, error};
+use tokio::time::timeout;
+use tracing::{debug, error, info};
 
 /// Frames fed before a flush is forced even if more are queued.
 const MAX_COALESCE: usize = 256;
@@ -25,6 +28,8 @@ type Sink = SplitSink<WebSocket, Message>;
 
 enum Stop {
     Socket(axum::Error),
+    /// The peer stopped reading: a write made no progress for the stall limit.
+    Stalled,
     Store(Error),
     Closed,
 }
@@ -59,6 +64,20 @@ struct Writer {
     sink: Sink,
     state: Arc<AppState>,
     delivered: HashMap<Arc<str>, u64>,
+    /// How long one socket operation may block. A peer that keeps sending but never reads
+    /// would otherwise hold its connection (and its reader, waiting on a full queue) forever.
+    stall_limit: Duration,
+}
+
+/// Runs one socket operation under the stall limit.
+async fn io<T>(
+    limit: Duration,
+    op: impl Future<Output = Result<T, axum::Error>>,
+) -> Result<T, Stop> {
+    match timeout(limit, op).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(Stop::Stalled),
+    }
 }
 
 /// Writes everything queued for the connection until the queue closes or `Close` comes.
@@ -68,10 +87,12 @@ pub(crate) async fn run(
     state: Arc<AppState>,
     overflowed: Arc<AtomicBool>,
 ) {
+    let stall_limit = state.config.limits.heartbeat * 2;
     let mut w = Writer {
         sink,
         state,
         delivered: HashMap::new(),
+        stall_limit,
     };
     let result: Result<(), Stop> = async {
         while let Some(first) = rx.recv().await {
@@ -86,30 +107,31 @@ pub(crate) async fn run(
                 debug!("send queue overflowed; resyncing from the database");
                 w.resync().await?;
             }
-            w.sink.flush().await?;
+            io(w.stall_limit, w.sink.flush()).await?;
         }
         Err(Stop::Closed)
     }
     .await;
     match result {
         Ok(()) | Err(Stop::Closed) => {
-            let _ = w.sink.close().await;
+            let _ = io(w.stall_limit, w.sink.close()).await;
         }
         Err(Stop::Socket(e)) => debug!(error = %e, "write failed"),
+        Err(Stop::Stalled) => info!("peer stopped reading; dropping it"),
         Err(Stop::Store(e)) => {
             error!(error = %e, "database read failed while writing; closing");
             let frame = CloseFrame {
                 code: 1011,
                 reason: Utf8Bytes::from(close::retry_hint(1000)),
             };
-            let _ = w.sink.send(Message::Close(Some(frame))).await;
+            let _ = io(w.stall_limit, w.sink.send(Message::Close(Some(frame)))).await;
         }
     }
 }
 
 impl Writer {
     async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
-        Ok(self.sink.feed(Message::Text(frame)).await?)
+        io(self.stall_limit, self.sink.feed(Message::Text(frame))).await
     }
 
     async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
@@ -133,13 +155,23 @@ impl Writer {
                 }))
                 .await
             }
-            Outbound::Ping => Ok(self.sink.feed(Message::Ping(Default::default())).await?),
+            Outbound::Ping => {
+                io(
+                    self.stall_limit,
+                    self.sink.feed(Message::Ping(Default::default())),
+                )
+                .await
+            }
             Outbound::Close { code, reason } => {
                 let frame = CloseFrame {
                     code,
                     reason: Utf8Bytes::from(reason),
                 };
-                self.sink.send(Message::Close(Some(frame))).await?;
+                io(
+                    self.stall_limit,
+                    self.sink.send(Message::Close(Some(frame))),
+                )
+                .await?;
                 Err(Stop::Closed)
             }
         }
@@ -191,7 +223,7 @@ impl Writer {
                 };
                 self.feed(text(&frame)).await?;
             }
-            self.sink.flush().await?;
+            io(self.stall_limit, self.sink.flush()).await?;
             if !more {
                 return Ok(());
             }

@@ -212,3 +212,60 @@ async fn the_binary_stops_on_sigterm_with_1001_and_never_logs_secrets() {
         assert!(!all.contains(secret), "a secret reached the log:\n{all}");
     }
 }
+
+/// A peer that keeps sending but never reads: its writes stall, and it is dropped instead of
+/// holding its connection and queue forever.
+#[tokio::test]
+async fn a_peer_that_never_reads_is_dropped_when_writes_stall() {
+    let server = TestServer::start_with(|c| {
+        c.limits.heartbeat = Duration::from_millis(250);
+        c.limits.rate_burst = 100_000;
+        c.limits.rate_per_sec = 100_000;
+        c.limits.send_queue = 16;
+    })
+    .await;
+    let mut alice = server.client("alice").await;
+    let bob_tokens = server.user("bob").await;
+    let mut bob =
+        WsClient::connect_authed_small_buffer(server.addr, &bob_tokens.access_token).await;
+    alice.join("general", None).await;
+    bob.join("general", None).await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Presence { users, .. } if users.len() == 2))
+        .await;
+    alice.forget_skipped();
+
+    // Bob types (so he is never silent) but reads nothing, while Alice fills his pipe.
+    let typing = tokio::spawn(async move {
+        for _ in 0..400 {
+            if !bob
+                .try_send_text(json!({"type": "typing", "room": "general"}).to_string())
+                .await
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    });
+    let body = "w".repeat(8 * 1024);
+    let mut i = 0;
+    let started = tokio::time::Instant::now();
+    let gone = loop {
+        i += 1;
+        alice
+            .send_json(
+                json!({"type": "send", "id": format!("m{i}"), "room": "general", "body": body}),
+            )
+            .await;
+        match alice
+            .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Presence { .. }))
+            .await
+        {
+            ServerFrame::Presence { users, .. } if users == ["alice"] => break true,
+            _ => {}
+        }
+        assert!(started.elapsed() < DEADLINE, "bob was never dropped");
+    };
+    assert!(gone);
+    typing.abort();
+}
