@@ -22,8 +22,10 @@ pub enum ErrorCode {
     BadRoom,
     /// The frame names a room this connection has not joined.
     NotJoined,
-    /// The message body is empty or longer than the limit.
+    /// The message body is longer than the limit.
     BodyTooLong,
+    /// The message body is empty or only white space.
+    EmptyBody,
     /// The send `id` is empty, too long, or was already used for another room.
     BadId,
     /// Too many frames: slow down (see `retry_after_ms`).
@@ -74,6 +76,7 @@ impl ErrorCode {
             Self::BadRoom => "bad_room",
             Self::NotJoined => "not_joined",
             Self::BodyTooLong => "body_too_long",
+            Self::EmptyBody => "empty_body",
             Self::BadId => "bad_id",
             Self::RateLimited => "rate_limited",
             Self::BinaryNotSupported => "binary_not_supported",
@@ -149,6 +152,7 @@ mod tests {
             ErrorCode::BadRoom,
             ErrorCode::NotJoined,
             ErrorCode::BodyTooLong,
+            ErrorCode::EmptyBody,
             ErrorCode::BadId,
             ErrorCode::RateLimited,
             ErrorCode::BinaryNotSupported,

@@ -69,6 +69,11 @@ pub enum ServerFrame {
         heartbeat_ms: u64,
         /// Longest body this server accepts, in bytes of UTF-8.
         max_body_bytes: usize,
+        /// Frames a connection may send in a burst before `rate_limited`.
+        rate_burst: u32,
+        /// Frames per second a connection may send sustained. Clients pace themselves below
+        /// these so the server never has to refuse (and so reorder) their sends.
+        rate_per_sec: u32,
     },
     /// Answer to `join`; the replay follows.
     Joined { room: String, last_seq: u64 },

@@ -84,8 +84,10 @@ fn server_frames() {
             session: "s1".into(),
             heartbeat_ms: 15000,
             max_body_bytes: 16384,
+            rate_burst: 100,
+            rate_per_sec: 20,
         },
-        r#"{"type":"ready","user":"alice","session":"s1","heartbeat_ms":15000,"max_body_bytes":16384}"#,
+        r#"{"type":"ready","user":"alice","session":"s1","heartbeat_ms":15000,"max_body_bytes":16384,"rate_burst":100,"rate_per_sec":20}"#,
     );
     golden_server(
         ServerFrame::Joined {

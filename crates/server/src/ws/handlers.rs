@@ -122,8 +122,13 @@ impl Session {
             );
             return self.reply(&refuse(ErrorCode::BadId, msg)).await;
         }
+        if body.trim().is_empty() {
+            return self
+                .reply(&refuse(ErrorCode::EmptyBody, "the message is empty".into()))
+                .await;
+        }
         if !limits::valid_body(&body, max_body) {
-            let msg = format!("the body must be non-blank and at most {max_body} bytes");
+            let msg = format!("the message is longer than {max_body} bytes");
             return self.reply(&refuse(ErrorCode::BodyTooLong, msg)).await;
         }
         let msg = NewMessage {

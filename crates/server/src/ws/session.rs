@@ -83,6 +83,8 @@ async fn authenticate(
                 session: format!("{id:016x}"),
                 heartbeat_ms: state.config.limits.heartbeat.as_millis() as u64,
                 max_body_bytes: state.config.limits.max_body_bytes,
+                rate_burst: state.config.limits.rate_burst,
+                rate_per_sec: state.config.limits.rate_per_sec,
             };
             return match socket.send(Message::Text(text(&ready))).await {
                 Ok(()) => Some(username),

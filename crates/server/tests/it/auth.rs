@@ -156,9 +156,16 @@ async fn websocket_auth_by_frame_or_header_and_bad_tokens() {
             heartbeat_ms,
             max_body_bytes,
             session,
+            rate_burst,
+            rate_per_sec,
         } => {
             assert_eq!(user, "dave");
             assert!(heartbeat_ms > 0 && max_body_bytes > 0 && !session.is_empty());
+            assert_eq!(
+                (rate_burst, rate_per_sec),
+                (100, 20),
+                "advertises the default rate"
+            );
         }
         other => panic!("expected ready, got {other:?}"),
     }

@@ -42,7 +42,7 @@ async fn every_bad_frame_gets_its_error_and_the_connection_survives() {
         ),
         (
             r#"{"type":"send","id":"s4","room":"general","body":"   "}"#,
-            "body_too_long",
+            "empty_body",
             Some("s4"),
         ),
         (
