@@ -10,7 +10,7 @@ sudo_cmd=()
 
 # Build dependencies of Tauri (WebKitGTK, tray, secrets) — see ../shared/notes in the team docs.
 packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev
-  libssl-dev libayatana-appindicator3-dev librsvg2-dev libsecret-1-dev xvfb xauth)
+  libssl-dev libayatana-appindicator3-dev librsvg2-dev libsecret-1-dev libdbus-1-dev xvfb xauth)
 if [ "$mode" = test ]; then
   packages+=(webkit2gtk-driver dbus-x11 at-spi2-core gnome-keyring dunst libnotify-bin python3-venv)
 fi

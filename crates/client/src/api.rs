@@ -1,0 +1,141 @@
+//! The server's HTTP API: register, login, refresh, logout.
+
+use crate::{Error, Result};
+use confab_protocol::api::{ApiError, Credentials, RefreshRequest, TokenPair};
+use confab_protocol::{ErrorCode, Secret};
+use std::time::Duration;
+use url::Url;
+
+/// An HTTP client bound to one server.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl Api {
+    /// `base` is the server's `http(s)://host:port`. `extra_root` (PEM) is trusted besides the
+    /// public roots, for self-hosted servers with their own certificate authority.
+    pub fn new(base: Url, extra_root: Option<&[u8]>) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = extra_root {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| Error::Invalid(format!("CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| Error::Network(e.to_string()))?;
+        Ok(Self { http, base })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    async fn post<B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+        bearer: Option<&Secret>,
+    ) -> Result<reqwest::Response> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut req = self.http.post(url);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        // reqwest's errors name the URL, which never holds a secret here.
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Error::Network(e.without_url().to_string()))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let err: ApiError = resp.json().await.unwrap_or(ApiError {
+            code: if status >= 500 {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::Unknown
+            },
+            message: format!("the server answered HTTP {status}"),
+        });
+        Err(Error::Api {
+            status,
+            code: err.code,
+            message: err.message,
+        })
+    }
+
+    pub async fn register(&self, username: &str, password: &Secret) -> Result<()> {
+        let body = Credentials {
+            username: username.to_owned(),
+            password: password.clone(),
+        };
+        self.post("/api/register", Some(&body), None)
+            .await
+            .map(drop)
+    }
+
+    pub async fn login(&self, username: &str, password: &Secret) -> Result<TokenPair> {
+        let body = Credentials {
+            username: username.to_owned(),
+            password: password.clone(),
+        };
+        let resp = self.post("/api/login", Some(&body), None).await?;
+        resp.json()
+            .await
+            .map_err(|e| Error::Network(e.without_url().to_string()))
+    }
+
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenPair> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.clone(),
+        };
+        let resp = self.post("/api/refresh", Some(&body), None).await?;
+        resp.json()
+            .await
+            .map_err(|e| Error::Network(e.without_url().to_string()))
+    }
+
+    pub async fn logout(&self, access_token: &Secret) -> Result<()> {
+        self.post::<()>("/api/logout", None, Some(access_token))
+            .await
+            .map(drop)
+    }
+
+    /// The WebSocket URL: `ws(s)://host:port/ws`.
+    pub fn ws_url(&self) -> Result<Url> {
+        let mut url = self
+            .base
+            .join("/ws")
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let scheme = if self.base.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        };
+        url.set_scheme(scheme)
+            .map_err(|()| Error::Invalid("bad server URL".into()))?;
+        Ok(url)
+    }
+}
+
+/// Whether an API error means "sign in again" (as opposed to "try again later").
+pub fn is_auth_rejection(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Api {
+            status: 401 | 403,
+            ..
+        }
+    )
+}

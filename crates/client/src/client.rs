@@ -1,0 +1,193 @@
+//! The handle: a cheap, cloneable front to the actor.
+
+use crate::actor::{Actor, Command};
+use crate::transport::{Dial, Dialer};
+use crate::wake::ClockWatch;
+use crate::{
+    BackoffConfig, Error, Event, OutboxLimits, Result, TokenStore, api::Api, local::Local,
+};
+use confab_protocol::MessageData;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+/// How a client connects and behaves. `ClientConfig::new` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server, `http(s)://host:port` (the WebSocket URL is derived from it).
+    pub server: Url,
+    /// Where the outbox and message cache live; one folder per signed-in user.
+    pub data_dir: PathBuf,
+    /// A PEM CA certificate to trust besides the public roots (self-hosted servers).
+    pub extra_root_pem: Option<Vec<u8>>,
+    pub backoff: BackoffConfig,
+    /// How often to ping the server and check for sleep and network changes.
+    pub tick: Duration,
+    /// A connection that has heard nothing for this long is declared dead and replaced.
+    pub dead_after: Duration,
+    /// Limit for TCP + TLS + WebSocket upgrade.
+    pub connect_timeout: Duration,
+    /// Limit for `ready` after `auth`.
+    pub auth_timeout: Duration,
+    pub outbox: OutboxLimits,
+    /// Sends awaiting their ack at once.
+    pub max_in_flight: usize,
+    /// Events buffered for a slow consumer before the actor waits for it.
+    pub event_buffer: usize,
+}
+
+impl ClientConfig {
+    pub fn new(server: Url, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            server,
+            data_dir: data_dir.into(),
+            extra_root_pem: None,
+            backoff: BackoffConfig::default(),
+            tick: Duration::from_millis(2500),
+            dead_after: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(10),
+            outbox: OutboxLimits::default(),
+            max_in_flight: 64,
+            event_buffer: 1024,
+        }
+    }
+}
+
+/// The client. Clone it freely; the connection lives as long as any clone (or until
+/// [`Client::shutdown`]).
+#[derive(Debug, Clone)]
+pub struct Client {
+    cmds: mpsc::Sender<Command>,
+}
+
+impl Client {
+    /// Opens the local database and starts connecting. Events arrive on the returned receiver,
+    /// in order; the first is the connection state.
+    pub fn start(
+        config: ClientConfig,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<(Self, mpsc::Receiver<Event>)> {
+        let dialer = Dialer::new(
+            Api::new(config.server.clone(), config.extra_root_pem.as_deref())?.ws_url()?,
+            config.extra_root_pem.as_deref(),
+            config.connect_timeout,
+        )?;
+        Self::start_with(config, tokens, Arc::new(dialer), ClockWatch::system())
+    }
+
+    /// [`Client::start`] with a chosen dialer and clock: for tests of the reconnect logic.
+    pub fn start_with(
+        config: ClientConfig,
+        tokens: Arc<dyn TokenStore>,
+        dial: Arc<dyn Dial>,
+        clock: ClockWatch,
+    ) -> Result<(Self, mpsc::Receiver<Event>)> {
+        let local = Local::open(&config.data_dir, config.outbox.clone())?;
+        let api = Api::new(config.server.clone(), config.extra_root_pem.as_deref())?;
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
+        let actor = Actor::new(config, api, dial, tokens, local, cmd_rx, ev_tx, clock);
+        tokio::spawn(actor.run());
+        Ok((Self { cmds: cmd_tx }, ev_rx))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(make(tx)).await.map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    async fn tell(&self, cmd: Command) -> Result<()> {
+        self.cmds.send(cmd).await.map_err(|_| Error::Closed)
+    }
+
+    /// Queues a message. When this returns `Ok(id)` the message is on disk and will be delivered
+    /// exactly once, whatever happens to the network or this process; `Event::Sent` with the
+    /// same id reports delivery. Joins the room if needed.
+    pub async fn send(&self, room: &str, body: &str) -> Result<String> {
+        let (room, body) = (room.to_owned(), body.to_owned());
+        self.ask(|reply| Command::Send { room, body, reply }).await
+    }
+
+    /// Joins a room (kept across restarts) and resumes it from the last message received.
+    pub async fn join(&self, room: &str) -> Result<()> {
+        let room = room.to_owned();
+        self.ask(|reply| Command::Join {
+            room,
+            after: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Joins a room and (re)starts it after `after`: messages above it are delivered again.
+    pub async fn join_after(&self, room: &str, after: u64) -> Result<()> {
+        let room = room.to_owned();
+        self.ask(|reply| Command::Join {
+            room,
+            after: Some(after),
+            reply,
+        })
+        .await
+    }
+
+    pub async fn leave(&self, room: &str) -> Result<()> {
+        let room = room.to_owned();
+        self.ask(|reply| Command::Leave { room, reply }).await
+    }
+
+    /// Tells the room the user is typing. Dropped when offline: stale typing is worse than none.
+    pub async fn typing(&self, room: &str) -> Result<()> {
+        self.tell(Command::Typing {
+            room: room.to_owned(),
+        })
+        .await
+    }
+
+    /// Up to `limit` messages older than `before` (newest when `None`): from the server when
+    /// online (and cached), from the local cache when not.
+    pub async fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<MessageData>> {
+        let room = room.to_owned();
+        self.ask(|reply| Command::History {
+            room,
+            before,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Messages waiting in the outbox.
+    pub async fn queued(&self) -> Result<usize> {
+        self.ask(|reply| Command::Queued { reply }).await
+    }
+
+    /// Skips the backoff wait and reconnects now (the UI's "Retry now").
+    pub async fn retry_now(&self) -> Result<()> {
+        self.tell(Command::RetryNow).await
+    }
+
+    /// The OS reported a network change: replace the connection now.
+    pub async fn network_changed(&self) -> Result<()> {
+        self.tell(Command::NetworkChanged).await
+    }
+
+    /// New tokens were stored (the user signed in again): leave `auth_failed` and connect.
+    pub async fn signed_in(&self) -> Result<()> {
+        self.tell(Command::RetryNow).await
+    }
+
+    /// Closes the connection normally (1000) and stops. Queued messages stay on disk for the
+    /// next start.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.ask(|reply| Command::Shutdown { reply }).await
+    }
+}

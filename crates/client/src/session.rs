@@ -1,0 +1,403 @@
+//! An open, authenticated connection: resume, flush, and turn frames into events.
+
+use crate::actor::{Actor, Command, Next, Ready};
+use crate::local::Queued;
+use crate::pacer::Pacer;
+use crate::transport::Ws;
+use crate::{Error, Event, Result};
+use confab_protocol::{ClientFrame, ErrorCode, MessageData, ServerFrame, close};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::{debug, warn};
+
+type HistoryReply = oneshot::Sender<Result<Vec<MessageData>>>;
+
+pub(crate) struct Session<'a> {
+    actor: &'a mut Actor,
+    sink: SplitSink<Ws, Message>,
+    /// Outbox messages not yet written to this socket, oldest first.
+    queue: VecDeque<Queued>,
+    /// Sent on this socket, awaiting their ack.
+    inflight: HashMap<String, String>,
+    pacer: Pacer,
+    history: HashMap<String, VecDeque<HistoryReply>>,
+    last_heard: Instant,
+}
+
+/// Codes that will never succeed for this message: drop it from the outbox and say so.
+fn permanent(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::BodyTooLong
+            | ErrorCode::EmptyBody
+            | ErrorCode::BadId
+            | ErrorCode::BadRoom
+            | ErrorCode::BadFrame
+    )
+}
+
+impl<'a> Session<'a> {
+    pub async fn serve(actor: &'a mut Actor, ws: Ws, ready: &Ready) -> Next {
+        let (sink, mut stream) = ws.split();
+        let mut s = Session {
+            actor,
+            sink,
+            queue: VecDeque::new(),
+            inflight: HashMap::new(),
+            pacer: Pacer::for_server(ready.rate_burst, ready.rate_per_sec),
+            history: HashMap::new(),
+            last_heard: Instant::now(),
+        };
+        let next = match s.resume().await {
+            Ok(()) => s.run(&mut stream).await,
+            Err(next) => next,
+        };
+        // Whoever waits for history gets the cache instead of an error.
+        for (room, replies) in s.history.drain() {
+            for reply in replies {
+                let _ = reply.send(s.actor.local.history(&room, u64::MAX >> 1, 50));
+            }
+        }
+        next
+    }
+
+    async fn write(&mut self, frame: &ClientFrame) -> std::result::Result<(), Next> {
+        let text = serde_json::to_string(frame).map_err(|e| lost(e.to_string()))?;
+        self.sink
+            .send(Message::text(text))
+            .await
+            .map_err(|e| lost(e.to_string()))
+    }
+
+    /// Re-joins every room from its resume point, then starts flushing the outbox.
+    async fn resume(&mut self) -> std::result::Result<(), Next> {
+        let rooms = self.actor.local.joined_rooms().map_err(storage)?;
+        for (room, after) in rooms {
+            self.pacer.take_anyway();
+            self.write(&ClientFrame::Join {
+                room,
+                after: Some(after),
+            })
+            .await?;
+        }
+        self.queue = self.actor.local.pending().map_err(storage)?.into();
+        self.pump().await
+    }
+
+    /// Writes queued messages while the in-flight window and the pacer allow.
+    async fn pump(&mut self) -> std::result::Result<(), Next> {
+        while self.inflight.len() < self.actor.cfg.max_in_flight
+            && !self.queue.is_empty()
+            && self.pacer.try_take()
+        {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            self.inflight.insert(q.id.clone(), q.room.clone());
+            self.write(&ClientFrame::Send {
+                id: q.id,
+                room: q.room,
+                body: q.body,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, stream: &mut SplitStream<Ws>) -> Next {
+        let mut tick =
+            tokio::time::interval_at(Instant::now() + self.actor.cfg.tick, self.actor.cfg.tick);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let can_pump =
+                !self.queue.is_empty() && self.inflight.len() < self.actor.cfg.max_in_flight;
+            let pace_at = self.pacer.ready_at();
+            let step = tokio::select! {
+                msg = stream.next() => {
+                    self.last_heard = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(t))) => self.on_text(&t).await,
+                        Some(Ok(Message::Close(frame))) => {
+                            let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new()));
+                            let hint = close::parse_retry_hint(&reason).map(Duration::from_millis);
+                            Err(Next::Retry { reason: format!("closed by the server ({code})"), hint, now: false })
+                        }
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(e)) => Err(lost(e.to_string())),
+                        None => Err(lost("connection closed".into())),
+                    }
+                }
+                cmd = self.actor.cmds.recv() => self.on_command(cmd).await,
+                _ = tick.tick() => self.on_tick().await,
+                () = tokio::time::sleep_until(pace_at), if can_pump => self.pump().await,
+            };
+            if let Err(next) = step {
+                return next;
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) -> std::result::Result<(), Next> {
+        if self.last_heard.elapsed() > self.actor.cfg.dead_after {
+            warn!("the server stopped answering; replacing the connection");
+            return Err(Next::Retry {
+                reason: "the server stopped answering".into(),
+                hint: None,
+                now: true,
+            });
+        }
+        if self.actor.watch_says_reconnect() {
+            return Err(Next::Retry {
+                reason: "woke up or the network changed".into(),
+                hint: None,
+                now: true,
+            });
+        }
+        self.sink
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|e| lost(e.to_string()))
+    }
+
+    async fn on_command(&mut self, cmd: Option<Command>) -> std::result::Result<(), Next> {
+        let Some(cmd) = cmd else {
+            return self.close(None).await;
+        };
+        match cmd {
+            Command::Send { room, body, reply } => {
+                let joined = self.ensure_joined(&room).await;
+                let queued = joined.and_then(|()| self.actor.local.enqueue(&room, &body));
+                let _ = reply.send(
+                    queued
+                        .as_ref()
+                        .map(|q| q.id.clone())
+                        .map_err(|e| Error::Invalid(e.to_string())),
+                );
+                if let Ok(q) = queued {
+                    self.queue.push_back(q);
+                    self.emit_outbox().await;
+                    self.pump().await?;
+                }
+            }
+            Command::Join { room, after, reply } => {
+                let r = self
+                    .actor
+                    .local
+                    .set_joined(&room, true)
+                    .and_then(|()| match after {
+                        Some(a) => self.actor.local.set_last_seq(&room, a),
+                        None => Ok(()),
+                    });
+                let after = self.actor.local.last_seq(&room).unwrap_or(0);
+                let _ = reply.send(r);
+                self.pacer.take_anyway();
+                self.write(&ClientFrame::Join {
+                    room,
+                    after: Some(after),
+                })
+                .await?;
+            }
+            Command::Leave { room, reply } => {
+                let _ = reply.send(self.actor.local.set_joined(&room, false));
+                self.pacer.take_anyway();
+                self.write(&ClientFrame::Leave { room }).await?;
+            }
+            Command::Typing { room } => {
+                // Typing is the first thing to give up when the rate is tight.
+                if self.pacer.try_take() {
+                    self.write(&ClientFrame::Typing { room }).await?;
+                }
+            }
+            Command::History {
+                room,
+                before,
+                limit,
+                reply,
+            } => {
+                self.pacer.take_anyway();
+                self.history
+                    .entry(room.clone())
+                    .or_default()
+                    .push_back(reply);
+                self.write(&ClientFrame::History {
+                    room,
+                    before,
+                    limit: Some(limit),
+                })
+                .await?;
+            }
+            Command::Queued { reply } => {
+                let _ = reply.send(self.actor.local.pending_count());
+            }
+            Command::RetryNow => {}
+            Command::NetworkChanged => {
+                return Err(Next::Retry {
+                    reason: "the network changed".into(),
+                    hint: None,
+                    now: true,
+                });
+            }
+            Command::Shutdown { reply } => return self.close(Some(reply)).await,
+        }
+        Ok(())
+    }
+
+    /// Joins `room` first if a send goes to a room not joined yet.
+    async fn ensure_joined(&mut self, room: &str) -> Result<()> {
+        if self
+            .actor
+            .local
+            .joined_rooms()?
+            .iter()
+            .any(|(r, _)| r == room)
+        {
+            return Ok(());
+        }
+        self.actor.local.set_joined(room, true)?;
+        let after = self.actor.local.last_seq(room)?;
+        self.pacer.take_anyway();
+        self.write(&ClientFrame::Join {
+            room: room.to_owned(),
+            after: Some(after),
+        })
+        .await
+        .map_err(|_| Error::Network("connection lost while joining".into()))
+    }
+
+    /// Closes normally (1000); the outbox stays on disk.
+    async fn close(
+        &mut self,
+        reply: Option<oneshot::Sender<Result<()>>>,
+    ) -> std::result::Result<(), Next> {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+        Err(Next::Shutdown(reply))
+    }
+
+    async fn emit_outbox(&mut self) {
+        if let Ok(n) = self.actor.local.pending_count() {
+            self.actor.emit(Event::Outbox { queued: n }).await;
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> std::result::Result<(), Next> {
+        let frame: ServerFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                debug!(error = %e, "ignoring a frame this version does not understand");
+                return Ok(());
+            }
+        };
+        match frame {
+            // Recording filters what was seen before: only new messages become events.
+            ServerFrame::Message(m) if self.actor.local.record(&m).map_err(storage)? => {
+                self.actor.emit(Event::Message(m)).await;
+            }
+            ServerFrame::Ack { id, room, seq } => {
+                self.inflight.remove(&id);
+                self.actor.local.remove(&id).map_err(storage)?;
+                self.actor.emit(Event::Sent { id, room, seq }).await;
+                self.emit_outbox().await;
+                self.pump().await?;
+            }
+            ServerFrame::Synced { room, up_to, .. } => {
+                self.actor.emit(Event::Synced { room, up_to }).await
+            }
+            ServerFrame::Typing { room, user } => {
+                self.actor.emit(Event::Typing { room, user }).await
+            }
+            ServerFrame::Presence { room, users } => {
+                self.actor.emit(Event::Presence { room, users }).await
+            }
+            ServerFrame::History { room, messages, .. } => {
+                self.actor.local.cache(&messages).map_err(storage)?;
+                if let Some(reply) = self.history.get_mut(&room).and_then(VecDeque::pop_front) {
+                    let _ = reply.send(Ok(messages));
+                }
+            }
+            ServerFrame::Error {
+                code,
+                message,
+                reference,
+                retry_after_ms,
+            } => {
+                return self
+                    .on_error(code, message, reference, retry_after_ms)
+                    .await;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_error(
+        &mut self,
+        code: ErrorCode,
+        message: String,
+        reference: Option<String>,
+        retry_after_ms: Option<u64>,
+    ) -> std::result::Result<(), Next> {
+        let Some(id) = reference.filter(|id| self.inflight.contains_key(id)) else {
+            self.actor
+                .emit(Event::Error {
+                    code: code.as_str().into(),
+                    message,
+                })
+                .await;
+            return Ok(());
+        };
+        if permanent(code) {
+            let room = self.inflight.remove(&id).unwrap_or_default();
+            self.actor.local.remove(&id).map_err(storage)?;
+            self.actor
+                .emit(Event::SendFailed {
+                    id,
+                    room,
+                    code,
+                    message,
+                })
+                .await;
+            self.emit_outbox().await;
+            return self.pump().await;
+        }
+        // Refused for now (rate, storage): later messages may already be in flight, so the only
+        // way to keep the author's order is to start over from this one after the hint.
+        warn!(%code, "a queued message was refused for now; reconnecting to resend in order");
+        let hint = Some(Duration::from_millis(retry_after_ms.unwrap_or(1000)));
+        Err(Next::Retry {
+            reason: format!("the server refused a message for now ({code})"),
+            hint,
+            now: false,
+        })
+    }
+}
+
+fn lost(reason: String) -> Next {
+    Next::Retry {
+        reason,
+        hint: None,
+        now: false,
+    }
+}
+
+fn storage(e: Error) -> Next {
+    Next::Retry {
+        reason: format!("local storage failed: {e}"),
+        hint: Some(Duration::from_secs(5)),
+        now: false,
+    }
+}

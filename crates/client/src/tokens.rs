@@ -1,0 +1,94 @@
+//! Where tokens live between runs: the OS keyring in production.
+
+use crate::{Error, Result};
+use confab_protocol::api::TokenPair;
+use std::sync::{Mutex, PoisonError};
+
+/// Storage for one login's token pair. Calls may block (the keyring talks D-Bus), so the client
+/// calls them on the blocking pool.
+pub trait TokenStore: Send + Sync + 'static {
+    fn load(&self) -> Result<Option<TokenPair>>;
+    fn save(&self, pair: &TokenPair) -> Result<()>;
+    fn clear(&self) -> Result<()>;
+}
+
+/// Tokens in memory only: for tests and for sessions the user chose not to remember.
+#[derive(Debug, Default)]
+pub struct MemoryTokens(Mutex<Option<TokenPair>>);
+
+impl MemoryTokens {
+    pub fn new(pair: Option<TokenPair>) -> Self {
+        Self(Mutex::new(pair))
+    }
+}
+
+impl TokenStore for MemoryTokens {
+    fn load(&self) -> Result<Option<TokenPair>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+    fn save(&self, pair: &TokenPair) -> Result<()> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(pair.clone());
+        Ok(())
+    }
+    fn clear(&self) -> Result<()> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
+    }
+}
+
+/// The OS keyring (Secret Service on Linux, Credential Manager on Windows, Keychain on macOS).
+/// There is no fallback: if the keyring is unavailable every call fails with
+/// [`Error::Keyring`], and the caller must tell the user.
+pub struct KeyringTokens {
+    entry: keyring::Entry,
+}
+
+impl std::fmt::Debug for KeyringTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyringTokens")
+    }
+}
+
+const SERVICE: &str = "org.confab.client";
+
+fn keyring_error(e: keyring::Error) -> Error {
+    // keyring errors describe the backend, never the secret.
+    Error::Keyring(e.to_string())
+}
+
+impl KeyringTokens {
+    /// The entry for `user` on `server` (e.g. `alice` at `chat.example.org:443`).
+    pub fn new(server: &str, user: &str) -> Result<Self> {
+        let entry =
+            keyring::Entry::new(SERVICE, &format!("{user}@{server}")).map_err(keyring_error)?;
+        Ok(Self { entry })
+    }
+}
+
+impl TokenStore for KeyringTokens {
+    fn load(&self) -> Result<Option<TokenPair>> {
+        match self.entry.get_password() {
+            Ok(json) => serde_json::from_str(&json).map(Some).map_err(|_| {
+                Error::Keyring("the stored tokens are unreadable; sign in again".into())
+            }),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keyring_error(e)),
+        }
+    }
+
+    fn save(&self, pair: &TokenPair) -> Result<()> {
+        let json = serde_json::to_string(pair).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.entry.set_password(&json).map_err(keyring_error)
+    }
+
+    fn clear(&self) -> Result<()> {
+        match self.entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The network and the server misbehave; nothing is lost or duplicated.
+
+use crate::harness::{TestClient, fast_config};
+use confab_client::{ConnState, Event, MemoryTokens, TokenStore};
+use confab_test_support::{FaultProxy, Mode, TestServer};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn ids(received: &[confab_protocol::MessageData]) -> Vec<String> {
+    received.iter().map(|m| m.body.clone()).collect()
+}
+
+#[tokio::test]
+async fn messages_queued_while_the_server_is_down_go_out_once_in_order() {
+    let server = TestServer::start().await;
+    let url = server.http_url("");
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    let mut bob = TestClient::start(&url, server.user("bob").await);
+    alice.until_open().await;
+    bob.until_open().await;
+    alice
+        .client
+        .join("general")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bob.client
+        .join("general")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
+        .await;
+
+    let mut server = server;
+    server.stop().await;
+    alice
+        .until("reconnecting", |e| {
+            matches!(e, Event::State(ConnState::Reconnecting { .. }))
+        })
+        .await;
+    let bodies: Vec<String> = (1..=20).map(|i| format!("offline {i}")).collect();
+    for b in &bodies {
+        alice
+            .client
+            .send("general", b)
+            .await
+            .unwrap_or_else(|e| panic!("queued: {e}"));
+    }
+    assert_eq!(alice.client.queued().await.ok(), Some(20));
+
+    let _server = server.restart().await;
+    alice.until_flushed().await;
+    bob.until_received(20).await;
+    assert_eq!(
+        ids(&bob.received),
+        bodies,
+        "exactly once, in the order typed"
+    );
+    let seqs: Vec<u64> = bob.received.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn flapping_never_leaves_two_sockets_open() {
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let mut alice = TestClient::start(&proxy.http_url(), server.user("alice").await);
+    for _ in 0..8 {
+        alice.until_open().await;
+        proxy.cut();
+        alice
+            .until("reconnecting", |e| {
+                matches!(e, Event::State(ConnState::Reconnecting { .. }))
+            })
+            .await;
+    }
+    alice.until_open().await;
+    assert_eq!(
+        proxy.max_active(),
+        1,
+        "one socket at a time, whatever the flapping"
+    );
+    assert!(proxy.accepted() >= 9);
+}
+
+#[tokio::test]
+async fn a_blackholed_connection_is_detected_and_replaced() {
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let url = proxy.http_url();
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    alice.until_open().await;
+    alice
+        .client
+        .join("general")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .until("synced", |e| matches!(e, Event::Synced { .. }))
+        .await;
+
+    proxy.set_mode(Mode::Blackhole);
+    let started = tokio::time::Instant::now();
+    // The socket stays open at the TCP level; only the heartbeat can tell it is dead.
+    alice
+        .until("dead peer detected", |e| {
+            matches!(e, Event::State(ConnState::Connecting { .. }))
+        })
+        .await;
+    let detected = started.elapsed();
+    assert!(
+        detected < Duration::from_secs(3),
+        "dead_after is 600 ms; took {detected:?}"
+    );
+
+    // While the path is dead a message queues; when it heals it goes out once.
+    let id = alice
+        .client
+        .send("general", "through the storm")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    proxy.set_mode(Mode::Pass);
+    proxy.cut();
+    let sent = alice
+        .until("ack", |e| matches!(e, Event::Sent { .. }))
+        .await;
+    assert!(matches!(sent, Event::Sent { id: ref i, .. } if *i == id));
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_a_send_loses_and_duplicates_nothing() {
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let mut alice = TestClient::start(&proxy.http_url(), server.user("alice").await);
+    let mut bob = TestClient::start(&server.http_url(""), server.user("bob").await);
+    alice.until_open().await;
+    bob.until_open().await;
+    alice
+        .client
+        .join("general")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bob.client
+        .join("general")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
+        .await;
+    alice
+        .until("alice synced", |e| matches!(e, Event::Synced { .. }))
+        .await;
+
+    // The connection dies 40 bytes into the next frame: the send frame is cut in half.
+    proxy.set_mode(Mode::ResetAfter(40));
+    alice
+        .client
+        .send("general", &"x".repeat(200))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .until("reconnecting", |e| {
+            matches!(e, Event::State(ConnState::Reconnecting { .. }))
+        })
+        .await;
+    proxy.set_mode(Mode::Pass);
+    alice
+        .client
+        .send("general", "second")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice.until_flushed().await;
+    bob.until_received(2).await;
+    assert_eq!(
+        bob.received
+            .iter()
+            .map(|m| m.body.len())
+            .collect::<Vec<_>>(),
+        [200, 6]
+    );
+}
+
+#[tokio::test]
+async fn tokens_that_expire_during_an_outage_are_refreshed_on_reconnect() {
+    let server = TestServer::start_with(|c| c.access_ttl = Duration::from_secs(1)).await;
+    let tokens = server.user("alice").await;
+    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let store = Arc::new(MemoryTokens::new(Some(tokens.clone())));
+    let mut alice = TestClient::start_in(
+        fast_config(&server.http_url(""), dir.path()),
+        dir,
+        Arc::clone(&store),
+    );
+    alice.until_open().await;
+
+    let mut server = server;
+    server.stop().await;
+    // The outage outlasts the access token (1 s): wait until the server would refuse it.
+    let expires = tokio::time::Instant::now() + Duration::from_millis(1100);
+    tokio::time::sleep_until(expires).await;
+    let _server = server.restart().await;
+    alice.until_open().await;
+    let now = store
+        .load()
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("tokens gone"));
+    assert_ne!(
+        now.access_token, tokens.access_token,
+        "a refreshed pair was stored"
+    );
+    assert_ne!(
+        now.refresh_token, tokens.refresh_token,
+        "and the refresh token rotated"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_stops_retrying() {
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let mut alice = TestClient::start(&proxy.http_url(), server.user("alice").await);
+    alice.until_open().await;
+    let conn = rusqlite::Connection::open(server.data_dir().join("confab.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    conn.busy_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(confab_server::store::users::set_disabled(&conn, "alice", true).unwrap_or(false));
+    proxy.cut();
+    let failed = alice
+        .until("auth_failed", |e| {
+            matches!(e, Event::State(ConnState::AuthFailed { .. }))
+        })
+        .await;
+    assert!(
+        matches!(failed, Event::State(ConnState::AuthFailed { ref reason }) if reason.contains("disabled"))
+    );
+}

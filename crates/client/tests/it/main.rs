@@ -1,0 +1,10 @@
+//! Integration tests of the client core against the real confab-server on loopback (through a
+//! fault-injecting proxy where the network has to misbehave), plus reconnect-logic tests on
+//! tokio's paused clock with an in-memory WebSocket.
+
+mod chaos;
+mod cli;
+mod faults;
+mod harness;
+mod messaging;
+mod paused;
