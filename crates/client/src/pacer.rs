@@ -43,7 +43,7 @@ impl Pacer {
         }
     }
 
-    /// Counts a frame that must go out regardless (joins, pings of the protocol).
+    /// Counts a frame sent once [`Pacer::ready_at`] has passed.
     pub fn take_anyway(&mut self) {
         self.refill(Instant::now());
         self.tokens -= 1.0;

@@ -76,11 +76,18 @@ impl<'a> Session<'a> {
             .map_err(|e| lost(e.to_string()))
     }
 
+    /// Waits for the pacer: control frames (join, leave, history) must stay under the server's
+    /// rate too, or a user in many rooms would be refused on every reconnect.
+    async fn pace(&mut self) {
+        tokio::time::sleep_until(self.pacer.ready_at()).await;
+        self.pacer.take_anyway();
+    }
+
     /// Re-joins every room from its resume point, then starts flushing the outbox.
     async fn resume(&mut self) -> std::result::Result<(), Next> {
         let rooms = self.actor.local.joined_rooms().map_err(storage)?;
         for (room, after) in rooms {
-            self.pacer.take_anyway();
+            self.pace().await;
             self.write(&ClientFrame::Join {
                 room,
                 after: Some(after),
@@ -197,7 +204,7 @@ impl<'a> Session<'a> {
                     });
                 let after = self.actor.local.last_seq(&room).unwrap_or(0);
                 let _ = reply.send(r);
-                self.pacer.take_anyway();
+                self.pace().await;
                 self.write(&ClientFrame::Join {
                     room,
                     after: Some(after),
@@ -206,7 +213,7 @@ impl<'a> Session<'a> {
             }
             Command::Leave { room, reply } => {
                 let _ = reply.send(self.actor.local.set_joined(&room, false));
-                self.pacer.take_anyway();
+                self.pace().await;
                 self.write(&ClientFrame::Leave { room }).await?;
             }
             Command::Typing { room } => {
@@ -221,7 +228,7 @@ impl<'a> Session<'a> {
                 limit,
                 reply,
             } => {
-                self.pacer.take_anyway();
+                self.pace().await;
                 self.history
                     .entry(room.clone())
                     .or_default()
@@ -262,7 +269,7 @@ impl<'a> Session<'a> {
         }
         self.actor.local.set_joined(room, true)?;
         let after = self.actor.local.last_seq(room)?;
-        self.pacer.take_anyway();
+        self.pace().await;
         self.write(&ClientFrame::Join {
             room: room.to_owned(),
             after: Some(after),

@@ -74,6 +74,18 @@ async fn flapping_never_leaves_two_sockets_open() {
             .await;
     }
     alice.until_open().await;
+    // Refused outright for a while: attempts keep failing, then it comes back.
+    proxy.set_mode(Mode::Refuse);
+    proxy.cut();
+    for _ in 0..3 {
+        alice
+            .until("reconnecting", |e| {
+                matches!(e, Event::State(ConnState::Reconnecting { .. }))
+            })
+            .await;
+    }
+    proxy.set_mode(Mode::Pass);
+    alice.until_open().await;
     assert_eq!(
         proxy.max_active(),
         1,

@@ -66,3 +66,81 @@ async fn a_full_outbox_is_a_clear_error_not_a_silent_drop() {
     assert_eq!(err.err().map(|e| e.code()), Some("outbox_full"));
     assert_eq!(alice.client.queued().await.ok(), Some(3));
 }
+
+/// Joining many rooms (as every reconnect does) stays under the server's rate: no refusals.
+#[tokio::test]
+async fn joining_many_rooms_is_paced_under_the_server_rate() {
+    let server = TestServer::start_with(|c| {
+        c.limits.rate_burst = 20;
+        c.limits.rate_per_sec = 50;
+    })
+    .await;
+    let mut alice = TestClient::start(&server.http_url(""), server.user("alice").await);
+    alice.until_open().await;
+    let rooms = 60;
+    for i in 0..rooms {
+        alice
+            .client
+            .join(&format!("room-{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut synced = 0;
+    while synced < rooms {
+        match alice
+            .until("synced", |e| {
+                matches!(e, Event::Synced { .. } | Event::Error { .. })
+            })
+            .await
+        {
+            Event::Synced { .. } => synced += 1,
+            other => panic!("the server refused a frame: {other:?}"),
+        }
+    }
+}
+
+/// wss:// with a self-hosted certificate authority given to the client.
+#[tokio::test]
+async fn connects_over_wss_with_a_private_ca() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    let server = TestServer::start_with(|c| {
+        c.tls = Some(confab_server::TlsFiles {
+            cert: cert_path.clone(),
+            key: key_path.clone(),
+        })
+    })
+    .await;
+    // Register over HTTPS with the client's own API type, trusting the private CA.
+    let base: url::Url = format!("https://localhost:{}", server.addr.port())
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = confab_client::api::Api::new(base.clone(), Some(cert.cert.pem().as_bytes()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let password = confab_protocol::Secret::new("password-of-alice");
+    api.register("alice", &password)
+        .await
+        .unwrap_or_else(|e| panic!("register: {e}"));
+    let tokens = api
+        .login("alice", &password)
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}"));
+
+    let data = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let mut cfg = fast_config(base.as_str(), data.path());
+    cfg.extra_root_pem = Some(cert.cert.pem().into_bytes());
+    let mut alice = TestClient::start_in(cfg, data, Arc::new(MemoryTokens::new(Some(tokens))));
+    alice.until_open().await;
+    alice
+        .client
+        .send("general", "over TLS")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .until("ack", |e| matches!(e, Event::Sent { .. }))
+        .await;
+}
