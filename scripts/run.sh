@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/prereqs.sh run
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 
+npm ci --prefix ui --no-audit --no-fund
+npm --prefix ui run build
 cargo build -p confab-server -p confab-desktop
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 listen="${CONFAB_LISTEN:-127.0.0.1:8080}"

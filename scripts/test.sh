@@ -16,6 +16,11 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 artifacts="$PWD/artifacts"
 step() { printf '\n==> %s\n' "$*"; }
 
+step "UI: install, type-check, build, unit tests"
+npm ci --prefix ui --no-audit --no-fund
+npm --prefix ui run build
+npm --prefix ui test
+
 step "format"
 cargo fmt --all --check
 
@@ -29,8 +34,8 @@ else
   cargo test --workspace --locked
 fi
 
-step "build the server and the app"
-cargo build --locked -p confab-server -p confab-desktop
+step "build the server, the CLI and the app"
+cargo build --locked -p confab-server -p confab-client -p confab-desktop
 
 step "protocol conformance: a Python client written from docs/protocol.md alone"
 venv="$target/conformance-venv"
@@ -40,7 +45,11 @@ CONFAB_SERVER_BIN="$target/debug/confab-server" "$venv/bin/python" tests/conform
 
 step "desktop end to end (real window under Xvfb, WebDriver)"
 mkdir -p "$artifacts/e2e"
-CONFAB_APP="$target/debug/confab-desktop" CONFAB_ARTIFACTS="$artifacts/e2e" \
-  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-  dbus-run-session -- node --test tests/e2e/
+# A throw-away home for the app's data and the keyring, unlocked inside a private D-Bus session.
+e2e_home="$(mktemp -d)"
+trap 'rm -rf "$e2e_home"' EXIT
+CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_ARTIFACTS="$artifacts/e2e" \
+  XDG_DATA_HOME="$e2e_home" xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- bash -c 'echo -n e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+    node --test --test-concurrency=1 tests/e2e/' 
 echo "screenshots: $artifacts/e2e"

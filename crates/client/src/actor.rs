@@ -61,6 +61,9 @@ pub enum Command {
     Queued {
         reply: oneshot::Sender<Result<usize>>,
     },
+    Rooms {
+        reply: oneshot::Sender<Result<Vec<(String, u64)>>>,
+    },
     RetryNow,
     NetworkChanged,
     Shutdown {
@@ -268,6 +271,9 @@ impl Actor {
             }
             Command::Queued { reply } => {
                 let _ = reply.send(self.local.pending_count());
+            }
+            Command::Rooms { reply } => {
+                let _ = reply.send(self.local.joined_rooms());
             }
             Command::Typing { .. } | Command::RetryNow | Command::NetworkChanged => {}
             Command::Shutdown { reply } => {

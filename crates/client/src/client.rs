@@ -170,6 +170,11 @@ impl Client {
         self.ask(|reply| Command::Queued { reply }).await
     }
 
+    /// Joined rooms and the last seq received in each, by name.
+    pub async fn rooms(&self) -> Result<Vec<(String, u64)>> {
+        self.ask(|reply| Command::Rooms { reply }).await
+    }
+
     /// Skips the backoff wait and reconnects now (the UI's "Retry now").
     pub async fn retry_now(&self) -> Result<()> {
         self.tell(Command::RetryNow).await

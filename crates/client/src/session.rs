@@ -240,8 +240,9 @@ impl<'a> Session<'a> {
                 })
                 .await?;
             }
-            Command::Queued { reply } => {
-                let _ = reply.send(self.actor.local.pending_count());
+            // Answered from the local database, the same online as offline.
+            cmd @ (Command::Queued { .. } | Command::Rooms { .. }) => {
+                self.actor.offline_command(cmd).await
             }
             Command::RetryNow => {}
             Command::NetworkChanged => {

@@ -1,0 +1,120 @@
+// The desktop app end to end: a real window under Xvfb driven through WebDriver, a real
+// confab-server, the real Secret Service keyring (gnome-keyring in this D-Bus session) and the
+// confab CLI as a second user. See scripts/test.sh for the environment.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Session, startDriver, waitFor } from "./webdriver.mjs";
+import { cli, startServer } from "./services.mjs";
+
+const app = process.env.CONFAB_APP;
+const artifacts = process.env.CONFAB_ARTIFACTS ?? "artifacts/e2e";
+let driver;
+let server;
+let s;
+const bob = mkdtempSync(join(tmpdir(), "confab-bob-"));
+
+async function shot(name) {
+  writeFileSync(join(artifacts, `${name}.png`), await s.screenshot());
+}
+
+async function type(css, text) {
+  const el = await s.find(css);
+  await s.cmd("POST", `/element/${el}/clear`, {}).catch(() => {});
+  await s.cmd("POST", `/element/${el}/value`, { text });
+}
+
+async function click(css) {
+  await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
+}
+
+/** The status label of our message with this body. */
+async function statusOf(body) {
+  return s.cmd("POST", "/execute/sync", {
+    script: `for (const li of document.querySelectorAll('#messages .message')) {
+      if (li.querySelector('.body').textContent === arguments[0]) return li.querySelector('.status')?.textContent ?? null;
+    } return null;`,
+    args: [body],
+  });
+}
+
+async function bodies() {
+  return s.cmd("POST", "/execute/sync", {
+    script: "return [...document.querySelectorAll('#messages .message .body')].map(b => b.textContent)",
+    args: [],
+  });
+}
+
+before(async () => {
+  assert.ok(app, "CONFAB_APP must point at the built confab-desktop binary");
+  mkdirSync(artifacts, { recursive: true });
+  server = await startServer();
+  driver = await startDriver();
+  s = await Session.start(app);
+});
+
+after(async () => {
+  await s?.end();
+  driver?.kill();
+  await server?.stop();
+});
+
+test("register, join a room, send and see it acknowledged", async () => {
+  assert.equal(await s.title(), "Confab", "the window opened on the bundled UI");
+  await s.waitText("h1", (t) => t === "Confab");
+  await type("#server", server.addr);
+  await type("#username", "alice");
+  await type("#password", "correct horse battery");
+  await click("#create");
+  await shot("sign-in");
+  await click("#sign-in-btn");
+  await waitFor("the chat view", () => s.find("#join-input"));
+  await type("#join-input", "general\uE007");
+  await s.waitText("#room-header h2", (t) => t === "# general");
+  await type("#composer", "hello from the app\uE007");
+  await waitFor("the ack", async () => (await statusOf("hello from the app")) === "sent");
+});
+
+test("a message from another client (the CLI) shows up", async () => {
+  const reg = cli(bob, ["register", "--server", server.url, "--user", "bob"], "password-of-bob\n");
+  assert.equal(reg.status, 0, reg.stderr);
+  const sent = cli(bob, ["send", "general", "hi alice, from the CLI"]);
+  assert.equal(sent.status, 0, sent.stderr);
+  await waitFor("bob's message", async () => (await bodies()).includes("hi alice, from the CLI"));
+  await shot("chat");
+});
+
+test("message text is never HTML", async () => {
+  const evil = "<img src=x onerror=alert(1)> <b>bold?</b>";
+  assert.equal(cli(bob, ["send", "general", evil]).status, 0);
+  await waitFor("the evil message", async () => (await bodies()).includes(evil));
+  const injected = await s.cmd("POST", "/execute/sync", {
+    script: "return document.querySelectorAll('#messages img, #messages b').length",
+    args: [],
+  });
+  assert.equal(injected, 0, "shown as text, no element was created");
+});
+
+test("offline: the banner says so, a new message queues, and goes out once when back", async () => {
+  const { dir, port } = server;
+  await server.stop();
+  await s.waitText("#banner-text", (t) => t.startsWith("Offline"), "the offline banner");
+  await type("#composer", "typed while offline\uE007");
+  await waitFor("queued", async () => (await statusOf("typed while offline")) === "queued");
+  await shot("offline");
+  server = await startServer(dir, port);
+  await waitFor("delivered", async () => (await statusOf("typed while offline")) === "sent");
+  await waitFor("the banner to go", async () => !(await s.find("#banner").catch(() => null)));
+  const all = await bodies();
+  assert.equal(all.filter((b) => b === "typed while offline").length, 1, "exactly once");
+});
+
+test("restarting the app signs in silently from the keyring", async () => {
+  await s.end();
+  s = await Session.start(app);
+  await waitFor("the chat view without signing in", () => s.find("#join-input"));
+  await waitFor("history", async () => (await bodies()).includes("hello from the app"));
+});

@@ -1,0 +1,28 @@
+// The backend's commands, typed. Every call rejects with a UiError {code, message}.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { Account, Event, MessageData, Snapshot, UiError } from "./types";
+
+export function asUiError(e: unknown): UiError {
+  if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
+  return { code: "internal", message: String(e) };
+}
+
+export const api = {
+  /** Streams events; call before snapshot() so nothing falls in between. */
+  subscribe(onEvent: (e: Event) => void): Promise<void> {
+    const channel = new Channel<Event>();
+    channel.onmessage = onEvent;
+    return invoke("subscribe", { onEvent: channel });
+  },
+  snapshot: () => invoke<Snapshot>("snapshot"),
+  signIn: (server: string, username: string, password: string, remember: boolean, create: boolean) =>
+    invoke<Account>("sign_in", { server, username, password, remember, create }),
+  signOut: () => invoke<void>("sign_out"),
+  send: (room: string, body: string) => invoke<string>("send_message", { room, body }),
+  join: (room: string) => invoke<void>("join_room", { room }),
+  leave: (room: string) => invoke<void>("leave_room", { room }),
+  history: (room: string, before: number | null, limit: number) =>
+    invoke<MessageData[]>("history", { room, before, limit }),
+  typing: (room: string) => invoke<void>("typing", { room }),
+  retryNow: () => invoke<void>("retry_now"),
+};

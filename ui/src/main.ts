@@ -1,0 +1,215 @@
+// The Confab window: wires the backend (api), the model and the views together.
+import "./style.css";
+import { api, asUiError } from "./api";
+import { h } from "./dom";
+import { addPending, addStored, apply, newModel, room } from "./model";
+import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView, typingLine } from "./view";
+import type { Event } from "./types";
+
+const app = document.getElementById("app") as HTMLElement;
+const model = newModel();
+let signedIn = false;
+let shown = WINDOW; // how many of the current room's messages are drawn
+let lastTyping = 0;
+
+const layout = {
+  sidebar: h("div", { id: "sidebar" }),
+  banner: h("div", { id: "banner-slot" }),
+  header: h("header", { id: "room-header" }),
+  list: h("ol", { id: "messages", "aria-live": "polite" }),
+  typing: h("div", { id: "typing" }),
+  composer: h("textarea", { id: "composer", rows: 2, placeholder: "Message", "aria-label": "Message" }),
+};
+
+const handlers: ChatHandlers = {
+  select(name) {
+    model.current = name;
+    room(model, name).unread = 0;
+    shown = WINDOW;
+    void loadRecent(name);
+    drawChat(true);
+    layout.composer.focus();
+  },
+  join(name) {
+    api.join(name).then(() => handlers.select(name.trim().toLowerCase())).catch((e) => alertError(asUiError(e).message));
+  },
+  send(body) {
+    const name = model.current;
+    if (!name || !body.trim()) return;
+    api.send(name, body).then((id) => {
+      addPending(model, name, id, body);
+      drawMessages(true);
+    }).catch((e) => alertError(asUiError(e).message));
+  },
+  typing() {
+    const now = Date.now();
+    if (model.current && now - lastTyping > 3000) {
+      lastTyping = now;
+      void api.typing(model.current).catch(() => {});
+    }
+  },
+  retry(id) {
+    const r = model.current ? room(model, model.current) : null;
+    const failed = r?.messages.find((m) => m.id === id);
+    if (!r || !failed) return;
+    r.messages.splice(r.messages.indexOf(failed), 1);
+    handlers.send(failed.body);
+  },
+  retryNow: () => void api.retryNow().catch(() => {}),
+  signIn: () => showSignIn(null),
+  signOut: () => void api.signOut().finally(() => showSignIn(null)),
+  loadOlder() {
+    const name = model.current;
+    if (!name) return;
+    const r = room(model, name);
+    if (shown < r.messages.length) {
+      shown += WINDOW;
+      drawMessages(false);
+      return;
+    }
+    if (r.oldestLoaded !== null && r.oldestLoaded > 1) {
+      void api.history(name, r.oldestLoaded, 100).then((older) => {
+        if (addStored(model, older) > 0) {
+          shown += older.length;
+          drawMessages(false);
+        }
+      });
+    }
+  },
+};
+
+function alertError(message: string) {
+  layout.typing.textContent = message;
+  layout.typing.classList.add("error");
+  setTimeout(() => layout.typing.classList.remove("error"), 4000);
+}
+
+async function loadRecent(name: string) {
+  const msgs = await api.history(name, null, 100).catch(() => []);
+  if (addStored(model, msgs) > 0 && model.current === name) drawMessages(true);
+}
+
+function drawSidebar() {
+  layout.sidebar.replaceChildren(roomList(model, handlers));
+}
+
+function drawBanner() {
+  const b = bannerView(model, Date.now(), handlers);
+  layout.banner.replaceChildren(...(b ? [b] : []));
+}
+
+function drawMessages(stickToBottom: boolean) {
+  const list = layout.list;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const prevHeight = list.scrollHeight;
+  const r = model.current ? model.rooms.get(model.current) : undefined;
+  const msgs = r ? r.messages.slice(-shown) : [];
+  list.replaceChildren(...msgs.map((m) => messageRow(m, handlers.retry)));
+  if (stickToBottom || atBottom) list.scrollTop = list.scrollHeight;
+  else list.scrollTop += list.scrollHeight - prevHeight; // keep the view steady when older rows load
+}
+
+function drawHeader() {
+  const r = model.current ? model.rooms.get(model.current) : undefined;
+  layout.header.replaceChildren(
+    h("h2", {}, r ? `# ${r.name}` : "Join a room to start"),
+    r ? h("span", { id: "presence", title: r.presence.join(", ") }, `${r.presence.length} here: ${r.presence.join(", ")}`) : "",
+  );
+}
+
+function drawChat(scroll = false) {
+  drawSidebar();
+  drawBanner();
+  drawHeader();
+  drawMessages(scroll);
+  layout.typing.textContent = typingLine(model.current ? model.rooms.get(model.current) : undefined, Date.now());
+}
+
+function showChat() {
+  signedIn = true;
+  layout.composer.onkeydown = (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      const body = layout.composer.value;
+      if (body.trim()) {
+        handlers.send(body);
+        layout.composer.value = "";
+      }
+    }
+  };
+  layout.composer.oninput = () => handlers.typing();
+  layout.list.onscroll = () => {
+    if (layout.list.scrollTop < 20) handlers.loadOlder();
+  };
+  app.replaceChildren(
+    h("div", { id: "chat" }, layout.sidebar, h("section", { id: "main" }, layout.banner, layout.header, layout.list, layout.typing, layout.composer)),
+  );
+  drawChat(true);
+}
+
+function showSignIn(error: string | null, defaults = { server: "127.0.0.1:8080", user: "" }) {
+  signedIn = false;
+  app.replaceChildren(
+    signInView(defaults, error, async (f) => {
+      try {
+        const account = await api.signIn(f.server, f.user, f.password, f.remember, f.create);
+        model.user = account.user;
+        await refresh();
+      } catch (e) {
+        showSignIn(asUiError(e).message, { server: f.server, user: f.user });
+      }
+    }),
+  );
+  (document.getElementById(defaults.user ? "password" : "username") as HTMLInputElement | null)?.focus();
+}
+
+function onEvent(e: Event) {
+  const changed = apply(model, e, Date.now(), document.hasFocus());
+  if (!signedIn) return;
+  if (e.type === "state" && e.state === "auth_failed") {
+    drawBanner();
+    return;
+  }
+  if (e.type === "state" || e.type === "outbox") drawBanner();
+  if (changed.size > 0) {
+    drawSidebar();
+    if (model.current && changed.has(model.current)) {
+      drawHeader();
+      drawMessages(false);
+      layout.typing.textContent = typingLine(model.rooms.get(model.current), Date.now());
+    }
+  }
+}
+
+/** Rebuilds everything from the backend's snapshot (start, sign-in, page reload). */
+async function refresh() {
+  const snap = await api.snapshot();
+  if (!snap.account) {
+    showSignIn(snap.notice?.message ?? null);
+    return;
+  }
+  model.user = snap.account.user;
+  model.conn = snap.state;
+  model.queued = snap.queued;
+  for (const r of snap.rooms) room(model, r.name);
+  if (!model.current && snap.rooms.length > 0) model.current = snap.rooms[0].name;
+  showChat();
+  if (model.current) await loadRecent(model.current);
+}
+
+document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+    e.preventDefault();
+    (document.getElementById("join-input") as HTMLInputElement | null)?.focus();
+  }
+});
+
+// The banner's countdown and typing expiry tick once a second.
+setInterval(() => {
+  if (!signedIn) return;
+  drawBanner();
+  layout.typing.textContent = typingLine(model.current ? model.rooms.get(model.current) : undefined, Date.now());
+}, 1000);
+
+// Subscribe first, then take the snapshot: an event can't fall between the two.
+api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));
