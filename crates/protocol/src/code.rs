@@ -34,6 +34,10 @@ pub enum ErrorCode {
     BinaryNotSupported,
     /// The server could not store the message (e.g. disk full). Nothing was stored; retry later.
     StorageFailed,
+    /// An earlier send on this connection was refused for now, so this one was not stored
+    /// either (storing it would put it ahead of the earlier one): reconnect and resend both,
+    /// in order.
+    ResendRequired,
 
     // --- HTTP API errors ---
     /// The request body is not what the endpoint expects.
@@ -81,6 +85,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::BinaryNotSupported => "binary_not_supported",
             Self::StorageFailed => "storage_failed",
+            Self::ResendRequired => "resend_required",
             Self::BadRequest => "bad_request",
             Self::InvalidCredentialsFormat => "invalid_credentials_format",
             Self::UsernameTaken => "username_taken",
@@ -157,6 +162,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::BinaryNotSupported,
             ErrorCode::StorageFailed,
+            ErrorCode::ResendRequired,
             ErrorCode::BadRequest,
             ErrorCode::InvalidCredentialsFormat,
             ErrorCode::UsernameTaken,

@@ -23,6 +23,9 @@ pub enum SendOutcome {
     Duplicate { seq: u64 },
     /// This author already used this id in another room.
     IdReused { room: String },
+    /// Not attempted: an earlier send of the same connection failed, and storing this one
+    /// would put it ahead of that one.
+    HeldBack,
 }
 
 /// Stores `msg` with the room's next sequence number, unless its id was seen before.

@@ -199,10 +199,18 @@ fn run_group(conn: &mut Connection, batch: &mut Vec<Job>) {
         for job in batch.drain(..) {
             let sp = tx.savepoint()?;
             let (ok, done) = job(&sp);
+            completions.push(done);
             if ok {
                 sp.commit()?;
-            } // else: dropping the savepoint rolls the job back
-            completions.push(done);
+                continue;
+            }
+            drop(sp); // rolls this job back
+            // SQLITE_FULL, IOERR and NOMEM may roll back the whole transaction, not only the
+            // statement. Going on would run later jobs outside it, commit them one by one and
+            // still report them failed: stop, and fail the whole group instead.
+            if tx.is_autocommit() {
+                return Err(Error::Commit("the database rolled the group back".into()));
+            }
         }
         tx.commit()?;
         Ok(())

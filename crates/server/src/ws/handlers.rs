@@ -6,6 +6,7 @@ use crate::rooms::{Member, Outbound, text};
 use crate::store::{NewMessage, SendOutcome, messages};
 use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::oneshot;
 use tracing::error;
 
@@ -139,14 +140,29 @@ impl Session {
         };
         let (tx, rx) = oneshot::channel();
         let state = Arc::clone(&self.state);
+        let (held, held_after) = (Arc::clone(&self.held), Arc::clone(&self.held));
         let queued = self
             .state
             .store
             .write_then(
-                move |c| messages::insert(c, msg),
+                // Jobs run one at a time on the writer thread, so the flag orders exactly:
+                // once a send fails, no later send of this connection is stored.
+                move |c| {
+                    if held.load(Ordering::Acquire) {
+                        return Ok(SendOutcome::HeldBack);
+                    }
+                    let result = messages::insert(c, msg);
+                    if result.is_err() {
+                        held.store(true, Ordering::Release);
+                    }
+                    result
+                },
                 // Runs on the writer thread right after the commit, in commit order, so each
                 // room's messages are published in sequence.
                 move |result| {
+                    if result.is_err() {
+                        held_after.store(true, Ordering::Release);
+                    }
                     if let Ok(SendOutcome::Stored(m)) = &result {
                         state
                             .hub
@@ -178,6 +194,12 @@ impl Session {
                 id,
                 room: room.to_string(),
                 seq,
+            },
+            Ok(SendOutcome::HeldBack) => ServerFrame::Error {
+                code: ErrorCode::ResendRequired,
+                message: "an earlier message was not stored; reconnect and resend in order".into(),
+                reference: Some(id),
+                retry_after_ms: None,
             },
             Ok(SendOutcome::IdReused { room: other }) => {
                 let msg = format!("this id was already used for a message in room {other}");

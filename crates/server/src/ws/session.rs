@@ -132,6 +132,11 @@ pub(super) struct Session {
     pub(super) state: Arc<AppState>,
     pub(super) out: mpsc::Sender<Outbound>,
     pub(super) overflowed: Arc<AtomicBool>,
+    /// Set once a send of this connection is refused for now (rate, storage): every later send
+    /// is held back too, so a resend can never be overtaken. Cleared by reconnecting.
+    pub(super) held: Arc<AtomicBool>,
+    /// Whether the job setting `held` was queued already.
+    hold_requested: bool,
     pub(super) joined: HashSet<Arc<str>>,
     guard: FloodGuard,
     pub(super) inflight: FuturesOrdered<Pending>,
@@ -158,6 +163,8 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>) {
         state: Arc::clone(&state),
         out,
         overflowed,
+        held: Arc::new(AtomicBool::new(false)),
+        hold_requested: false,
         joined: HashSet::new(),
         inflight: FuturesOrdered::new(),
     };
@@ -236,6 +243,30 @@ impl Session {
         let _ = self.out.send(Outbound::Frame(text(frame))).await;
     }
 
+    /// Holds back every send admitted after now. The flag is set by a job in the writer's
+    /// queue, so sends admitted before the refusal are still stored, in order.
+    async fn hold_later_sends(&mut self) {
+        if std::mem::replace(&mut self.hold_requested, true) {
+            return;
+        }
+        let held = Arc::clone(&self.held);
+        let marked = self
+            .state
+            .store
+            .write_then(
+                move |_| {
+                    held.store(true, std::sync::atomic::Ordering::Release);
+                    Ok(())
+                },
+                |_: crate::Result<()>| {},
+            )
+            .await;
+        if marked.is_err() {
+            // No writer: nothing can be stored anyway.
+            self.held.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     /// Flood control for one incoming frame.
     async fn admit(&mut self, reference: Option<&str>) -> Admit {
         match self.guard.check(Instant::now()) {
@@ -282,7 +313,12 @@ impl Session {
         };
         match self.admit(reference).await {
             Admit::Proceed => {}
-            Admit::Refused => return None,
+            Admit::Refused => {
+                if matches!(parsed, Ok(ClientFrame::Send { .. })) {
+                    self.hold_later_sends().await;
+                }
+                return None;
+            }
             Admit::Close(end) => return Some(end),
         }
         match parsed {

@@ -134,6 +134,13 @@ async fn a_flood_gets_rate_limited_then_closed_with_1008() {
     let closed = loop {
         match alice.next_frame().await {
             Ok(ServerFrame::Error {
+                code, reference, ..
+            }) if code.as_str() == "resend_required" => {
+                // A token came back mid-flood: the send was admitted but held back behind the
+                // refused ones, never stored out of order.
+                assert!(reference.is_some_and(|r| r.starts_with('f')));
+            }
+            Ok(ServerFrame::Error {
                 code,
                 retry_after_ms,
                 reference,
@@ -261,5 +268,71 @@ async fn http_bad_input_gets_json_errors() {
     assert_eq!(
         raw("/api/refresh", br#"{"refresh_token":"forged"}"#.to_vec()).await,
         (401, "invalid_token".into())
+    );
+}
+
+/// Once a send is refused for now, later sends on the connection are held back, so a client
+/// that resends in order can never see its messages stored out of order.
+#[tokio::test]
+async fn after_a_refused_send_later_sends_are_held_back_until_reconnect() {
+    let server = TestServer::start_with(|c| {
+        c.max_db_bytes = Some(256 * 1024);
+        c.limits.rate_burst = 10_000;
+    })
+    .await;
+    let tokens = server.user("alice").await;
+    let mut alice =
+        confab_test_support::WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    alice.join("general", None).await;
+    let big = "z".repeat(12 * 1024);
+    // Fill the database to its cap.
+    for i in 0.. {
+        alice
+            .send_json(
+                json!({"type": "send", "id": format!("fill{i}"), "room": "general", "body": big}),
+            )
+            .await;
+        let answer = alice
+            .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
+            .await;
+        if matches!(answer, ServerFrame::Error { .. }) {
+            break;
+        }
+        assert!(i < 100, "the cap was never hit");
+    }
+    let stored_before = server.client("carol").await.join("general", None).await.0;
+    // That refusal holds this connection's later sends back: start a fresh one.
+    alice
+        .send_json(json!({"type": "send", "id": "later", "room": "general", "body": "x"}))
+        .await;
+    assert_eq!(error_code(&alice.recv_error().await), "resend_required");
+    let mut alice =
+        confab_test_support::WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    alice.join("general", None).await;
+    // A big one that cannot fit, then a tiny one that could: both pipelined.
+    alice
+        .send_json(json!({"type": "send", "id": "big", "room": "general", "body": big}))
+        .await;
+    alice
+        .send_json(json!({"type": "send", "id": "tiny", "room": "general", "body": "x"}))
+        .await;
+    let first = alice.recv_error().await;
+    let second = alice.recv_error().await;
+    assert_eq!(error_code(&first), "storage_failed");
+    assert_eq!(error_code(&second), "resend_required");
+    assert!(matches!(second, ServerFrame::Error { reference: Some(ref r), .. } if r == "tiny"));
+    let (last_seq, _) = server.client("dave").await.join("general", None).await;
+    assert_eq!(
+        last_seq, stored_before,
+        "the tiny one did not jump the queue"
+    );
+
+    // A new connection starts clean.
+    let mut again =
+        confab_test_support::WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    again.join("general", None).await;
+    assert_eq!(
+        again.send_msg("tiny", "general", "x").await,
+        stored_before + 1
     );
 }
