@@ -23,6 +23,9 @@ pub const REPLAY_BATCH: usize = 200;
 pub const HISTORY_DEFAULT: u32 = 50;
 /// Largest `limit` of a `history` request.
 pub const HISTORY_MAX: u32 = 200;
+/// Largest page of history in bytes of bodies; a page that would be bigger is cut short (its
+/// oldest messages left out) with `more: true`.
+pub const HISTORY_MAX_BYTES: usize = 256 * 1024;
 /// Seconds a new connection has to send `auth`.
 pub const AUTH_TIMEOUT_SECS: u64 = 5;
 

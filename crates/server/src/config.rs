@@ -65,6 +65,10 @@ pub struct Limits {
     pub hash_concurrency: usize,
     /// How long shutdown waits for connections to close before giving up on them.
     pub shutdown_grace: Duration,
+    /// Time for a whole HTTP API request, body included (a dribbled body is cut).
+    pub request_timeout: Duration,
+    /// Open connections at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -84,6 +88,8 @@ impl Default for Limits {
             read_buffer_bytes: 4 * 1024,
             hash_concurrency: 2,
             shutdown_grace: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            max_connections: 50_000,
         }
     }
 }

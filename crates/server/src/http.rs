@@ -74,11 +74,27 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), deadline))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             check_origin,
         ))
         .with_state(state)
+}
+
+/// A whole API request, body included, must finish in time: a client that sends its headers
+/// and then dribbles the body cannot hold a task forever. (The `/ws` handler returns as soon as
+/// the upgrade is accepted, so sessions are not affected.)
+async fn deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.limits.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::BadRequest,
+            "request took too long",
+        )
+        .into_response(),
+    }
 }
 
 /// Browsers always send `Origin` on cross-site requests and WebSocket upgrades; native clients
@@ -121,7 +137,8 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<
             )
         }
     })?;
-    // serde's message names the field at fault but never echoes values, so no password leaks.
+    // serde's message may quote a value of the wrong type; it goes back only to the client
+    // that sent it, and is never logged.
     serde_json::from_slice(&bytes).map_err(|e| {
         Failure::new(
             StatusCode::BAD_REQUEST,
@@ -286,11 +303,26 @@ async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let limits = &state.config.limits;
+    // Each WebSocket holds a slot for its whole life (the accept loop's slot ends at upgrade).
+    let Ok(slot) = Arc::clone(&state.ws_slots).try_acquire_owned() else {
+        let retry = confab_protocol::close::retry_hint(5000);
+        return Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Busy,
+            format!("too many connections; {retry}"),
+        )
+        .into_response();
+    };
     let token = bearer(&headers);
     let tracker = state.tracker.clone();
     upgrade
         .read_buffer_size(limits.read_buffer_bytes)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| tracker.track_future(ws::serve(socket, state, token)))
+        .on_upgrade(move |socket| {
+            tracker.track_future(async move {
+                ws::serve(socket, state, token).await;
+                drop(slot);
+            })
+        })
 }

@@ -42,6 +42,8 @@ pub(crate) struct AppState {
     pub hub: rooms::Hub,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Open WebSocket sessions are capped at `limits.max_connections`.
+    pub ws_slots: Arc<tokio::sync::Semaphore>,
     session_ids: AtomicU64,
 }
 
@@ -65,6 +67,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         hub: rooms::Hub::default(),
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
+        ws_slots: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.max_connections.max(1),
+        )),
         session_ids: AtomicU64::new(rand::random::<u32>().into()),
     });
     let addr = listener.local_addr()?;
@@ -75,7 +80,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
 
     tracing::info!("shutting down");
     state.tracker.close();
-    if tokio::time::timeout(config.limits.shutdown_grace * 2, state.tracker.wait())
+    // A session may use up to 2 × grace (acks, then its writer); leave room beyond that.
+    if tokio::time::timeout(config.limits.shutdown_grace * 3, state.tracker.wait())
         .await
         .is_err()
     {

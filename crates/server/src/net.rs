@@ -25,6 +25,9 @@ pub async fn accept_loop(
     router: Router,
     state: Arc<AppState>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.config.limits.max_connections.max(1),
+    ));
     loop {
         let accepted = tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -39,12 +42,19 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        // Over the connection cap: close at once rather than let every socket share the pain.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            warn!(%peer, "connection limit reached; refusing");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let (tls, router, st) = (tls.clone(), router.clone(), Arc::clone(&state));
         let span = tracing::debug_span!("conn", %peer);
-        state
-            .tracker
-            .spawn(handle(tcp, tls, router, st).instrument(span));
+        let conn = async move {
+            handle(tcp, tls, router, st).await;
+            drop(slot);
+        };
+        state.tracker.spawn(conn.instrument(span));
     }
 }
 

@@ -29,6 +29,12 @@ pub enum Outbound {
     Ephemeral(Utf8Bytes),
     /// Send `joined` and replay the room after `after`, then deliver it live.
     Replay { room: Arc<str>, after: u64 },
+    /// Read a page of history and send it.
+    History {
+        room: Arc<str>,
+        before: u64,
+        limit: usize,
+    },
     /// Stop delivering the room and confirm with `left`.
     Forget { room: Arc<str> },
     /// A WebSocket ping (heartbeat).

@@ -21,6 +21,8 @@ pub struct UserRecord {
 pub enum AccessCheck {
     Valid {
         username: String,
+        /// The login (token family) it belongs to, rechecked while a connection lives.
+        login: i64,
     },
     /// Unknown, expired or revoked.
     Invalid,
@@ -117,20 +119,39 @@ fn store_pair(
 
 /// Checks an access token hash.
 pub fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
-    let row: Option<(String, bool, bool, u64)> = conn
+    let row: Option<(String, bool, bool, u64, i64)> = conn
         .query_row(
-            "SELECT u.username, u.disabled, l.revoked, t.expires_ms FROM tokens t
+            "SELECT u.username, u.disabled, l.revoked, t.expires_ms, l.id FROM tokens t
              JOIN logins l ON l.id = t.login_id JOIN users u ON u.id = l.user_id
              WHERE t.hash = ?1 AND t.kind = ?2",
             params![hash, ACCESS],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
     Ok(match row {
         None => AccessCheck::Invalid,
-        Some((_, true, _, _)) => AccessCheck::Forbidden,
-        Some((_, _, revoked, expires)) if revoked || expires <= now_ms() => AccessCheck::Invalid,
-        Some((username, ..)) => AccessCheck::Valid { username },
+        Some((_, true, ..)) => AccessCheck::Forbidden,
+        Some((_, _, revoked, expires, _)) if revoked || expires <= now_ms() => AccessCheck::Invalid,
+        Some((username, _, _, _, login)) => AccessCheck::Valid { username, login },
+    })
+}
+
+/// Whether a login is still good for an open connection: not revoked, account not disabled.
+/// Expiry does not matter here: a token is checked when a connection opens, not while it lives.
+pub fn check_login(conn: &Connection, login: i64) -> Result<AccessCheck> {
+    let row: Option<(String, bool, bool)> = conn
+        .query_row(
+            "SELECT u.username, u.disabled, l.revoked FROM logins l JOIN users u ON u.id = l.user_id
+             WHERE l.id = ?1",
+            [login],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(match row {
+        // Disabling also revokes every login: the account state decides the close code.
+        Some((_, true, _)) => AccessCheck::Forbidden,
+        None | Some((_, _, true)) => AccessCheck::Invalid,
+        Some((username, ..)) => AccessCheck::Valid { username, login },
     })
 }
 

@@ -88,7 +88,7 @@ impl Session {
         // writer before the replay, is ignored there, and is read back by the replay instead.
         let key = self.state.hub.join(&room, member);
         self.joined.insert(Arc::clone(&key));
-        let _ = self.out.send(Outbound::Replay { room: key, after }).await;
+        self.queue(Outbound::Replay { room: key, after }).await;
         self.state.hub.announce_presence(&room);
     }
 
@@ -98,7 +98,7 @@ impl Session {
         };
         self.joined.remove(room);
         self.state.hub.leave(room, self.id);
-        let _ = self.out.send(Outbound::Forget { room: key }).await;
+        self.queue(Outbound::Forget { room: key }).await;
         self.state.hub.announce_presence(room);
     }
 
@@ -218,6 +218,8 @@ impl Session {
         self.reply(&frame).await;
     }
 
+    /// History is read by the writer, like a replay: the queue holds the small request, never
+    /// a page of messages, so a client asking a lot and reading nothing costs no memory.
     async fn history(&mut self, room: String, before: Option<u64>, limit: Option<u32>) {
         let Some(room) = self.require_joined(&room, None).await else {
             return;
@@ -226,27 +228,11 @@ impl Session {
             .unwrap_or(limits::HISTORY_DEFAULT)
             .clamp(1, limits::HISTORY_MAX) as usize;
         let before = before.unwrap_or(u64::MAX >> 1);
-        let name = room.to_string();
-        let read = self
-            .state
-            .store
-            .read(move |c| messages::before(c, &name, before, limit))
-            .await;
-        let frame = match read {
-            Ok((messages, more)) => ServerFrame::History {
-                room: room.to_string(),
-                messages,
-                more,
-            },
-            Err(err) => {
-                error!(error = %err, "history read failed");
-                ServerFrame::error(
-                    ErrorCode::Internal,
-                    "history is unavailable right now",
-                    None,
-                )
-            }
-        };
-        self.reply(&frame).await;
+        self.queue(Outbound::History {
+            room,
+            before,
+            limit,
+        })
+        .await;
     }
 }

@@ -34,11 +34,11 @@ pub(crate) async fn serve(socket: WebSocket, state: Arc<AppState>, header_token:
     let span = tracing::info_span!("ws", session = %format_args!("{id:016x}"));
     async move {
         let mut socket = socket;
-        let Some(user) = authenticate(&mut socket, &state, header_token, id).await else {
+        let Some((user, login)) = authenticate(&mut socket, &state, header_token, id).await else {
             return;
         };
         info!(%user, "connected");
-        run(socket, state, id, Arc::from(user)).await;
+        run(socket, state, id, Arc::from(user), login).await;
         debug!("disconnected");
     }
     .instrument(span)
@@ -59,7 +59,7 @@ async fn authenticate(
     state: &AppState,
     header_token: Option<Secret>,
     id: u64,
-) -> Option<String> {
+) -> Option<(String, i64)> {
     let token = match header_token {
         Some(token) => token,
         None => match timeout(state.config.limits.auth_timeout, first_auth_frame(socket)).await {
@@ -77,7 +77,7 @@ async fn authenticate(
         },
     };
     let (code, reason) = match state.auth.check(&token).await {
-        Ok(AccessCheck::Valid { username }) => {
+        Ok(AccessCheck::Valid { username, login }) => {
             let ready = ServerFrame::Ready {
                 user: username.clone(),
                 session: format!("{id:016x}"),
@@ -87,7 +87,7 @@ async fn authenticate(
                 rate_per_sec: state.config.limits.rate_per_sec,
             };
             return match socket.send(Message::Text(text(&ready))).await {
-                Ok(()) => Some(username),
+                Ok(()) => Some((username, login)),
                 Err(_) => None,
             };
         }
@@ -142,7 +142,11 @@ pub(super) struct Session {
     pub(super) inflight: FuturesOrdered<Pending>,
 }
 
-async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>) {
+/// Heartbeats between checks that the login is still valid (logout and disabled accounts end
+/// open connections too, not only new ones).
+const RECHECK_EVERY: u32 = 4;
+
+async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, login: i64) {
     let limits = state.config.limits.clone();
     let (sink, mut stream) = socket.split();
     let (out, rx) = mpsc::channel(limits.send_queue.max(16));
@@ -172,6 +176,7 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>) {
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = now;
     let mut writer_done = false;
+    let mut ticks: u32 = 0;
 
     let end = loop {
         tokio::select! {
@@ -204,6 +209,10 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>) {
                     break End::PeerGone;
                 }
                 let _ = s.out.try_send(Outbound::Ping);
+                ticks += 1;
+                if ticks % RECHECK_EVERY == 0 {
+                    if let Some(end) = s.recheck_login(login).await { break end; }
+                }
             }
         }
     };
@@ -240,7 +249,38 @@ enum Admit {
 impl Session {
     /// Queues a frame for this connection, waiting if its queue is full (backpressure on reading).
     pub(super) async fn reply(&mut self, frame: &ServerFrame) {
-        let _ = self.out.send(Outbound::Frame(text(frame))).await;
+        self.queue(Outbound::Frame(text(frame))).await;
+    }
+
+    /// Queues work for the writer, waiting while its queue is full (backpressure on reading),
+    /// but never past shutdown: a reader stuck behind a peer that stopped reading must still
+    /// notice it is time to close.
+    pub(super) async fn queue(&mut self, item: Outbound) {
+        tokio::select! {
+            _ = self.out.send(item) => {}
+            () = self.state.shutdown.cancelled() => {}
+        }
+    }
+
+    /// Ends the connection if its login was revoked (logout, refresh-token reuse) or the
+    /// account disabled since it opened.
+    async fn recheck_login(&mut self, login: i64) -> Option<End> {
+        let check = self
+            .state
+            .store
+            .read(move |c| crate::store::users::check_login(c, login))
+            .await;
+        match check {
+            Ok(AccessCheck::Valid { .. }) | Err(_) => None,
+            Ok(AccessCheck::Invalid) => {
+                info!(user = %self.user, "login revoked; closing");
+                Some(End::Close(close::AUTH_FAILED, "signed out".into()))
+            }
+            Ok(AccessCheck::Forbidden) => {
+                info!(user = %self.user, "account disabled; closing");
+                Some(End::Close(close::FORBIDDEN, "account disabled".into()))
+            }
+        }
     }
 
     /// Holds back every send admitted after now. The flag is set by a job in the writer's

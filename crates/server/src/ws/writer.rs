@@ -148,6 +148,11 @@ impl Writer {
                 Some(_) => self.catch_up(&room, false).await,
             },
             Outbound::Replay { room, after } => self.replay(room, after).await,
+            Outbound::History {
+                room,
+                before,
+                limit,
+            } => self.history(room, before, limit).await,
             Outbound::Forget { room } => {
                 self.delivered.remove(&room);
                 self.feed(text(&ServerFrame::Left {
@@ -193,6 +198,30 @@ impl Writer {
         self.delivered
             .insert(Arc::clone(&room), after.min(last_seq));
         self.catch_up(&room, true).await
+    }
+
+    async fn history(&mut self, room: Arc<str>, before: u64, limit: usize) -> Result<(), Stop> {
+        let name = room.to_string();
+        let (mut messages, mut more) = self
+            .state
+            .store
+            .read(move |c| messages::before(c, &name, before, limit))
+            .await?;
+        // Keep a page to a bounded size: drop the oldest beyond the cap; `more` says so.
+        let mut bytes = 0;
+        if let Some(keep_from) = messages.iter().rev().position(|m| {
+            bytes += m.body.len() + m.id.len() + 64;
+            bytes > limits::HISTORY_MAX_BYTES
+        }) {
+            messages.drain(..messages.len() - keep_from.max(1));
+            more = true;
+        }
+        let frame = ServerFrame::History {
+            room: room.to_string(),
+            messages,
+            more,
+        };
+        self.feed(text(&frame)).await
     }
 
     /// Sends everything stored after what was delivered, in batches; with `synced`, each batch

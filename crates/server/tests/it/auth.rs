@@ -281,3 +281,32 @@ async fn tokens_and_passwords_are_not_stored_in_clear() {
     assert!(!contains("password-of-grace"));
     assert!(contains("$argon2id$"), "passwords are argon2id hashes");
 }
+
+#[tokio::test]
+async fn logout_and_disabling_end_connections_that_are_already_open() {
+    let server = TestServer::start_with(|c| c.limits.heartbeat = Duration::from_millis(100)).await;
+    let tokens = server.user("gina").await;
+    let mut open = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    let resp = reqwest::Client::new()
+        .post(server.http_url("/api/logout"))
+        .bearer_auth(tokens.access_token.expose())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        open.closed().await.code,
+        close::AUTH_FAILED,
+        "signed out everywhere"
+    );
+
+    let tokens = server.user("hank").await;
+    let mut open = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    let db = server.data_dir().join("confab.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
+        .args(["--db", &db.to_string_lossy(), "disable-user", "hank"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    assert_eq!(open.closed().await.code, close::FORBIDDEN);
+}

@@ -188,3 +188,39 @@ async fn history_pages_backwards() {
         _ => unreachable!(),
     }
 }
+
+#[tokio::test]
+async fn a_history_page_is_capped_in_bytes_and_says_more() {
+    let server = TestServer::start_with(|c| c.limits.rate_burst = 1000).await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    let body = "h".repeat(12 * 1024);
+    for i in 1..=30 {
+        alice.send_msg(&format!("m{i}"), "general", &body).await;
+    }
+    alice.forget_skipped();
+    alice
+        .send_json(json!({"type": "history", "room": "general", "limit": 200}))
+        .await;
+    match alice
+        .recv_until(|f| matches!(f, ServerFrame::History { .. }))
+        .await
+    {
+        ServerFrame::History { messages, more, .. } => {
+            let bytes: usize = messages.iter().map(|m| m.body.len()).sum();
+            assert!(
+                bytes <= confab_protocol::limits::HISTORY_MAX_BYTES,
+                "{bytes} bytes in one page"
+            );
+            assert!(more, "the cut is announced");
+            assert_eq!(
+                messages.last().map(|m| m.seq),
+                Some(30),
+                "the newest are kept"
+            );
+            let n = messages.len() as u64;
+            assert_eq!(seqs(&messages), (31 - n..=30).collect::<Vec<_>>());
+        }
+        _ => unreachable!(),
+    }
+}

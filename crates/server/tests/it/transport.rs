@@ -179,3 +179,52 @@ async fn wss_works_with_a_certificate() {
         .unwrap_or_else(|e| panic!("{e}"));
     server_hangs_up(plain).await;
 }
+
+#[tokio::test]
+async fn a_dribbled_request_body_is_cut() {
+    let server =
+        TestServer::start_with(|c| c.limits.request_timeout = Duration::from_millis(300)).await;
+    let mut tcp = TcpStream::connect(server.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tcp.write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .unwrap_or_else(|_| panic!("the request was never cut"));
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_and_others_keep_working() {
+    let server = TestServer::start_with(|c| c.limits.max_connections = 2).await;
+    let tokens = server.user("alice").await;
+    let mut first = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    let _second = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    assert_eq!(
+        WsClient::connect_with(&server.ws_url(), &[]).await.err(),
+        Some(503)
+    );
+    first.join("general", None).await;
+    assert_eq!(first.send_msg("ok", "general", "still fine").await, 1);
+}
