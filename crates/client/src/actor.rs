@@ -102,6 +102,11 @@ pub(crate) struct Actor {
     rng: StdRng,
     pub clock: ClockWatch,
     pub net: u64,
+    /// The longest body the server accepts (from `ready`; the protocol default until then).
+    pub max_body: usize,
+    /// The newest token pair. Kept here so a refresh whose save to the store failed is not
+    /// undone by reloading the spent pair (which the server would take as token theft).
+    current: Option<TokenPair>,
 }
 
 fn unix_ms() -> u64 {
@@ -136,6 +141,8 @@ impl Actor {
             rng: StdRng::from_os_rng(),
             clock,
             net: network_fingerprint(),
+            max_body: confab_protocol::limits::MAX_BODY_BYTES,
+            current: None,
         }
     }
 
@@ -158,6 +165,7 @@ impl Actor {
                 Next::Shutdown(reply) => break reply,
                 Next::AuthFailed(reason) => {
                     info!(%reason, "authentication failed; waiting for a new sign-in");
+                    self.current = None;
                     self.emit(Event::State(ConnState::AuthFailed { reason }))
                         .await;
                     match self.wait_offline(None).await {
@@ -235,11 +243,7 @@ impl Actor {
     pub async fn offline_command(&mut self, cmd: Command) {
         match cmd {
             Command::Send { room, body, reply } => {
-                let queued = self
-                    .local
-                    .set_joined(&room, true)
-                    .and_then(|()| self.local.enqueue(&room, &body));
-                let _ = reply.send(queued.map(|q| q.id));
+                let _ = reply.send(self.queue_message(&room, &body).map(|q| q.id));
                 if let Ok(n) = self.local.pending_count() {
                     self.emit(Event::Outbox { queued: n }).await;
                 }
@@ -282,6 +286,44 @@ impl Actor {
         }
     }
 
+    /// Checks a new message and writes it to the outbox (joining its room for good). Anything
+    /// the server would refuse for good is refused here, before it is queued: a queued message
+    /// that can never be delivered would hold up every message behind it.
+    pub fn queue_message(&mut self, room: &str, body: &str) -> Result<crate::local::Queued> {
+        use confab_protocol::{ClientFrame, limits};
+        if !limits::valid_room(room) {
+            return Err(Error::Invalid(format!(
+                "\"{room}\" is not a valid room name"
+            )));
+        }
+        if body.trim().is_empty() {
+            return Err(Error::Invalid("the message is empty".into()));
+        }
+        if body.len() > self.max_body {
+            return Err(Error::Invalid(format!(
+                "the message is too long ({} bytes; at most {})",
+                body.len(),
+                self.max_body
+            )));
+        }
+        // JSON escaping can grow a body up to six times; the frame must fit the server's limit.
+        let probe = ClientFrame::Send {
+            id: "0".repeat(36),
+            room: room.to_owned(),
+            body: body.to_owned(),
+        };
+        let frame_len = serde_json::to_string(&probe)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if frame_len > limits::MAX_FRAME_BYTES {
+            return Err(Error::Invalid(
+                "the message is too long once encoded".into(),
+            ));
+        }
+        self.local.set_joined(room, true)?;
+        self.local.enqueue(room, body)
+    }
+
     /// Runs `fut` while still answering commands offline-style. `Err` ends the attempt.
     async fn alongside<T>(&mut self, fut: impl Future<Output = T>) -> std::result::Result<T, Next> {
         tokio::pin!(fut);
@@ -298,6 +340,9 @@ impl Actor {
     }
 
     async fn load_tokens(&mut self) -> std::result::Result<TokenPair, Next> {
+        if let Some(pair) = &self.current {
+            return Ok(pair.clone());
+        }
         let store = Arc::clone(&self.tokens);
         let loaded = self
             .alongside(tokio::task::spawn_blocking(move || store.load()))
@@ -306,15 +351,24 @@ impl Actor {
             .map_err(|e| Error::Keyring(e.to_string()))
             .and_then(|r| r)
         {
-            Ok(Some(pair)) => Ok(pair),
+            Ok(Some(pair)) => {
+                self.current = Some(pair.clone());
+                Ok(pair)
+            }
             Ok(None) => Err(Next::AuthFailed("not signed in".into())),
             Err(e) => {
+                // A keyring that is not unlocked yet (just after login to the desktop) comes
+                // back by itself: say so, and retry with backoff rather than give up.
                 self.emit(Event::Error {
                     code: e.code().into(),
                     message: e.to_string(),
                 })
                 .await;
-                Err(Next::AuthFailed(e.to_string()))
+                Err(Next::Retry {
+                    reason: e.to_string(),
+                    hint: Some(Duration::from_secs(5)),
+                    now: false,
+                })
             }
         }
     }
@@ -351,7 +405,10 @@ impl Actor {
                 Auth::Closed(close::AUTH_FAILED, _) if !refreshed => {
                     refreshed = true;
                     match self.refresh(&pair).await {
-                        Ok(new) => pair = new,
+                        Ok(new) => {
+                            self.current = Some(new.clone());
+                            pair = new;
+                        }
                         Err(next) => return next,
                     }
                 }
@@ -379,6 +436,7 @@ impl Actor {
             }
         };
         self.backoff.reset();
+        self.max_body = ready.max_body_bytes;
         info!(user = %ready.user, "connected");
         self.emit(Event::State(ConnState::Open {
             user: ready.user.clone(),
@@ -428,6 +486,7 @@ impl Actor {
 /// What `ready` said: who we are and the rate the server allows.
 pub(crate) struct Ready {
     pub user: String,
+    pub max_body_bytes: usize,
     pub rate_burst: u32,
     pub rate_per_sec: u32,
 }
@@ -453,10 +512,12 @@ async fn authenticate(mut ws: Ws, pair: &TokenPair, limit: Duration) -> Auth {
                         user,
                         rate_burst,
                         rate_per_sec,
+                        max_body_bytes,
                         ..
                     }) => {
                         return Ok(Ready {
                             user,
+                            max_body_bytes,
                             rate_burst,
                             rate_per_sec,
                         });

@@ -54,8 +54,8 @@ enum Command {
         wait: u64,
     },
     /// Print messages of a room as JSON lines (the protocol's `message` objects), live, until
-    /// interrupted. Without --after it continues where the last `tail` in this data dir stopped,
-    /// so a bot sees every message exactly once across restarts.
+    /// interrupted. Without --after it continues after the last message this data dir received
+    /// (by `tail` or `send`): give a bot's `tail` a data dir of its own to see every message once.
     Tail {
         room: String,
         /// Start after this seq (0: the whole history).
@@ -251,19 +251,34 @@ async fn tail(dir: &Path, room: &str, after: Option<u64>) -> anyhow::Result<Exit
         None => client.join(room).await?,
     }
     let mut stdout = std::io::stdout().lock();
+    let mut print = |m: confab_protocol::MessageData| {
+        let line = ServerFrame::Message(m).to_json();
+        writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .is_ok()
+    };
     loop {
         let ev = tokio::select! {
             ev = events.recv() => ev,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::signal::ctrl_c() => {
+                // Messages already received are recorded as seen: print every one of them
+                // before stopping, or the next tail would never show them.
+                let closing = client.clone();
+                tokio::spawn(async move { closing.shutdown().await });
+                while let Some(ev) = events.recv().await {
+                    if let Event::Message(m) = ev {
+                        if m.room == room && !print(m) {
+                            break;
+                        }
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
         };
         match ev {
             Some(Event::Message(m)) if m.room == room => {
-                let line = ServerFrame::Message(m).to_json();
                 // A closed pipe (`confab tail | head`) is a normal way to stop.
-                if writeln!(stdout, "{line}")
-                    .and_then(|()| stdout.flush())
-                    .is_err()
-                {
+                if !print(m) {
                     break;
                 }
             }

@@ -150,6 +150,17 @@ impl Local {
         Ok(())
     }
 
+    /// Rooms to join on every connection: the joined ones, and any room a queued message is
+    /// waiting for (the user may have left it after writing), with the last seq received.
+    pub fn rooms_to_resume(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT room, last_seq FROM rooms
+             WHERE joined = 1 OR room IN (SELECT room FROM outbox) ORDER BY room",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Joined rooms and the last seq received in each.
     pub fn joined_rooms(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self

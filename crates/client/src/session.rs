@@ -17,7 +17,12 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{debug, warn};
 
-type HistoryReply = oneshot::Sender<Result<Vec<MessageData>>>;
+/// Someone waiting for a page of history: what they asked for, so the cache can answer instead.
+struct HistoryWaiter {
+    before: Option<u64>,
+    limit: u32,
+    reply: oneshot::Sender<Result<Vec<MessageData>>>,
+}
 
 pub(crate) struct Session<'a> {
     actor: &'a mut Actor,
@@ -27,7 +32,7 @@ pub(crate) struct Session<'a> {
     /// Sent on this socket, awaiting their ack.
     inflight: HashMap<String, String>,
     pacer: Pacer,
-    history: HashMap<String, VecDeque<HistoryReply>>,
+    history: HashMap<String, VecDeque<HistoryWaiter>>,
     last_heard: Instant,
 }
 
@@ -36,6 +41,7 @@ fn permanent(code: ErrorCode) -> bool {
     matches!(
         code,
         ErrorCode::BodyTooLong
+            | ErrorCode::NotJoined
             | ErrorCode::EmptyBody
             | ErrorCode::BadId
             | ErrorCode::BadRoom
@@ -60,9 +66,12 @@ impl<'a> Session<'a> {
             Err(next) => next,
         };
         // Whoever waits for history gets the cache instead of an error.
-        for (room, replies) in s.history.drain() {
-            for reply in replies {
-                let _ = reply.send(s.actor.local.history(&room, u64::MAX >> 1, 50));
+        for (room, waiters) in s.history.drain() {
+            for w in waiters {
+                let before = w.before.unwrap_or(u64::MAX >> 1);
+                let _ = w
+                    .reply
+                    .send(s.actor.local.history(&room, before, w.limit as usize));
             }
         }
         next
@@ -70,10 +79,21 @@ impl<'a> Session<'a> {
 
     async fn write(&mut self, frame: &ClientFrame) -> std::result::Result<(), Next> {
         let text = serde_json::to_string(frame).map_err(|e| lost(e.to_string()))?;
-        self.sink
-            .send(Message::text(text))
-            .await
-            .map_err(|e| lost(e.to_string()))
+        self.send_raw(Message::text(text)).await
+    }
+
+    /// Writes one frame, bounded by the dead-peer limit: on a dead path the kernel buffer fills
+    /// and a write would otherwise wait for TCP to give up, minutes later.
+    async fn send_raw(&mut self, msg: Message) -> std::result::Result<(), Next> {
+        match tokio::time::timeout(self.actor.cfg.dead_after, self.sink.send(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(lost(e.to_string())),
+            Err(_) => Err(Next::Retry {
+                reason: "the server stopped reading".into(),
+                hint: None,
+                now: true,
+            }),
+        }
     }
 
     /// Waits for the pacer: control frames (join, leave, history) must stay under the server's
@@ -85,7 +105,7 @@ impl<'a> Session<'a> {
 
     /// Re-joins every room from its resume point, then starts flushing the outbox.
     async fn resume(&mut self) -> std::result::Result<(), Next> {
-        let rooms = self.actor.local.joined_rooms().map_err(storage)?;
+        let rooms = self.actor.local.rooms_to_resume().map_err(storage)?;
         for (room, after) in rooms {
             self.pace().await;
             self.write(&ClientFrame::Join {
@@ -167,10 +187,7 @@ impl<'a> Session<'a> {
                 now: true,
             });
         }
-        self.sink
-            .send(Message::Ping(Default::default()))
-            .await
-            .map_err(|e| lost(e.to_string()))
+        self.send_raw(Message::Ping(Default::default())).await
     }
 
     async fn on_command(&mut self, cmd: Option<Command>) -> std::result::Result<(), Next> {
@@ -179,18 +196,22 @@ impl<'a> Session<'a> {
         };
         match cmd {
             Command::Send { room, body, reply } => {
-                let joined = self.ensure_joined(&room).await;
-                let queued = joined.and_then(|()| self.actor.local.enqueue(&room, &body));
-                let _ = reply.send(
-                    queued
-                        .as_ref()
-                        .map(|q| q.id.clone())
-                        .map_err(|e| Error::Invalid(e.to_string())),
-                );
-                if let Ok(q) = queued {
-                    self.queue.push_back(q);
-                    self.emit_outbox().await;
-                    self.pump().await?;
+                let was_joined = self.is_joined(&room);
+                match self.actor.queue_message(&room, &body) {
+                    Ok(q) => {
+                        let _ = reply.send(Ok(q.id.clone()));
+                        // Queued whatever happens next: a failed join write only means the
+                        // next connection joins and sends it.
+                        if !was_joined {
+                            self.join_frame(&room).await?;
+                        }
+                        self.queue.push_back(q);
+                        self.emit_outbox().await;
+                        self.pump().await?;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
             }
             Command::Join { room, after, reply } => {
@@ -228,11 +249,21 @@ impl<'a> Session<'a> {
                 limit,
                 reply,
             } => {
+                // Only joined rooms can be asked for; anything else comes from the cache.
+                if !self.is_joined(&room) {
+                    let before = before.unwrap_or(u64::MAX >> 1);
+                    let _ = reply.send(self.actor.local.history(&room, before, limit as usize));
+                    return Ok(());
+                }
                 self.pace().await;
                 self.history
                     .entry(room.clone())
                     .or_default()
-                    .push_back(reply);
+                    .push_back(HistoryWaiter {
+                        before,
+                        limit,
+                        reply,
+                    });
                 self.write(&ClientFrame::History {
                     room,
                     before,
@@ -257,26 +288,22 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Joins `room` first if a send goes to a room not joined yet.
-    async fn ensure_joined(&mut self, room: &str) -> Result<()> {
-        if self
-            .actor
+    fn is_joined(&self, room: &str) -> bool {
+        self.actor
             .local
-            .joined_rooms()?
-            .iter()
-            .any(|(r, _)| r == room)
-        {
-            return Ok(());
-        }
-        self.actor.local.set_joined(room, true)?;
-        let after = self.actor.local.last_seq(room)?;
+            .joined_rooms()
+            .is_ok_and(|rooms| rooms.iter().any(|(r, _)| r == room))
+    }
+
+    /// Sends `join` for a room from its resume point.
+    async fn join_frame(&mut self, room: &str) -> std::result::Result<(), Next> {
+        let after = self.actor.local.last_seq(room).map_err(storage)?;
         self.pace().await;
         self.write(&ClientFrame::Join {
             room: room.to_owned(),
             after: Some(after),
         })
         .await
-        .map_err(|_| Error::Network("connection lost while joining".into()))
     }
 
     /// Closes normally (1000); the outbox stays on disk.
@@ -331,10 +358,29 @@ impl<'a> Session<'a> {
             ServerFrame::Presence { room, users } => {
                 self.actor.emit(Event::Presence { room, users }).await
             }
+            ServerFrame::Joined { room, last_seq } => {
+                let ours = self.actor.local.last_seq(&room).map_err(storage)?;
+                if ours > last_seq {
+                    warn!(%room, ours, last_seq, "the server's room is behind ours; following the server");
+                    self.actor
+                        .local
+                        .set_last_seq(&room, last_seq)
+                        .map_err(storage)?;
+                    let message = format!(
+                        "The server's history of #{room} was reset; older messages may be missing."
+                    );
+                    self.actor
+                        .emit(Event::Error {
+                            code: "room_reset".into(),
+                            message,
+                        })
+                        .await;
+                }
+            }
             ServerFrame::History { room, messages, .. } => {
                 self.actor.local.cache(&messages).map_err(storage)?;
-                if let Some(reply) = self.history.get_mut(&room).and_then(VecDeque::pop_front) {
-                    let _ = reply.send(Ok(messages));
+                if let Some(w) = self.history.get_mut(&room).and_then(VecDeque::pop_front) {
+                    let _ = w.reply.send(Ok(messages));
                 }
             }
             ServerFrame::Error {

@@ -76,8 +76,9 @@ impl Dialer {
         };
         let config = WebSocketConfig::default()
             .read_buffer_size(8 * 1024)
-            .max_message_size(Some(confab_protocol::limits::MAX_FRAME_BYTES * 4))
-            .max_frame_size(Some(confab_protocol::limits::MAX_FRAME_BYTES * 4));
+            // A history page is capped at 256 KiB of bodies, which JSON escaping can multiply.
+            .max_message_size(Some(8 << 20))
+            .max_frame_size(Some(8 << 20));
         let (ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), io, Some(config))
             .await
             .map_err(|e| Error::Network(e.to_string()))?;

@@ -246,3 +246,46 @@ async fn a_disabled_account_stops_retrying() {
         matches!(failed, Event::State(ConnState::AuthFailed { ref reason }) if reason.contains("disabled"))
     );
 }
+
+/// A message written offline to a room the user then left still goes out (the room is joined
+/// for it), instead of being refused on every reconnect and blocking the outbox.
+#[tokio::test]
+async fn a_message_queued_for_a_room_left_offline_is_still_delivered() {
+    let mut server = TestServer::start().await;
+    let url = server.http_url("");
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    let mut bob = TestClient::start(&url, server.user("bob").await);
+    alice.until_open().await;
+    bob.until_open().await;
+    bob.client
+        .join("side")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
+        .await;
+    server.stop().await;
+    alice
+        .until("reconnecting", |e| {
+            matches!(e, Event::State(ConnState::Reconnecting { .. }))
+        })
+        .await;
+    alice
+        .client
+        .send("side", "written, then left")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .client
+        .leave("side")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .client
+        .send("general", "after it")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _server = server.restart().await;
+    alice.until_flushed().await;
+    bob.until_received(1).await;
+    assert_eq!(bob.received[0].body, "written, then left");
+}

@@ -144,3 +144,31 @@ async fn connects_over_wss_with_a_private_ca() {
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
 }
+
+/// What the server would refuse for good is refused at once and never queued, so it cannot
+/// hold up the messages behind it.
+#[tokio::test]
+async fn a_message_too_long_is_refused_before_it_is_queued() {
+    let server = TestServer::start().await;
+    let mut alice = TestClient::start(&server.http_url(""), server.user("alice").await);
+    alice.until_open().await;
+    let long = "x".repeat(confab_protocol::limits::MAX_BODY_BYTES + 1);
+    let err = alice.client.send("general", &long).await;
+    assert!(
+        matches!(err, Err(Error::Invalid(ref m)) if m.contains("too long")),
+        "{err:?}"
+    );
+    // Control characters escape to six bytes each in JSON: within the body limit, over the frame.
+    let escaped = "\u{1}".repeat(confab_protocol::limits::MAX_BODY_BYTES);
+    assert!(alice.client.send("general", &escaped).await.is_err());
+    assert!(alice.client.send("general", "   ").await.is_err());
+    assert_eq!(alice.client.queued().await.ok(), Some(0));
+    alice
+        .client
+        .send("general", "fine")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice
+        .until("ack", |e| matches!(e, Event::Sent { .. }))
+        .await;
+}

@@ -340,3 +340,57 @@ async fn a_silent_peer_is_replaced_within_15_seconds_by_default() {
     );
     h.until_state(|s| matches!(s, ConnState::Open { .. })).await;
 }
+
+/// A token store that fails a few times first, like a keyring not yet unlocked at login.
+struct FlakyStore {
+    failures: Mutex<u32>,
+}
+
+impl TokenStore for FlakyStore {
+    fn load(&self) -> confab_client::Result<Option<TokenPair>> {
+        let mut left = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if *left > 0 {
+            *left -= 1;
+            return Err(confab_client::Error::Keyring(
+                "the collection is locked".into(),
+            ));
+        }
+        Ok(Some(pair()))
+    }
+    fn save(&self, _: &TokenPair) -> confab_client::Result<()> {
+        Ok(())
+    }
+    fn clear(&self) -> confab_client::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyring_that_is_not_ready_yet_is_retried_not_taken_as_signed_out() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = ClientConfig::new(
+        "http://fake:1".parse().unwrap_or_else(|e| panic!("{e}")),
+        dir.path(),
+    );
+    let dialer = FakeDialer::new(Behaviour::Ready);
+    let (clock, _offset) = fake_wall();
+    let store: Arc<dyn TokenStore> = Arc::new(FlakyStore {
+        failures: Mutex::new(2),
+    });
+    let (_client, mut events) =
+        Client::start_with(cfg, store, Arc::new(dialer), clock).unwrap_or_else(|e| panic!("{e}"));
+    let mut saw_error = false;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3600), events.recv()).await {
+            Ok(Some(Event::Error { code, .. })) => saw_error |= code == "keyring_unavailable",
+            Ok(Some(Event::State(ConnState::AuthFailed { reason }))) => panic!("gave up: {reason}"),
+            Ok(Some(Event::State(ConnState::Open { .. }))) => break,
+            Ok(Some(_)) => {}
+            _ => panic!("never connected"),
+        }
+    }
+    assert!(
+        saw_error,
+        "the user is told the keyring is not available yet"
+    );
+}
