@@ -18,6 +18,7 @@ use tauri::{Manager, Runtime};
 /// The app, generic over the runtime (tests use Tauri's mock runtime).
 pub fn app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             commands::subscribe,
             commands::snapshot,

@@ -4,6 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +111,34 @@ test("offline: the banner says so, a new message queues, and goes out once when 
   await waitFor("the banner to go", async () => !(await s.find("#banner").catch(() => null)));
   const all = await bodies();
   assert.equal(all.filter((b) => b === "typed while offline").length, 1, "exactly once");
+});
+
+test("a message in another room raises one desktop notification, seen on D-Bus", async () => {
+  // A real notification daemon, and a monitor of the Notify calls on this session bus.
+  const daemon = spawn("dunst", [], { stdio: "ignore" });
+  const monitor = spawn("dbus-monitor", ["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"]);
+  let seen = "";
+  monitor.stdout.on("data", (d) => (seen += d));
+  try {
+    // dbus-monitor prints its own subscription first: once output flows, it is listening.
+    await waitFor("the monitor to listen", () => seen.length > 0);
+    await type("#join-input", "other\uE007");
+    await s.waitText("#room-header h2", (t) => t === "# other");
+    assert.equal(cli(bob, ["send", "general", "ping from general"]).status, 0);
+    await waitFor("a Notify call on the bus", () => seen.includes("bob in #general"));
+    assert.ok(seen.includes("ping from general"), "the body is the message");
+    await waitFor("an unread badge on #general", async () =>
+      (await s.text('.room[data-room="general"] .unread').catch(() => "")) === "1");
+    // The daemon really shows it (the screenshot of the whole screen includes the popup).
+    await waitFor("dunst to display it", () =>
+      Number(spawnSync("dunstctl", ["count", "displayed"], { encoding: "utf8" }).stdout.trim()) > 0);
+    spawnSync("import", ["-window", "root", join(artifacts, "notification.png")]);
+  } finally {
+    monitor.kill();
+    daemon.kill();
+  }
+  await click('.room[data-room="general"]');
+  await s.waitText("#room-header h2", (t) => t === "# general");
 });
 
 test("restarting the app signs in silently from the keyring", async () => {

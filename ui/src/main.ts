@@ -5,12 +5,32 @@ import { h } from "./dom";
 import { addPending, addStored, apply, newModel, room } from "./model";
 import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView, typingLine } from "./view";
 import type { Event } from "./types";
+import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
+import { Coalescer, shouldNotify } from "./notify";
 
 const app = document.getElementById("app") as HTMLElement;
 const model = newModel();
 let signedIn = false;
 let shown = WINDOW; // how many of the current room's messages are drawn
 let lastTyping = 0;
+
+// Muted rooms ("*" mutes all) are a preference, not a secret: local storage is fine for them.
+const muted = new Set<string>(JSON.parse(localStorage.getItem("confab.muted") ?? "[]") as string[]);
+function toggleMute(room: string) {
+  if (muted.has(room)) muted.delete(room);
+  else muted.add(room);
+  localStorage.setItem("confab.muted", JSON.stringify([...muted]));
+  drawHeader();
+}
+
+let notifyAllowed: Promise<boolean> | null = null;
+const notifier = new Coalescer(
+  (fn, ms) => setTimeout(fn, ms),
+  (note) => {
+    notifyAllowed ??= isPermissionGranted().then((ok) => ok || requestPermission().then((p) => p === "granted"));
+    void notifyAllowed.then((ok) => ok && sendNotification({ title: note.title, body: note.body }));
+  },
+);
 
 const layout = {
   sidebar: h("div", { id: "sidebar" }),
@@ -114,6 +134,10 @@ function drawHeader() {
   layout.header.replaceChildren(
     h("h2", {}, r ? `# ${r.name}` : "Join a room to start"),
     r ? h("span", { id: "presence", title: r.presence.join(", ") }, `${r.presence.length} here: ${r.presence.join(", ")}`) : "",
+    r
+      ? h("button", { id: "mute", class: "quiet", "aria-pressed": muted.has(r.name), onclick: () => toggleMute(r.name) },
+          muted.has(r.name) ? "Unmute" : "Mute")
+      : "",
   );
 }
 
@@ -164,7 +188,12 @@ function showSignIn(error: string | null, defaults = { server: "127.0.0.1:8080",
 }
 
 function onEvent(e: Event) {
-  const changed = apply(model, e, Date.now(), document.hasFocus());
+  const focused = document.hasFocus();
+  const changed = apply(model, e, Date.now(), focused);
+  if (e.type === "message" && changed.size > 0) {
+    const { type: _t, ...msg } = e;
+    if (shouldNotify(model, msg, focused, muted, Date.now())) notifier.add(msg);
+  }
   if (!signedIn) return;
   if (e.type === "state" && e.state === "auth_failed") {
     drawBanner();
