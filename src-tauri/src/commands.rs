@@ -3,10 +3,12 @@
 
 use crate::errors::UiError;
 use crate::session::{self, Account, Session, Sink};
+use crate::tray::TrayStatus;
 use confab_client::{ConnState, Event, api::Api};
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use tauri::State;
 use tauri::ipc::Channel;
@@ -20,6 +22,7 @@ pub struct AppState {
     pub sink: Sink,
     /// Something the user should know at start-up (e.g. the keyring could not be read).
     pub notice: Mutex<Option<UiError>>,
+    pub tray: Arc<TrayStatus>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -31,12 +34,13 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(root: PathBuf, tray: TrayStatus) -> Self {
         Self {
             root,
             session: Mutex::new(None),
             sink: Sink::default(),
             notice: Mutex::new(None),
+            tray: Arc::new(tray),
         }
     }
 
@@ -56,8 +60,15 @@ impl AppState {
         // `setup` runs outside the async runtime; the client core spawns its actor on it.
         let runtime = tauri::async_runtime::handle();
         let _entered = runtime.inner().enter();
-        let started = session::token_store(&account, true)
-            .and_then(|tokens| Session::start(&self.root, account, tokens, self.sink.clone()));
+        let started = session::token_store(&account, true).and_then(|tokens| {
+            Session::start(
+                &self.root,
+                account,
+                tokens,
+                self.sink.clone(),
+                Arc::clone(&self.tray),
+            )
+        });
         match started {
             Ok(s) => *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(s),
             Err(e) => *self.notice.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.into()),
@@ -194,7 +205,13 @@ pub async fn sign_in(
     if let Some(old) = old {
         let _ = old.client.shutdown().await;
     }
-    let started = Session::start(&state.root, account.clone(), tokens, state.sink.clone())?;
+    let started = Session::start(
+        &state.root,
+        account.clone(),
+        tokens,
+        state.sink.clone(),
+        Arc::clone(&state.tray),
+    )?;
     *state.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(started);
     Ok(account)
 }
@@ -272,6 +289,12 @@ pub async fn history(
 #[tauri::command]
 pub async fn typing(state: State<'_, AppState>, room: String) -> Result<(), UiError> {
     Ok(state.client()?.typing(&room).await?)
+}
+
+/// The UI reports its total unread count, which the tray icon shows.
+#[tauri::command]
+pub fn set_unread(state: State<'_, AppState>, count: u32) {
+    state.tray.set_unread(count);
 }
 
 #[tauri::command]

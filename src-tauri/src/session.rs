@@ -4,6 +4,7 @@
 //! not lost for the UI: it asks for a snapshot when ready, and everything in the snapshot comes
 //! from the client's local database.
 
+use crate::tray::TrayStatus;
 use confab_client::{
     Client, ClientConfig, ConnState, Event, KeyringTokens, MemoryTokens, TokenStore,
 };
@@ -62,6 +63,7 @@ impl Session {
         account: Account,
         tokens: Arc<dyn TokenStore>,
         sink: Sink,
+        tray: Arc<TrayStatus>,
     ) -> confab_client::Result<Self> {
         let cfg = ClientConfig::new(account.server.clone(), account.data_dir(root));
         let (client, mut events) = Client::start(cfg, Arc::clone(&tokens))?;
@@ -70,6 +72,7 @@ impl Session {
         tauri::async_runtime::spawn(async move {
             while let Some(event) = events.recv().await {
                 if let Event::State(s) = &event {
+                    tray.set_state(s);
                     *shared.lock().unwrap_or_else(PoisonError::into_inner) = s.clone();
                 }
                 let channel = sink.lock().unwrap_or_else(PoisonError::into_inner).clone();

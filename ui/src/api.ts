@@ -25,4 +25,5 @@ export const api = {
     invoke<MessageData[]>("history", { room, before, limit }),
   typing: (room: string) => invoke<void>("typing", { room }),
   retryNow: () => invoke<void>("retry_now"),
+  setUnread: (count: number) => invoke<void>("set_unread", { count }),
 };

@@ -7,6 +7,7 @@ import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView
 import type { Event } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
+import { listen } from "@tauri-apps/api/event";
 
 const app = document.getElementById("app") as HTMLElement;
 const model = newModel();
@@ -109,8 +110,14 @@ async function loadRecent(name: string) {
   if (addStored(model, msgs) > 0 && model.current === name) drawMessages(true);
 }
 
+let unreadShown = -1;
 function drawSidebar() {
   layout.sidebar.replaceChildren(roomList(model, handlers));
+  const unread = [...model.rooms.values()].reduce((n, r) => n + r.unread, 0);
+  if (unread !== unreadShown) {
+    unreadShown = unread;
+    void api.setUnread(unread).catch(() => {});
+  }
 }
 
 function drawBanner() {
@@ -226,6 +233,13 @@ async function refresh() {
   if (model.current) await loadRecent(model.current);
 }
 
+window.addEventListener("focus", () => {
+  if (signedIn && model.current) {
+    room(model, model.current).unread = 0;
+    drawSidebar();
+  }
+});
+
 document.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
     e.preventDefault();
@@ -239,6 +253,13 @@ setInterval(() => {
   drawBanner();
   layout.typing.textContent = typingLine(model.current ? model.rooms.get(model.current) : undefined, Date.now());
 }, 1000);
+
+// "Mute all" from the tray menu.
+void listen<boolean>("mute_all", (e) => {
+  if (e.payload) muted.add("*");
+  else muted.delete("*");
+  localStorage.setItem("confab.muted", JSON.stringify([...muted]));
+});
 
 // Subscribe first, then take the snapshot: an event can't fall between the two.
 api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));

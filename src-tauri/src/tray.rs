@@ -1,0 +1,188 @@
+//! The system tray: an icon that shows online, offline or unread, and a menu with the
+//! connection status, show/hide, mute all and quit. Closing the window hides it here.
+
+use confab_client::ConnState;
+use std::sync::{Mutex, PoisonError};
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem};
+use tauri::tray::{MouseButton, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+/// Which icon the tray shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    Online,
+    Offline,
+    Unread,
+}
+
+/// Draws a status text and icon on the real tray.
+pub type Draw = Box<dyn Fn(&str, Look) + Send + Sync>;
+
+/// What the tray shows, derived from the connection state and the unread count. The drawing is
+/// behind a closure so this works (and is tested) without a tray.
+pub struct TrayStatus {
+    now: Mutex<(String, bool, u32)>,
+    draw: Draw,
+}
+
+impl std::fmt::Debug for TrayStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrayStatus").finish_non_exhaustive()
+    }
+}
+
+impl TrayStatus {
+    pub fn new(draw: Draw) -> Self {
+        Self {
+            now: Mutex::new(("Signed out".into(), false, 0)),
+            draw,
+        }
+    }
+
+    /// A status with nothing to draw on (tests, or no tray on this desktop).
+    pub fn detached() -> Self {
+        Self::new(Box::new(|_, _| {}))
+    }
+
+    fn redraw(&self, now: &(String, bool, u32)) {
+        let look = match now {
+            (_, _, n) if *n > 0 => Look::Unread,
+            (_, true, _) => Look::Online,
+            _ => Look::Offline,
+        };
+        (self.draw)(&now.0, look);
+    }
+
+    pub fn set_state(&self, state: &ConnState) {
+        let (text, online) = match state {
+            ConnState::Open { user } => (format!("Online as {user}"), true),
+            ConnState::Connecting { .. } => ("Connecting…".to_owned(), false),
+            ConnState::Reconnecting { .. } => ("Offline — retrying".to_owned(), false),
+            ConnState::Offline => ("Offline".to_owned(), false),
+            ConnState::AuthFailed { .. } => ("Signed out".to_owned(), false),
+        };
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        now.0 = text;
+        now.1 = online;
+        self.redraw(&now);
+    }
+
+    pub fn set_unread(&self, unread: u32) {
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        now.2 = unread;
+        self.redraw(&now);
+    }
+}
+
+fn icon(look: Look) -> tauri::Result<Image<'static>> {
+    let bytes: &'static [u8] = match look {
+        Look::Online => include_bytes!("../../icons/tray-online.png"),
+        Look::Offline => include_bytes!("../../icons/tray-offline.png"),
+        Look::Unread => include_bytes!("../../icons/tray-unread.png"),
+    };
+    Image::from_bytes(bytes)
+}
+
+/// Shows the main window and brings it to the front.
+pub fn show<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+fn toggle<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        if w.is_visible().unwrap_or(false) {
+            let _ = w.hide();
+        } else {
+            show(app);
+        }
+    }
+}
+
+/// Builds the tray and returns the status that drives it.
+pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
+    let status = MenuItem::with_id(app, "status", "Signed out", false, None::<&str>)?;
+    let show_hide = MenuItem::with_id(app, "toggle", "Show / hide Confab", true, None::<&str>)?;
+    let mute = CheckMenuItem::with_id(
+        app,
+        "mute_all",
+        "Mute all notifications",
+        true,
+        false,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Confab", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&status, &show_hide, &mute, &quit])?;
+    let mute_item = mute.clone();
+    let tray = TrayIconBuilder::with_id("main")
+        .icon(icon(Look::Offline)?)
+        .tooltip("Confab")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(move |app, event| match event.id().as_ref() {
+            "toggle" => toggle(app),
+            "mute_all" => {
+                let muted = mute_item.is_checked().unwrap_or(false);
+                let _ = app.emit("mute_all", muted);
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                ..
+            } = event
+            {
+                show(tray.app_handle());
+            }
+        })
+        .build(app)?;
+    Ok(TrayStatus::new(Box::new(move |text, look| {
+        let _ = status.set_text(text);
+        if let Ok(image) = icon(look) {
+            let _ = tray.set_icon(Some(image));
+        }
+        let _ = tray.set_tooltip(Some(format!("Confab — {text}")));
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_icon_follows_connection_and_unread() {
+        let drawn = Arc::new(Mutex::new(Vec::new()));
+        let d = Arc::clone(&drawn);
+        let status = TrayStatus::new(Box::new(move |text, look| {
+            d.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((text.to_owned(), look));
+        }));
+        status.set_state(&ConnState::Open {
+            user: "alice".into(),
+        });
+        status.set_unread(3);
+        status.set_state(&ConnState::Reconnecting {
+            attempt: 1,
+            retry_in_ms: 1,
+            retry_at_ms: 1,
+            reason: String::new(),
+        });
+        status.set_unread(0);
+        let drawn = drawn.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let looks: Vec<Look> = drawn.iter().map(|(_, l)| *l).collect();
+        assert_eq!(
+            looks,
+            [Look::Online, Look::Unread, Look::Unread, Look::Offline]
+        );
+        assert_eq!(drawn[0].0, "Online as alice");
+        assert_eq!(drawn[3].0, "Offline — retrying");
+    }
+}
