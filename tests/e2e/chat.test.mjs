@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
@@ -19,6 +19,11 @@ let s;
 const bob = mkdtempSync(join(tmpdir(), "confab-bob-"));
 
 async function shot(name) {
+  // Let the page paint what the DOM already holds before capturing it.
+  await s.cmd("POST", "/execute/async", {
+    script: "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(done));",
+    args: [],
+  });
   writeFileSync(join(artifacts, `${name}.png`), await s.screenshot());
 }
 
@@ -49,9 +54,16 @@ async function bodies() {
   });
 }
 
+// A stand-in for the system browser: records the URLs it is asked to open.
+const opened = join(mkdtempSync(join(tmpdir(), "confab-browser-")), "opened.txt");
+
 before(async () => {
   assert.ok(app, "CONFAB_APP must point at the built confab-desktop binary");
   mkdirSync(artifacts, { recursive: true });
+  const browser = join(tmpdir(), `confab-browser-${process.pid}.sh`);
+  writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+  chmodSync(browser, 0o755);
+  process.env.BROWSER = browser; // inherited by tauri-driver, WebKitWebDriver and the app
   server = await startServer();
   driver = await startDriver();
   s = await Session.start(app);
@@ -97,6 +109,16 @@ test("message text is never HTML", async () => {
     args: [],
   });
   assert.equal(injected, 0, "shown as text, no element was created");
+
+  // A link is a link, but clicking it never takes the app's window away.
+  assert.equal(cli(bob, ["send", "general", "docs at https://example.org/guide"]).status, 0);
+  await waitFor("the link", async () => (await bodies()).includes("docs at https://example.org/guide"));
+  const before = await s.cmd("GET", "/url");
+  await click('#messages a[href="https://example.org/guide"]');
+  // xdg-open hands the URL to $BROWSER, which the suite points at a recorder.
+  await waitFor("the system browser to be asked", () => existsSync(opened) && readFileSync(opened, "utf8").includes("https://example.org/guide"));
+  assert.equal(await s.cmd("GET", "/url"), before, "the window did not navigate");
+  assert.ok(await s.find("#composer"), "the chat is still there");
 });
 
 test("offline: the banner says so, a new message queues, and goes out once when back", async () => {

@@ -8,6 +8,7 @@ import type { Event } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
 import { listen } from "@tauri-apps/api/event";
+import { openUrl } from "@tauri-apps/plugin-opener";
 
 const app = document.getElementById("app") as HTMLElement;
 const model = newModel();
@@ -238,6 +239,14 @@ window.addEventListener("focus", () => {
     room(model, model.current).unread = 0;
     drawSidebar();
   }
+});
+
+// Links in messages open in the system browser; the app's window never navigates away.
+document.addEventListener("click", (e) => {
+  const a = (e.target as Element | null)?.closest?.("a[href]") as HTMLAnchorElement | null;
+  if (!a) return;
+  e.preventDefault();
+  if (/^https?:\/\//.test(a.href)) void openUrl(a.href).catch(() => {});
 });
 
 document.addEventListener("keydown", (e) => {
