@@ -249,14 +249,7 @@ impl Actor {
                 }
             }
             Command::Join { room, after, reply } => {
-                let r = self
-                    .local
-                    .set_joined(&room, true)
-                    .and_then(|()| match after {
-                        Some(a) => self.local.set_last_seq(&room, a),
-                        None => Ok(()),
-                    });
-                let _ = reply.send(r);
+                let _ = reply.send(self.note_join(&room, after));
             }
             Command::Leave { room, reply } => {
                 let _ = reply.send(self.local.set_joined(&room, false));
@@ -267,11 +260,7 @@ impl Actor {
                 limit,
                 reply,
             } => {
-                let _ = reply.send(self.local.history(
-                    &room,
-                    before.unwrap_or(u64::MAX >> 1),
-                    limit as usize,
-                ));
+                let _ = reply.send(self.cached_history(&room, before, limit));
             }
             Command::Queued { reply } => {
                 let _ = reply.send(self.local.pending_count());
@@ -284,6 +273,26 @@ impl Actor {
                 let _ = reply.send(Ok(()));
             }
         }
+    }
+
+    /// Remembers a join (kept across restarts) and, with `after`, where to resume the room from.
+    pub fn note_join(&mut self, room: &str, after: Option<u64>) -> Result<()> {
+        self.local.set_joined(room, true)?;
+        match after {
+            Some(a) => self.local.set_last_seq(room, a),
+            None => Ok(()),
+        }
+    }
+
+    /// A page of history from the local cache: messages before `before` (newest when `None`).
+    pub fn cached_history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<MessageData>> {
+        self.local
+            .history(room, before.unwrap_or(u64::MAX >> 1), limit as usize)
     }
 
     /// Checks a new message and writes it to the outbox (joining its room for good). Anything

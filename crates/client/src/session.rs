@@ -68,10 +68,9 @@ impl<'a> Session<'a> {
         // Whoever waits for history gets the cache instead of an error.
         for (room, waiters) in s.history.drain() {
             for w in waiters {
-                let before = w.before.unwrap_or(u64::MAX >> 1);
                 let _ = w
                     .reply
-                    .send(s.actor.local.history(&room, before, w.limit as usize));
+                    .send(s.actor.cached_history(&room, w.before, w.limit));
             }
         }
         next
@@ -215,22 +214,8 @@ impl<'a> Session<'a> {
                 }
             }
             Command::Join { room, after, reply } => {
-                let r = self
-                    .actor
-                    .local
-                    .set_joined(&room, true)
-                    .and_then(|()| match after {
-                        Some(a) => self.actor.local.set_last_seq(&room, a),
-                        None => Ok(()),
-                    });
-                let after = self.actor.local.last_seq(&room).unwrap_or(0);
-                let _ = reply.send(r);
-                self.pace().await;
-                self.write(&ClientFrame::Join {
-                    room,
-                    after: Some(after),
-                })
-                .await?;
+                let _ = reply.send(self.actor.note_join(&room, after));
+                self.join_frame(&room).await?;
             }
             Command::Leave { room, reply } => {
                 let _ = reply.send(self.actor.local.set_joined(&room, false));
@@ -251,8 +236,7 @@ impl<'a> Session<'a> {
             } => {
                 // Only joined rooms can be asked for; anything else comes from the cache.
                 if !self.is_joined(&room) {
-                    let before = before.unwrap_or(u64::MAX >> 1);
-                    let _ = reply.send(self.actor.local.history(&room, before, limit as usize));
+                    let _ = reply.send(self.actor.cached_history(&room, before, limit));
                     return Ok(());
                 }
                 self.pace().await;

@@ -9,10 +9,12 @@
 mod client;
 pub mod proxy;
 mod server;
+mod tls;
 
 pub use client::{Closed, WsClient};
 pub use proxy::{FaultProxy, Mode};
 pub use server::TestServer;
+pub use tls::TestCert;
 
 use std::time::Duration;
 

@@ -102,24 +102,14 @@ async fn joining_many_rooms_is_paced_under_the_server_rate() {
 /// wss:// with a self-hosted certificate authority given to the client.
 #[tokio::test]
 async fn connects_over_wss_with_a_private_ca() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
-    let server = TestServer::start_with(|c| {
-        c.tls = Some(confab_server::TlsFiles {
-            cert: cert_path.clone(),
-            key: key_path.clone(),
-        })
-    })
-    .await;
+    let cert = confab_test_support::TestCert::localhost();
+    let files = cert.files.clone();
+    let server = TestServer::start_with(|c| c.tls = Some(files)).await;
     // Register over HTTPS with the client's own API type, trusting the private CA.
     let base: url::Url = format!("https://localhost:{}", server.addr.port())
         .parse()
         .unwrap_or_else(|e| panic!("{e}"));
-    let api = confab_client::api::Api::new(base.clone(), Some(cert.cert.pem().as_bytes()))
+    let api = confab_client::api::Api::new(base.clone(), Some(cert.pem.as_bytes()))
         .unwrap_or_else(|e| panic!("{e}"));
     let password = confab_protocol::Secret::new("password-of-alice");
     api.register("alice", &password)
@@ -132,7 +122,7 @@ async fn connects_over_wss_with_a_private_ca() {
 
     let data = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
     let mut cfg = fast_config(base.as_str(), data.path());
-    cfg.extra_root_pem = Some(cert.cert.pem().into_bytes());
+    cfg.extra_root_pem = Some(cert.pem.clone().into_bytes());
     let mut alice = TestClient::start_in(cfg, data, Arc::new(MemoryTokens::new(Some(tokens))));
     alice.until_open().await;
     alice

@@ -86,25 +86,14 @@ async fn foreign_origins_are_refused_and_native_clients_allowed() {
 
 #[tokio::test]
 async fn wss_works_with_a_certificate() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
-    let server = TestServer::start_with(|c| {
-        c.tls = Some(confab_server::TlsFiles {
-            cert: cert_path.clone(),
-            key: key_path.clone(),
-        })
-    })
-    .await;
+    let cert = confab_test_support::TestCert::localhost();
+    let files = cert.files.clone();
+    let server = TestServer::start_with(|c| c.tls = Some(files)).await;
 
     // HTTPS login.
     let http = reqwest::Client::builder()
         .add_root_certificate(
-            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes())
-                .unwrap_or_else(|e| panic!("{e}")),
+            reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
         )
         .resolve("localhost", server.addr)
         .build()
@@ -131,7 +120,7 @@ async fn wss_works_with_a_certificate() {
     // wss:// over a rustls client that trusts only this certificate.
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(cert.cert.der().clone())
+        .add(rustls::pki_types::CertificateDer::from(cert.der.clone()))
         .unwrap_or_else(|e| panic!("{e}"));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
