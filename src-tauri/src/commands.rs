@@ -78,6 +78,7 @@ impl AppState {
 
 /// What the UI needs to draw itself from scratch.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     pub account: Option<Account>,
     pub state: ConnState,
@@ -87,8 +88,10 @@ pub struct Snapshot {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RoomView {
     pub name: String,
+    #[cfg_attr(test, ts(type = "number"))]
     pub last_seq: u64,
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// What a failed command returns to the UI. `code` is stable for the UI's logic; `message` is
 /// shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UiError {
     pub code: String,
     pub message: String,

@@ -9,6 +9,8 @@
 //!
 //! [`app`] builds the app for any runtime, so the real app and the mock-runtime tests share it.
 
+#[cfg(test)]
+mod bindings;
 pub mod commands;
 pub mod errors;
 pub mod session;

@@ -16,7 +16,9 @@ use url::Url;
 
 /// Who is signed in where; saved as `account.json` only with "remember me" (no secrets in it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Account {
+    #[cfg_attr(test, ts(type = "string"))]
     pub server: Url,
     pub user: String,
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// The connection's state, as a user would describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnState {
     /// Opening a socket and authenticating (`attempt` failures so far).
@@ -15,7 +16,9 @@ pub enum ConnState {
     /// `retry_now` is called or the network comes back first.
     Reconnecting {
         attempt: u32,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         retry_in_ms: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         retry_at_ms: u64,
         reason: String,
     },
@@ -28,6 +31,7 @@ pub enum ConnState {
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -37,12 +41,14 @@ pub enum Event {
     /// A room's replay is complete up to `up_to`.
     Synced {
         room: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         up_to: u64,
     },
     /// Our message `id` is stored on the server as `seq`.
     Sent {
         id: String,
         room: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
     /// A queued message was refused for good (e.g. too long) and removed from the outbox.

@@ -8,6 +8,7 @@ use std::fmt;
 /// Codes are part of the contract: they are never renamed, only added. Clients must treat an
 /// unknown code as [`ErrorCode::Unknown`] rather than fail, which `#[serde(other)]` provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {

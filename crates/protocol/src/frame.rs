@@ -41,9 +41,11 @@ pub const CLIENT_TYPES: &[&str] = &["auth", "join", "leave", "send", "typing", "
 
 /// A stored chat message as it travels to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MessageData {
     pub room: String,
     /// Per-room sequence number: 1, 2, 3, … with no gaps, stable across server restarts.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: u64,
     /// The client-generated id the author sent it with.
     pub id: String,
@@ -51,6 +53,7 @@ pub struct MessageData {
     /// Plain text. Clients must render it as text, never as HTML.
     pub body: String,
     /// Server time of storage, Unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ts: u64,
 }
 

@@ -1,0 +1,34 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:
+// CONFAB_BLESS=1 cargo test -p confab-desktop --lib bindings
+
+export type MessageData = { room: string, 
+/**
+ * Per-room sequence number: 1, 2, 3, … with no gaps, stable across server restarts.
+ */
+seq: number, 
+/**
+ * The client-generated id the author sent it with.
+ */
+id: string, author: string, 
+/**
+ * Plain text. Clients must render it as text, never as HTML.
+ */
+body: string, 
+/**
+ * Server time of storage, Unix milliseconds.
+ */
+ts: number, };
+
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "unknown";
+
+export type ConnState = { "state": "connecting", attempt: number, } | { "state": "open", user: string, } | { "state": "reconnecting", attempt: number, retry_in_ms: number, retry_at_ms: number, reason: string, } | { "state": "offline" } | { "state": "auth_failed", reason: string, };
+
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "outbox", queued: number, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "error", code: string, message: string, };
+
+export type Account = { server: string, user: string, };
+
+export type Snapshot = { account: Account | null, state: ConnState, rooms: Array<RoomView>, queued: number, notice: UiError | null, };
+
+export type RoomView = { name: string, last_seq: number, };
+
+export type UiError = { code: string, message: string, };
