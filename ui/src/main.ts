@@ -2,8 +2,8 @@
 import "./style.css";
 import { api, asUiError } from "./api";
 import { h } from "./dom";
-import { addPending, addStored, apply, newModel, room } from "./model";
-import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView, typingLine } from "./view";
+import { addPending, addStored, apply, filterRooms, newModel, room } from "./model";
+import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView, switcherView, typingLine } from "./view";
 import type { Event } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
@@ -250,9 +250,20 @@ document.addEventListener("click", (e) => {
 });
 
 document.addEventListener("keydown", (e) => {
-  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k" && signedIn) {
     e.preventDefault();
-    (document.getElementById("join-input") as HTMLInputElement | null)?.focus();
+    if (document.getElementById("switcher")) return;
+    const names = [...model.rooms.keys()];
+    const close = () => {
+      document.getElementById("switcher")?.remove();
+      layout.composer.focus();
+    };
+    const go = (name: string) => {
+      close();
+      if (model.rooms.has(name)) handlers.select(name);
+      else handlers.join(name);
+    };
+    document.body.append(switcherView((q) => filterRooms(names, q), go, close));
   }
 });
 

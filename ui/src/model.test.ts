@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addPending, addStored, apply, banner, linkify, newModel, room, typingUsers } from "./model";
+import { addPending, addStored, apply, banner, filterRooms, linkify, newModel, room, typingUsers } from "./model";
 import type { MessageData } from "./types";
 
 const msg = (seq: number, author = "bob", id = `m${seq}`): MessageData => ({
@@ -87,5 +87,14 @@ describe("typing, banner, links", () => {
     expect(linkify("javascript:alert(1) <img src=x onerror=alert(1)>")).toEqual([
       { text: "javascript:alert(1) <img src=x onerror=alert(1)>" },
     ]);
+  });
+});
+
+describe("room switcher", () => {
+  it("puts prefix matches first and ignores a leading #", () => {
+    const rooms = ["random", "general", "dev-ops", "ops"];
+    expect(filterRooms(rooms, "")).toEqual(["dev-ops", "general", "ops", "random"]);
+    expect(filterRooms(rooms, "#op")).toEqual(["ops", "dev-ops"]);
+    expect(filterRooms(rooms, "zzz")).toEqual([]);
   });
 });

@@ -169,6 +169,16 @@ export function banner(conn: ConnState, now: number): { text: string; retry: boo
   }
 }
 
+/** Rooms matching a switcher query: prefix matches first, then substring matches, by name. */
+export function filterRooms(names: string[], query: string): string[] {
+  const q = query.trim().toLowerCase().replace(/^#/, "");
+  const sorted = [...names].sort();
+  if (!q) return sorted;
+  const prefix = sorted.filter((n) => n.startsWith(q));
+  const inside = sorted.filter((n) => !n.startsWith(q) && n.includes(q));
+  return [...prefix, ...inside];
+}
+
 /** Splits text into plain and link parts; links are only http(s) URLs. Never produces HTML. */
 export function linkify(text: string): { text: string; href?: string }[] {
   const parts: { text: string; href?: string }[] = [];

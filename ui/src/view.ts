@@ -113,6 +113,33 @@ export function bannerView(model: Model, now: number, on: ChatHandlers): HTMLEle
   );
 }
 
+/** The Ctrl+K room switcher: type to filter, Enter to go (or join a new room), Esc to close. */
+export function switcherView(filter: (q: string) => string[], go: (room: string) => void, close: () => void): HTMLElement {
+  const input = h("input", { id: "switcher-input", placeholder: "Go to room…", "aria-label": "Go to room" });
+  const list = h("ul", { id: "switcher-list" });
+  const draw = () => {
+    list.replaceChildren(...filter(input.value).slice(0, 8).map((n) => h("li", { onclick: () => go(n) }, `# ${n}`)));
+  };
+  input.addEventListener("input", draw);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") close();
+    if (e.key === "Enter") {
+      e.preventDefault();
+      const first = filter(input.value)[0];
+      const typed = input.value.trim().replace(/^#/, "");
+      if (first) go(first);
+      else if (typed) go(typed);
+    }
+  });
+  draw();
+  const overlay: HTMLElement = h("div", { id: "switcher", role: "dialog", "aria-label": "Switch room" }, h("div", { class: "card" }, input, list));
+  overlay.addEventListener("click", (e) => {
+    if (e.target === overlay) close();
+  });
+  setTimeout(() => input.focus(), 0);
+  return overlay;
+}
+
 export function typingLine(r: Room | undefined, now: number): string {
   const users = r ? typingUsers(r, now) : [];
   if (users.length === 0) return "";
