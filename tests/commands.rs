@@ -1,0 +1,97 @@
+//! The app's commands through Tauri's IPC on the mock runtime (no window, no WebKit), against a
+//! real confab-server on loopback.
+
+use confab_desktop::AppState;
+use confab_desktop::tray::TrayStatus;
+use confab_test_support::TestServer;
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+
+fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        // The webview's own URL: a request from anywhere else is not local and needs an ACL.
+        url: webview.url().unwrap_or_else(|e| panic!("{e}")),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(webview, request).map(|r| r.deserialize::<Value>().unwrap_or(Value::Null))
+}
+
+#[test]
+fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let server = rt.block_on(TestServer::start());
+    let url = server.http_url("");
+
+    let app = confab_desktop::app(mock_builder(), Some(data.path().to_owned()))
+        .build(mock_context(noop_assets()))
+        .unwrap_or_else(|e| panic!("build: {e}"));
+    // The mock runtime does not run `setup` until its event loop turns: manage the state here.
+    app.manage(AppState::new(
+        data.path().to_owned(),
+        TrayStatus::detached(),
+    ));
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap_or_else(|e| panic!("webview: {e}"));
+
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap["account"], Value::Null, "nobody is signed in yet");
+
+    let wrong = invoke(
+        &webview,
+        "sign_in",
+        json!({"server": url, "username": "alice", "password": "correct horse", "remember": false, "create": false}),
+    );
+    let err = wrong.err().unwrap_or_default();
+    assert_eq!(err["code"], "invalid_credentials", "{err}");
+    assert_eq!(err["message"], "Wrong username or password.");
+
+    let account = invoke(
+        &webview,
+        "sign_in",
+        json!({"server": url, "username": "alice", "password": "correct horse", "remember": false, "create": true}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(account["user"], "alice");
+
+    let bad_room = invoke(&webview, "join_room", json!({"room": "no spaces allowed"}));
+    assert_eq!(bad_room.err().unwrap_or_default()["code"], "bad_room");
+    invoke(&webview, "join_room", json!({"room": "General"})).unwrap_or_else(|e| panic!("{e}"));
+    let id = invoke(
+        &webview,
+        "send_message",
+        json!({"room": "general", "body": "hello"}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(id.as_str().is_some_and(|s| !s.is_empty()));
+    let empty = invoke(
+        &webview,
+        "send_message",
+        json!({"room": "general", "body": "  "}),
+    );
+    assert_eq!(empty.err().unwrap_or_default()["code"], "empty_body");
+
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap["account"]["user"], "alice");
+    assert_eq!(snap["rooms"][0]["name"], "general", "{snap}");
+    assert!(
+        !data.path().join("account.json").exists(),
+        "not remembered: nothing on disk"
+    );
+
+    invoke(&webview, "sign_out", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap["account"], Value::Null);
+    drop(server);
+}
