@@ -34,7 +34,11 @@ async function type(css, text) {
 }
 
 async function click(css) {
-  await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
+  // The list is redrawn as messages arrive: find and click again if the node went stale.
+  await waitFor(`a click on ${css}`, async () => {
+    await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
+    return true;
+  });
 }
 
 /** The status label of our message with this body. */
@@ -166,9 +170,48 @@ test("a message in another room raises one desktop notification, seen on D-Bus",
   await s.waitText("#room-header h2", (t) => t === "# general");
 });
 
+test("a room with 10,000 messages opens with a bounded number of rows and pages back", async () => {
+  // Seed the server's database directly: 10,000 messages is a bulk load, not a chat.
+  const seed = spawnSync("python3", ["-c", `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10)
+with db:
+    db.execute("INSERT INTO rooms (name, last_seq) VALUES ('big', 10000)")
+    rid = db.execute("SELECT id FROM rooms WHERE name = 'big'").fetchone()[0]
+    now = int(time.time() * 1000) - 3_600_000
+    db.executemany("INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms) VALUES (?, ?, ?, 'bob', ?, ?)",
+        [(rid, i, f"seed-{i}", f"message {i}", now + i) for i in range(1, 10001)])
+`, join(server.dir, "server.db")], { encoding: "utf8" });
+  assert.equal(seed.status, 0, seed.stderr);
+
+  await s.cmd("POST", `/element/${await s.find("#composer")}/value`, { text: "\uE009k\uE000" });
+  await type("#switcher-input", "big\uE007");
+  await s.waitText("#room-header h2", (t) => t === "# big");
+  await waitFor("the newest message", async () => (await bodies()).at(-1) === "message 10000");
+  const rows = async () => (await bodies()).length;
+  const first = await rows();
+  assert.ok(first <= 400, `${first} rows in the DOM for a 10,000-message room`);
+  // Scrolling to the top draws older messages, still a bounded number.
+  await s.cmd("POST", "/execute/sync", { script: "document.getElementById('messages').scrollTop = 0; document.getElementById('messages').dispatchEvent(new Event('scroll'))", args: [] });
+  await waitFor("older messages", async () => (await rows()) > first);
+  assert.ok((await rows()) <= 1000);
+  await shot("big-room");
+  await click('.room[data-room="general"]');
+  await s.waitText("#room-header h2", (t) => t === "# general");
+});
+
 test("restarting the app signs in silently from the keyring", async () => {
   await s.end();
   s = await Session.start(app);
   await waitFor("the chat view without signing in", () => s.find("#join-input"));
   await waitFor("history", async () => (await bodies()).includes("hello from the app"));
+});
+
+test("launching Confab again hands over to the running instance", async () => {
+  const second = spawn(app, [], { stdio: "ignore" });
+  const exited = new Promise((resolve) => second.once("exit", (code) => resolve(code)));
+  const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 15_000))]);
+  if (code === "still running") second.kill();
+  assert.equal(code, 0, "the second launch exits and the first one stays");
+  assert.ok(await s.find("#composer"), "the running window is still there");
 });

@@ -2,8 +2,8 @@
 import "./style.css";
 import { api, asUiError } from "./api";
 import { h } from "./dom";
-import { addPending, addStored, apply, filterRooms, newModel, room } from "./model";
-import { type ChatHandlers, WINDOW, bannerView, messageRow, roomList, signInView, switcherView, typingLine } from "./view";
+import { addPending, addStored, apply, filterRooms, newModel, removePending, room } from "./model";
+import { type ChatHandlers, WINDOW, bannerView, joinForm, meBar, messageRow, roomItems, signInView, switcherView, typingLine } from "./view";
 import type { Event } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
@@ -36,6 +36,8 @@ const notifier = new Coalescer(
 
 const layout = {
   sidebar: h("div", { id: "sidebar" }),
+  rooms: h("ul", {}),
+  me: h("div", {}),
   banner: h("div", { id: "banner-slot" }),
   header: h("header", { id: "room-header" }),
   list: h("ol", { id: "messages", "aria-live": "polite" }),
@@ -46,6 +48,7 @@ const layout = {
 const handlers: ChatHandlers = {
   select(name) {
     model.current = name;
+    localStorage.setItem("confab.room", name); // reopen it next time
     room(model, name).unread = 0;
     shown = WINDOW;
     void loadRecent(name);
@@ -71,11 +74,8 @@ const handlers: ChatHandlers = {
     }
   },
   retry(id) {
-    const r = model.current ? room(model, model.current) : null;
-    const failed = r?.messages.find((m) => m.id === id);
-    if (!r || !failed) return;
-    r.messages.splice(r.messages.indexOf(failed), 1);
-    handlers.send(failed.body);
+    const failed = model.current ? removePending(model, model.current, id) : null;
+    if (failed) handlers.send(failed.body);
   },
   retryNow: () => void api.retryNow().catch(() => {}),
   signIn: () => showSignIn(null),
@@ -113,7 +113,8 @@ async function loadRecent(name: string) {
 
 let unreadShown = -1;
 function drawSidebar() {
-  layout.sidebar.replaceChildren(roomList(model, handlers));
+  layout.rooms.replaceChildren(...roomItems(model, handlers));
+  layout.me.replaceChildren(meBar(model, handlers));
   const unread = [...model.rooms.values()].reduce((n, r) => n + r.unread, 0);
   if (unread !== unreadShown) {
     unreadShown = unread;
@@ -173,6 +174,7 @@ function showChat() {
   layout.list.onscroll = () => {
     if (layout.list.scrollTop < 20) handlers.loadOlder();
   };
+  layout.sidebar.replaceChildren(h("nav", { id: "rooms" }, layout.rooms, joinForm(handlers), layout.me));
   app.replaceChildren(
     h("div", { id: "chat" }, layout.sidebar, h("section", { id: "main" }, layout.banner, layout.header, layout.list, layout.typing, layout.composer)),
   );
@@ -207,15 +209,30 @@ function onEvent(e: Event) {
     drawBanner();
     return;
   }
-  if (e.type === "state" || e.type === "outbox") drawBanner();
+  if (e.type === "state" || e.type === "outbox") dirty.banner = true;
   if (changed.size > 0) {
-    drawSidebar();
-    if (model.current && changed.has(model.current)) {
+    dirty.sidebar = true;
+    if (model.current && changed.has(model.current)) dirty.current = true;
+  }
+  scheduleDraw();
+}
+
+// Events can come by the thousand (a long replay): draw at most once per frame.
+const dirty = { banner: false, sidebar: false, current: false };
+let frame = 0;
+function scheduleDraw() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    if (dirty.banner) drawBanner();
+    if (dirty.sidebar) drawSidebar();
+    if (dirty.current && model.current) {
       drawHeader();
       drawMessages(false);
       layout.typing.textContent = typingLine(model.rooms.get(model.current), Date.now());
     }
-  }
+    dirty.banner = dirty.sidebar = dirty.current = false;
+  });
 }
 
 /** Rebuilds everything from the backend's snapshot (start, sign-in, page reload). */
@@ -229,7 +246,10 @@ async function refresh() {
   model.conn = snap.state;
   model.queued = snap.queued;
   for (const r of snap.rooms) room(model, r.name);
-  if (!model.current && snap.rooms.length > 0) model.current = snap.rooms[0].name;
+  if (!model.current && snap.rooms.length > 0) {
+    const last = localStorage.getItem("confab.room");
+    model.current = snap.rooms.some((r) => r.name === last) ? last : snap.rooms[0].name;
+  }
   showChat();
   if (model.current) await loadRecent(model.current);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addPending, addStored, apply, banner, filterRooms, linkify, newModel, room, typingUsers } from "./model";
+import { addPending, addStored, apply, banner, filterRooms, linkify, newModel, removePending, room, typingUsers } from "./model";
 import type { MessageData } from "./types";
 
 const msg = (seq: number, author = "bob", id = `m${seq}`): MessageData => ({
@@ -96,5 +96,34 @@ describe("room switcher", () => {
     expect(filterRooms(rooms, "")).toEqual(["dev-ops", "general", "ops", "random"]);
     expect(filterRooms(rooms, "#op")).toEqual(["ops", "dev-ops"]);
     expect(filterRooms(rooms, "zzz")).toEqual([]);
+  });
+});
+
+describe("at scale", () => {
+  it("10,000 replayed messages, shuffled and repeated, end up once each in order", () => {
+    const m = newModel();
+    m.user = "alice";
+    const seqs = Array.from({ length: 10_000 }, (_, i) => i + 1);
+    for (let i = seqs.length - 1; i > 0; i--) {
+      const j = (i * 7919) % (i + 1);
+      [seqs[i], seqs[j]] = [seqs[j], seqs[i]];
+    }
+    addStored(m, seqs.map((s) => msg(s)));
+    addStored(m, seqs.slice(0, 500).map((s) => msg(s)));
+    const r = room(m, "general");
+    expect(r.messages).toHaveLength(10_000);
+    expect(r.messages.every((x, i) => x.seq === i + 1)).toBe(true);
+  });
+
+  it("a retried failed message leaves the pending tail consistent", () => {
+    const m = newModel();
+    m.user = "alice";
+    addPending(m, "general", "c1", "one");
+    addPending(m, "general", "c2", "two");
+    expect(removePending(m, "general", "c1")?.body).toBe("one");
+    apply(m, { type: "message", ...msg(1, "alice", "c2") }, 0, true);
+    const r = room(m, "general");
+    expect(r.messages.map((x) => x.id)).toEqual(["c2"]);
+    expect(r.pending).toBe(0);
   });
 });

@@ -17,6 +17,8 @@ export interface Room {
   typing: Map<string, number>; // user -> expiry (ms since epoch)
   presence: string[];
   oldestLoaded: number | null; // lowest seq we have, for paging back
+  seqs: Set<number>; // stored seqs present, so a duplicate is found in O(1)
+  pending: number; // how many of our unsent messages sit at the end of `messages`
 }
 
 export interface Model {
@@ -36,7 +38,7 @@ export function newModel(): Model {
 export function room(m: Model, name: string): Room {
   let r = m.rooms.get(name);
   if (!r) {
-    r = { name, messages: [], unread: 0, typing: new Map(), presence: [], oldestLoaded: null };
+    r = { name, messages: [], unread: 0, typing: new Map(), presence: [], oldestLoaded: null, seqs: new Set(), pending: 0 };
     m.rooms.set(name, r);
   }
   return r;
@@ -52,22 +54,28 @@ export function addStored(m: Model, msgs: MessageData[]): number {
   let added = 0;
   for (const msg of msgs) {
     const r = room(m, msg.room);
-    const pending = r.messages.findIndex((x) => x.seq === null && x.id === msg.id);
-    if (pending >= 0) r.messages.splice(pending, 1);
-    if (r.messages.some((x) => x.seq === msg.seq)) continue;
-    const own = msg.author === m.user;
+    // Only the few pending messages at the end can be our copy of this one.
+    const storedCount = r.messages.length - r.pending;
+    if (msg.author === m.user && r.pending > 0) {
+      const at = r.messages.findIndex((x, i) => i >= storedCount && x.id === msg.id);
+      if (at >= 0) {
+        r.messages.splice(at, 1);
+        r.pending--;
+      }
+    }
+    if (r.seqs.has(msg.seq)) continue;
     const entry = stored(msg);
-    if (own) entry.status = "sent";
-    // Stored messages sit before pending ones, in seq order (binary search on the stored part).
-    const storedCount = r.messages.findIndex((x) => x.seq === null);
-    let hi = storedCount < 0 ? r.messages.length : storedCount;
-    let lo = 0;
+    if (msg.author === m.user) entry.status = "sent";
+    // Stored messages sit before pending ones, in seq order: binary search, usually at the end.
+    let hi = r.messages.length - r.pending;
+    let lo = hi > 0 && (r.messages[hi - 1].seq ?? 0) < msg.seq ? hi : 0;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if ((r.messages[mid].seq ?? 0) < msg.seq) lo = mid + 1;
       else hi = mid;
     }
     r.messages.splice(lo, 0, entry);
+    r.seqs.add(msg.seq);
     r.oldestLoaded = r.oldestLoaded === null ? msg.seq : Math.min(r.oldestLoaded, msg.seq);
     r.typing.delete(msg.author);
     added++;
@@ -78,7 +86,18 @@ export function addStored(m: Model, msgs: MessageData[]): number {
 /** Our message, shown at once as queued (offline) or sending (online). */
 export function addPending(m: Model, roomName: string, id: string, body: string): void {
   const status: Status = m.conn.state === "open" ? "sending" : "queued";
-  room(m, roomName).messages.push({ room: roomName, id, author: m.user ?? "", body, seq: null, ts: null, status });
+  const r = room(m, roomName);
+  r.messages.push({ room: roomName, id, author: m.user ?? "", body, seq: null, ts: null, status });
+  r.pending++;
+}
+
+/** Drops one of our pending messages (a failed one the user retries as new). */
+export function removePending(m: Model, roomName: string, id: string): ChatMessage | null {
+  const r = room(m, roomName);
+  const at = r.messages.findIndex((x, i) => i >= r.messages.length - r.pending && x.id === id);
+  if (at < 0) return null;
+  r.pending--;
+  return r.messages.splice(at, 1)[0];
 }
 
 /** Applies one event. Returns the rooms whose view changed. */

@@ -75,7 +75,8 @@ export function messageRow(m: ChatMessage, onRetry: (id: string) => void): HTMLE
   );
 }
 
-export function roomList(model: Model, on: ChatHandlers): HTMLElement {
+/** The join box. Built once: redrawing the room list must not lose what the user is typing. */
+export function joinForm(on: ChatHandlers): HTMLElement {
   const input = h("input", { id: "join-input", placeholder: "Join or create a room", maxlength: 64 });
   const form = h("form", { id: "join-form" }, input);
   form.addEventListener("submit", (e) => {
@@ -83,21 +84,24 @@ export function roomList(model: Model, on: ChatHandlers): HTMLElement {
     if (input.value.trim()) on.join(input.value);
     input.value = "";
   });
+  return form;
+}
+
+/** The rooms, with unread counts; redrawn as they change. */
+export function roomItems(model: Model, on: ChatHandlers): HTMLElement[] {
   const rooms = [...model.rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
-  return h(
-    "nav",
-    { id: "rooms" },
-    h("ul", {}, ...rooms.map((r) =>
-      h(
-        "li",
-        { class: `room${r.name === model.current ? " current" : ""}`, "data-room": r.name, onclick: () => on.select(r.name) },
-        h("span", { class: "name" }, `# ${r.name}`),
-        r.unread > 0 ? h("span", { class: "unread", "aria-label": `${r.unread} unread` }, String(r.unread)) : null,
-      ),
-    )),
-    form,
-    h("div", { class: "me" }, h("span", {}, model.user ?? ""), h("button", { id: "sign-out", onclick: on.signOut }, "Sign out")),
+  return rooms.map((r) =>
+    h(
+      "li",
+      { class: `room${r.name === model.current ? " current" : ""}`, "data-room": r.name, onclick: () => on.select(r.name) },
+      h("span", { class: "name" }, `# ${r.name}`),
+      r.unread > 0 ? h("span", { class: "unread", "aria-label": `${r.unread} unread` }, String(r.unread)) : null,
+    ),
   );
+}
+
+export function meBar(model: Model, on: ChatHandlers): HTMLElement {
+  return h("div", { class: "me" }, h("span", {}, model.user ?? ""), h("button", { id: "sign-out", onclick: on.signOut }, "Sign out"));
 }
 
 export function bannerView(model: Model, now: number, on: ChatHandlers): HTMLElement | null {
