@@ -456,6 +456,44 @@ impl Actor {
 
     /// One refresh, single-flight by construction: only this actor refreshes.
     async fn refresh(&mut self, pair: &TokenPair) -> std::result::Result<TokenPair, Next> {
+        // Other processes may share this login: take the lock, then look again — if one of them
+        // refreshed meanwhile, its pair is in the store and ours is spent.
+        let store = Arc::clone(&self.tokens);
+        let ours = pair.refresh_token.clone();
+        let locked = self
+            .alongside(tokio::task::spawn_blocking(
+                move || -> Result<(Option<std::fs::File>, Option<TokenPair>)> {
+                    let Some(path) = store.refresh_lock() else {
+                        return Ok((None, None));
+                    };
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(path)?;
+                    file.lock()?;
+                    let theirs = store.load()?.filter(|p| p.refresh_token != ours);
+                    Ok((Some(file), theirs))
+                },
+            ))
+            .await?;
+        let _lock = match locked
+            .map_err(|e| Error::Keyring(e.to_string()))
+            .and_then(|r| r)
+        {
+            Ok((_, Some(theirs))) => {
+                debug!("another process refreshed the tokens; using its pair");
+                return Ok(theirs);
+            }
+            Ok((file, None)) => file,
+            Err(e) => {
+                return Err(Next::Retry {
+                    reason: e.to_string(),
+                    hint: Some(Duration::from_secs(1)),
+                    now: false,
+                });
+            }
+        };
         let api = self.api.clone();
         let old = pair.refresh_token.clone();
         match self

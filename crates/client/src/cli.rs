@@ -266,10 +266,11 @@ async fn tail(dir: &Path, room: &str, after: Option<u64>) -> anyhow::Result<Exit
                 let closing = client.clone();
                 tokio::spawn(async move { closing.shutdown().await });
                 while let Some(ev) = events.recv().await {
-                    if let Event::Message(m) = ev {
-                        if m.room == room && !print(m) {
-                            break;
-                        }
+                    if let Event::Message(m) = ev
+                        && m.room == room
+                        && !print(m)
+                    {
+                        break;
                     }
                 }
                 return Ok(ExitCode::SUCCESS);

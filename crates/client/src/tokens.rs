@@ -10,6 +10,13 @@ pub trait TokenStore: Send + Sync + 'static {
     fn load(&self) -> Result<Option<TokenPair>>;
     fn save(&self, pair: &TokenPair) -> Result<()>;
     fn clear(&self) -> Result<()>;
+
+    /// A file to lock while refreshing, shared by every process using this store, so two of
+    /// them (the app and `confab tail`, say) never spend the same refresh token: the server
+    /// takes a second use as theft and revokes the login. `None`: only this process uses it.
+    fn refresh_lock(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// Tokens in memory only: for tests and for sessions the user chose not to remember.
@@ -45,6 +52,7 @@ impl TokenStore for MemoryTokens {
 /// [`Error::Keyring`], and the caller must tell the user.
 pub struct KeyringTokens {
     entry: keyring::Entry,
+    key: String,
 }
 
 impl std::fmt::Debug for KeyringTokens {
@@ -63,9 +71,9 @@ fn keyring_error(e: keyring::Error) -> Error {
 impl KeyringTokens {
     /// The entry for `user` on `server` (e.g. `alice` at `chat.example.org:443`).
     pub fn new(server: &str, user: &str) -> Result<Self> {
-        let entry =
-            keyring::Entry::new(SERVICE, &format!("{user}@{server}")).map_err(keyring_error)?;
-        Ok(Self { entry })
+        let key = format!("{user}@{server}");
+        let entry = keyring::Entry::new(SERVICE, &key).map_err(keyring_error)?;
+        Ok(Self { entry, key })
     }
 }
 
@@ -83,6 +91,19 @@ impl TokenStore for KeyringTokens {
     fn save(&self, pair: &TokenPair) -> Result<()> {
         let json = serde_json::to_string(pair).map_err(|e| Error::Invalid(e.to_string()))?;
         self.entry.set_password(&json).map_err(keyring_error)
+    }
+
+    fn refresh_lock(&self) -> Option<std::path::PathBuf> {
+        // The login's key, made file-name safe, in the per-user runtime (or temp) folder.
+        let name: String = self
+            .key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        Some(dir.join(format!("confab-refresh-{name}.lock")))
     }
 
     fn clear(&self) -> Result<()> {

@@ -166,10 +166,10 @@ impl WsClient {
 
     /// Frames until one matches `pred`, which is returned; others are skipped.
     pub async fn recv_until(&mut self, mut pred: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
-        if let Some(i) = self.backlog.iter().position(&mut pred) {
-            if let Some(f) = self.backlog.remove(i) {
-                return f;
-            }
+        if let Some(i) = self.backlog.iter().position(&mut pred)
+            && let Some(f) = self.backlog.remove(i)
+        {
+            return f;
         }
         let mut skipped = vec![];
         loop {

@@ -289,3 +289,74 @@ async fn a_message_queued_for_a_room_left_offline_is_still_delivered() {
     bob.until_received(1).await;
     assert_eq!(bob.received[0].body, "written, then left");
 }
+
+/// Two clients sharing one login (the app and `confab tail`, say) whose tokens expire during an
+/// outage: only one may spend the refresh token; the other must pick up the new pair. Spending
+/// it twice would make the server revoke the login for both.
+#[tokio::test]
+async fn two_clients_sharing_a_login_refresh_once_and_both_reconnect() {
+    struct Shared {
+        inner: MemoryTokens,
+        lock: std::path::PathBuf,
+    }
+    impl TokenStore for Shared {
+        fn load(&self) -> confab_client::Result<Option<confab_protocol::api::TokenPair>> {
+            self.inner.load()
+        }
+        fn save(&self, pair: &confab_protocol::api::TokenPair) -> confab_client::Result<()> {
+            self.inner.save(pair)
+        }
+        fn clear(&self) -> confab_client::Result<()> {
+            self.inner.clear()
+        }
+        fn refresh_lock(&self) -> Option<std::path::PathBuf> {
+            Some(self.lock.clone())
+        }
+    }
+
+    let server = TestServer::start_with(|c| c.access_ttl = Duration::from_secs(1)).await;
+    let tokens = server.user("alice").await;
+    let lock_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(Shared {
+        inner: MemoryTokens::new(Some(tokens)),
+        lock: lock_dir.path().join("refresh.lock"),
+    });
+    let start = |store: Arc<Shared>| {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg = fast_config(&server.http_url(""), dir.path());
+        let shared: Arc<dyn TokenStore> = store;
+        let (client, events) =
+            confab_client::Client::start(cfg, shared).unwrap_or_else(|e| panic!("{e}"));
+        (client, events, dir)
+    };
+    let (_a, mut a_events, _a_dir) = start(Arc::clone(&store));
+    let (_b, mut b_events, _b_dir) = start(Arc::clone(&store));
+    until_open(&mut a_events, "a").await;
+    until_open(&mut b_events, "b").await;
+
+    let mut server = server;
+    server.stop().await;
+    tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_millis(1100)).await;
+    let _server = server.restart().await;
+    until_open(&mut a_events, "a").await;
+    until_open(&mut b_events, "b").await;
+}
+
+/// Waits for `Open`, failing the test on `AuthFailed` (a revoked login) or after the deadline.
+async fn until_open(events: &mut tokio::sync::mpsc::Receiver<Event>, who: &str) {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(Event::State(ConnState::Open { .. })) => return,
+                Some(Event::State(ConnState::AuthFailed { reason })) => {
+                    panic!("{who} signed out: {reason}")
+                }
+                Some(_) => {}
+                None => panic!("{who} stopped"),
+            }
+        }
+    };
+    tokio::time::timeout(confab_test_support::DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{who} never opened"));
+}

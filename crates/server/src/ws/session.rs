@@ -210,8 +210,10 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
                 }
                 let _ = s.out.try_send(Outbound::Ping);
                 ticks += 1;
-                if ticks % RECHECK_EVERY == 0 {
-                    if let Some(end) = s.recheck_login(login).await { break end; }
+                if ticks.is_multiple_of(RECHECK_EVERY)
+                    && let Some(end) = s.recheck_login(login).await
+                {
+                    break end;
                 }
             }
         }
