@@ -268,9 +268,4 @@ impl WsClient {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
-
-    /// The underlying stream, for tests that need raw access.
-    pub fn inner(&mut self) -> &mut Ws {
-        &mut self.ws
-    }
 }

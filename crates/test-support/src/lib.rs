@@ -31,15 +31,3 @@ pub fn init_logs() {
             .try_init();
     }
 }
-
-/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
-pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}

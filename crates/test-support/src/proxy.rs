@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What the proxy does with traffic.
@@ -28,7 +31,7 @@ pub enum Mode {
 #[derive(Debug)]
 struct Shared {
     mode: Mutex<Mode>,
-    upstream: Mutex<SocketAddr>,
+    upstream: SocketAddr,
     /// Cancelling it resets every open connection; replaced after each cut.
     cut: Mutex<CancellationToken>,
     active: AtomicUsize,
@@ -53,7 +56,7 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Pass),
-            upstream: Mutex::new(upstream),
+            upstream,
             cut: Mutex::new(CancellationToken::new()),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
@@ -70,15 +73,6 @@ impl FaultProxy {
             .mode
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = mode;
-    }
-
-    /// Points new connections at another server address (e.g. after a restart).
-    pub fn set_upstream(&self, addr: SocketAddr) {
-        *self
-            .shared
-            .upstream
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = addr;
     }
 
     /// Resets every open connection now.
@@ -153,49 +147,62 @@ fn mode(shared: &Shared) -> Mode {
     *shared.mode.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn pipe(mut client: TcpStream, shared: &Shared, cut: CancellationToken) {
-    let upstream = *shared
-        .upstream
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
-        let _ = client.set_zero_linger();
+async fn pipe(client: TcpStream, shared: &Shared, cut: CancellationToken) {
+    // Reset rather than close, always: the peers see a broken connection, as after a fault.
+    let _ = client.set_zero_linger();
+    let Ok(server) = TcpStream::connect(shared.upstream).await else {
         return;
     };
-    let (mut up, mut down) = ([0u8; 16 * 1024], [0u8; 16 * 1024]);
-    let mut budget: Option<usize> = None;
-    loop {
-        tokio::select! {
-            () = cut.cancelled() => break,
-            r = client.read(&mut up) => {
-                let Ok(n @ 1..) = r else { break };
-                match mode(shared) {
-                    Mode::Blackhole => continue,
-                    Mode::Delay(d) => tokio::time::sleep(d).await,
-                    Mode::ResetAfter(limit) => {
-                        let left = *budget.get_or_insert(limit);
-                        if n >= left {
-                            let _ = server.write_all(&up[..left]).await;
-                            break;
-                        }
-                        budget = Some(left - n);
-                    }
-                    Mode::Pass | Mode::Refuse => {}
+    let _ = server.set_zero_linger();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    tokio::select! {
+        () = cut.cancelled() => {}
+        () = flow(client_read, server_write, shared, true) => {}
+        () = flow(server_read, client_write, shared, false) => {}
+    }
+}
+
+/// One direction. Reading and writing are separate so that `Delay` adds latency to every chunk
+/// without limiting throughput (a slow link, not a narrow one).
+async fn flow(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, shared: &Shared, upstream: bool) {
+    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(256);
+    let read = async move {
+        let mut buf = [0u8; 16 * 1024];
+        let mut budget: Option<usize> = None;
+        loop {
+            let Ok(n @ 1..) = from.read(&mut buf).await else {
+                return;
+            };
+            let mut take = n;
+            match mode(shared) {
+                Mode::Blackhole => continue,
+                Mode::ResetAfter(limit) if upstream => {
+                    let left = *budget.get_or_insert(limit);
+                    take = n.min(left);
+                    budget = Some(left - take);
                 }
-                if server.write_all(&up[..n]).await.is_err() { break }
+                _ => {}
             }
-            r = server.read(&mut down) => {
-                let Ok(n @ 1..) = r else { break };
-                match mode(shared) {
-                    Mode::Blackhole => continue,
-                    Mode::Delay(d) => tokio::time::sleep(d).await,
-                    _ => {}
-                }
-                if client.write_all(&down[..n]).await.is_err() { break }
+            if tx
+                .send((Instant::now(), buf[..take].to_vec()))
+                .await
+                .is_err()
+                || budget == Some(0)
+            {
+                return; // budget spent: what was let through is written, then the reset
             }
         }
-    }
-    // Reset rather than close: the peers see a broken connection, as after a network fault.
-    let _ = client.set_zero_linger();
-    let _ = server.set_zero_linger();
+    };
+    let write = async move {
+        while let Some((read_at, bytes)) = rx.recv().await {
+            if let Mode::Delay(d) = mode(shared) {
+                tokio::time::sleep_until(read_at + d).await;
+            }
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::join!(read, write);
 }

@@ -18,17 +18,8 @@ async fn messages_queued_while_the_server_is_down_go_out_once_in_order() {
     let mut bob = TestClient::start(&url, server.user("bob").await);
     alice.until_open().await;
     bob.until_open().await;
-    alice
-        .client
-        .join("general")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.client
-        .join("general")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
-        .await;
+    alice.join_synced("general").await;
+    bob.join_synced("general").await;
 
     let mut server = server;
     server.stop().await;
@@ -101,14 +92,25 @@ async fn a_blackholed_connection_is_detected_and_replaced() {
     let url = proxy.http_url();
     let mut alice = TestClient::start(&url, server.user("alice").await);
     alice.until_open().await;
+    alice.join_synced("general").await;
+
+    // Slow is not dead: with 200 ms each way (under the 600 ms limit) the message goes through
+    // on the same connection.
+    proxy.set_mode(Mode::Delay(Duration::from_millis(200)));
     alice
         .client
-        .join("general")
+        .send("general", "slowly")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    alice
-        .until("synced", |e| matches!(e, Event::Synced { .. }))
+    let first = alice
+        .until("the slow ack", |e| {
+            matches!(e, Event::Sent { .. } | Event::State(_))
+        })
         .await;
+    assert!(
+        matches!(first, Event::Sent { .. }),
+        "a slow path was taken for dead: {first:?}"
+    );
 
     proxy.set_mode(Mode::Blackhole);
     let started = tokio::time::Instant::now();
@@ -146,20 +148,8 @@ async fn a_reset_in_the_middle_of_a_send_loses_and_duplicates_nothing() {
     let mut bob = TestClient::start(&server.http_url(""), server.user("bob").await);
     alice.until_open().await;
     bob.until_open().await;
-    alice
-        .client
-        .join("general")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.client
-        .join("general")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
-        .await;
-    alice
-        .until("alice synced", |e| matches!(e, Event::Synced { .. }))
-        .await;
+    bob.join_synced("general").await;
+    alice.join_synced("general").await;
 
     // The connection dies 40 bytes into the next frame: the send frame is cut in half.
     proxy.set_mode(Mode::ResetAfter(40));
@@ -257,12 +247,7 @@ async fn a_message_queued_for_a_room_left_offline_is_still_delivered() {
     let mut bob = TestClient::start(&url, server.user("bob").await);
     alice.until_open().await;
     bob.until_open().await;
-    bob.client
-        .join("side")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
-        .await;
+    bob.join_synced("side").await;
     server.stop().await;
     alice
         .until("reconnecting", |e| {

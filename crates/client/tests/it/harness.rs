@@ -76,6 +76,19 @@ impl TestClient {
         .await;
     }
 
+    /// Joins a room and waits until its replay is complete.
+    pub async fn join_synced(&mut self, room: &str) {
+        self.client
+            .join(room)
+            .await
+            .unwrap_or_else(|e| panic!("join {room}: {e}"));
+        self.until(
+            &format!("{room} synced"),
+            |e| matches!(e, Event::Synced { room: r, .. } if r == room),
+        )
+        .await;
+    }
+
     /// Waits until `n` messages have been received in total.
     pub async fn until_received(&mut self, n: usize) {
         while self.received.len() < n {

@@ -13,12 +13,7 @@ async fn two_clients_exchange_messages_exactly_once() {
     let mut bob = TestClient::start(&url, server.user("bob").await);
     alice.until_open().await;
     bob.until_open().await;
-    bob.client
-        .join("general")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    bob.until("bob synced", |e| matches!(e, Event::Synced { .. }))
-        .await;
+    bob.join_synced("general").await;
 
     let id = alice
         .client
