@@ -53,5 +53,5 @@ CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_
   dbus-run-session -- bash -c 'echo -n e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
     for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.secrets --print-reply \
       /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break; sleep 0.05; done &&
-    node --test --test-concurrency=1 tests/e2e/' 
+    node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/' 
 echo "screenshots: $artifacts/e2e"

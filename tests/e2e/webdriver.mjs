@@ -13,6 +13,9 @@ async function call(method, path, body) {
     method,
     headers: { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
+    // A WebDriver call that hangs (seen once in CI) fails here and is retried by waitFor,
+    // instead of waiting out fetch's five-minute default.
+    signal: AbortSignal.timeout(15_000),
   });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
