@@ -38,18 +38,21 @@ step "build the server, the CLI and the app"
 cargo build --locked -p confab-server -p confab-client -p confab-desktop
 
 step "protocol conformance: a Python client written from docs/protocol.md alone"
-venv="$target/conformance-venv"
+venv="$target/test-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt \
+  -r tests/e2e/requirements.txt
 CONFAB_SERVER_BIN="$target/debug/confab-server" "$venv/bin/python" tests/conformance/protocol_client.py
 
 step "desktop end to end (real window under Xvfb, WebDriver)"
 mkdir -p "$artifacts/e2e"
-# A throw-away home for the app's data and the keyring, unlocked inside a private D-Bus session.
+# A throw-away home for the app's data, settings and the keyring, unlocked inside a private
+# D-Bus session. The tray is driven over that bus, the window through X11 (python-xlib).
 e2e_home="$(mktemp -d)"
 trap 'rm -rf "$e2e_home"' EXIT
+mkdir -p "$e2e_home/data" "$e2e_home/config"
 CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_ARTIFACTS="$artifacts/e2e" \
-  XDG_DATA_HOME="$e2e_home" xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  CONFAB_PYTHON="$venv/bin/python" XDG_DATA_HOME="$e2e_home/data" XDG_CONFIG_HOME="$e2e_home/config" xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- bash -c 'echo -n e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
     for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.secrets --print-reply \
       /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break; sleep 0.05; done &&

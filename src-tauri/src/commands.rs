@@ -294,6 +294,12 @@ pub async fn typing(state: State<'_, AppState>, room: String) -> Result<(), UiEr
     Ok(state.client()?.typing(&room).await?)
 }
 
+/// The UI reports its "mute all" setting, which the tray menu shows ticked.
+#[tauri::command]
+pub fn set_mute_all(state: State<'_, AppState>, muted: bool) {
+    state.tray.set_mute_all(muted);
+}
+
 /// The UI reports its total unread count, which the tray icon shows.
 #[tauri::command]
 pub fn set_unread(state: State<'_, AppState>, count: u32) {

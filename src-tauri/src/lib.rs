@@ -21,7 +21,7 @@ pub use commands::AppState;
 use tauri::{Manager, Runtime, WindowEvent};
 
 /// The app, generic over the runtime (tests use Tauri's mock runtime). `data_root` overrides
-/// the platform's app data folder (`CONFAB_APP_DATA`, and tests).
+/// the platform's app data folder (`--data-dir`, `CONFAB_APP_DATA`, and tests).
 pub fn app<R: Runtime>(
     builder: tauri::Builder<R>,
     data_root: Option<std::path::PathBuf>,
@@ -40,6 +40,7 @@ pub fn app<R: Runtime>(
             commands::history,
             commands::typing,
             commands::set_unread,
+            commands::set_mute_all,
             commands::retry_now,
         ])
         .setup(move |app| {
@@ -80,7 +81,8 @@ pub fn run() {
             tray::show(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build());
-    let data_root = std::env::var_os("CONFAB_APP_DATA").map(Into::into);
+    let data_root = data_dir_arg(std::env::args_os().skip(1))
+        .or_else(|| std::env::var_os("CONFAB_APP_DATA").map(Into::into));
     let app = match app(builder, data_root).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(err) => {
@@ -88,6 +90,14 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Logging out of the desktop (SIGTERM) or Ctrl+C in a terminal is a quit like the tray's:
+    // the client closes its connection cleanly and the window's size and position are saved.
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        if terminated().await {
+            handle.exit(0);
+        }
+    });
     app.run(|_, event| {
         // With the window hidden there are no windows left; only Quit (an explicit exit code)
         // ends the app.
@@ -98,4 +108,64 @@ pub fn run() {
             api.prevent_exit();
         }
     });
+}
+
+/// `--data-dir DIR` (or `--data-dir=DIR`): a separate profile, e.g. a second account or a test.
+fn data_dir_arg(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::path::PathBuf> {
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            return args.next().map(Into::into);
+        }
+        if let Some(dir) = arg.to_str().and_then(|a| a.strip_prefix("--data-dir=")) {
+            return Some(dir.into());
+        }
+    }
+    None
+}
+
+/// Resolves to true on SIGTERM or SIGINT (false where signals cannot be watched).
+#[cfg(unix)]
+async fn terminated() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return false;
+    };
+    tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => true,
+    }
+}
+
+/// Resolves to true on Ctrl+C (Windows has no SIGTERM; a logoff closes the window).
+#[cfg(not(unix))]
+async fn terminated() -> bool {
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_dir_arg;
+    use std::path::PathBuf;
+
+    #[test]
+    fn data_dir_comes_from_either_spelling_of_the_flag() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert_eq!(
+            data_dir_arg(args(&["--data-dir", "/p"]).into_iter()),
+            Some(PathBuf::from("/p"))
+        );
+        assert_eq!(
+            data_dir_arg(args(&["-x", "--data-dir=/q"]).into_iter()),
+            Some(PathBuf::from("/q"))
+        );
+        assert_eq!(data_dir_arg(args(&["--data-dir"]).into_iter()), None);
+        assert_eq!(data_dir_arg(args(&[]).into_iter()), None);
+    }
 }

@@ -24,6 +24,7 @@ pub type Draw = Box<dyn Fn(&str, Look) + Send + Sync>;
 pub struct TrayStatus {
     now: Mutex<(String, bool, u32)>,
     draw: Draw,
+    check_mute: Box<dyn Fn(bool) + Send + Sync>,
 }
 
 impl std::fmt::Debug for TrayStatus {
@@ -37,7 +38,20 @@ impl TrayStatus {
         Self {
             now: Mutex::new(("Signed out".into(), false, 0)),
             draw,
+            check_mute: Box::new(|_| {}),
         }
+    }
+
+    /// Also ticks or clears the menu's "Mute all" when the UI reports its setting.
+    pub fn with_mute_check(mut self, check: impl Fn(bool) + Send + Sync + 'static) -> Self {
+        self.check_mute = Box::new(check);
+        self
+    }
+
+    /// The UI owns the "mute all" setting (it raises the notifications); at start it tells the
+    /// tray, so the menu's tick matches what is really muted.
+    pub fn set_mute_all(&self, muted: bool) {
+        (self.check_mute)(muted);
     }
 
     /// A status with nothing to draw on (tests, or no tray on this desktop).
@@ -118,6 +132,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
     let quit = MenuItem::with_id(app, "quit", "Quit Confab", true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&status, &show_hide, &mute, &quit])?;
     let mute_item = mute.clone();
+    let mute_check = mute.clone();
     let tray = TrayIconBuilder::with_id("main")
         .icon(icon(Look::Offline)?)
         .tooltip("Confab")
@@ -148,7 +163,10 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
             let _ = tray.set_icon(Some(image));
         }
         let _ = tray.set_tooltip(Some(format!("Confab — {text}")));
-    })))
+    }))
+    .with_mute_check(move |muted| {
+        let _ = mute_check.set_checked(muted);
+    }))
 }
 
 #[cfg(test)]

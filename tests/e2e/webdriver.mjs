@@ -49,8 +49,8 @@ export async function startDriver() {
 
 /** A WebDriver session running the app binary. */
 export class Session {
-  static async start(application, env = {}) {
-    const caps = { browserName: "wry", "tauri:options": { application, env } };
+  static async start(application, args = []) {
+    const caps = { browserName: "wry", "tauri:options": { application, args } };
     const value = await waitFor("a WebDriver session", () =>
       call("POST", "/session", { capabilities: { alwaysMatch: caps } }),
     );

@@ -26,4 +26,5 @@ export const api = {
   typing: (room: string) => invoke<void>("typing", { room }),
   retryNow: () => invoke<void>("retry_now"),
   setUnread: (count: number) => invoke<void>("set_unread", { count }),
+  setMuteAll: (muted: boolean) => invoke<void>("set_mute_all", { muted }),
 };

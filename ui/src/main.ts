@@ -111,15 +111,21 @@ async function loadRecent(name: string) {
   if (addStored(model, msgs) > 0 && model.current === name) drawMessages(true);
 }
 
+// The tray shows the unread count. It is reported as events arrive, not when drawing: a
+// window closed to the tray draws no frames, and that is exactly when the count matters.
 let unreadShown = -1;
-function drawSidebar() {
-  layout.rooms.replaceChildren(...roomItems(model, handlers));
-  layout.me.replaceChildren(meBar(model, handlers));
+function reportUnread() {
   const unread = [...model.rooms.values()].reduce((n, r) => n + r.unread, 0);
   if (unread !== unreadShown) {
     unreadShown = unread;
     void api.setUnread(unread).catch(() => {});
   }
+}
+
+function drawSidebar() {
+  layout.rooms.replaceChildren(...roomItems(model, handlers));
+  layout.me.replaceChildren(meBar(model, handlers));
+  reportUnread();
 }
 
 function drawBanner() {
@@ -211,6 +217,7 @@ function onEvent(e: Event) {
   }
   if (e.type === "state" || e.type === "outbox") dirty.banner = true;
   if (changed.size > 0) {
+    reportUnread();
     dirty.sidebar = true;
     if (model.current && changed.has(model.current)) dirty.current = true;
   }
@@ -300,6 +307,9 @@ void listen<boolean>("mute_all", (e) => {
   else muted.delete("*");
   localStorage.setItem("confab.muted", JSON.stringify([...muted]));
 });
+
+// The setting outlives the app; the tray's tick starts unticked each launch.
+void api.setMuteAll(muted.has("*")).catch(() => {});
 
 // Subscribe first, then take the snapshot: an event can't fall between the two.
 api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));

@@ -1,0 +1,92 @@
+// The desktop around the app, as the user meets it: the tray menu (the StatusNotifierItem
+// menu the app exports on the session bus, driven the way a panel drives it), the window as
+// X11 sees it (mapped or not, where, how big) and the window manager's close request.
+
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const PYTHON = process.env.CONFAB_PYTHON ?? "python3";
+const X11 = join(import.meta.dirname, "x11.py");
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.status} ${r.stderr}`);
+  return r.stdout;
+}
+
+/** PIDs of the running app binary. */
+export function appPids(app) {
+  const r = spawnSync("pgrep", ["-f", `^${app}`], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean).map(Number);
+}
+
+/** The app window's X11 state: { mapped, x, y, width, height }. */
+export function windowState(title = "Confab") {
+  return JSON.parse(run(PYTHON, [X11, "state", title]));
+}
+
+/** What a title bar's close button does: WM_DELETE_WINDOW to the app. */
+export function closeWindow(title = "Confab") {
+  run(PYTHON, [X11, "close", title]);
+}
+
+/** What dragging the window's frame does. */
+export function moveResize(x, y, width, height, title = "Confab") {
+  run(PYTHON, [X11, "move-resize", title, String(x), String(y), String(width), String(height)]);
+}
+
+const ITEM = /^\/org\/ayatana\/NotificationItem\/[^/]+$/;
+
+/** The app's tray icon on the session bus: { dest, path, menu }. */
+export function trayIcon(pid) {
+  const names = JSON.parse(run("busctl", ["--user", "--json=short", "list"]));
+  for (const { name, pid: owner } of names) {
+    if (owner !== pid || !name.startsWith(":")) continue;
+    // A connection whose owner is still starting may not answer yet: ask again on the next poll.
+    const tree = spawnSync("busctl", ["--user", "--list", "tree", name], { encoding: "utf8", timeout: 2_000 });
+    const path = tree.stdout.split("\n").find((p) => ITEM.test(p));
+    if (path) return { dest: name, path, menu: `${path}/Menu` };
+  }
+  return null;
+}
+
+/** The tray menu's items: [{ id, label, enabled, checked }]. */
+export function trayMenu(icon) {
+  const out = JSON.parse(
+    run("busctl", ["--user", "--json=short", "call", icon.dest, icon.menu, "com.canonical.dbusmenu", "GetLayout", "iias", "0", "--", "-1", "0"]),
+  );
+  const [, [, , children]] = out.data;
+  return children.map(({ data: [id, props] }) => ({
+    id,
+    label: props.label?.data ?? "",
+    enabled: props.enabled?.data ?? true,
+    checked: props["toggle-state"] ? props["toggle-state"].data === 1 : undefined,
+  }));
+}
+
+/** Clicks the tray menu item whose label starts with `label`, as a panel does. */
+export function trayClick(icon, label) {
+  const item = trayMenu(icon).find((i) => i.label.startsWith(label));
+  if (!item) throw new Error(`no tray menu item "${label}"`);
+  run("busctl", ["--user", "call", icon.dest, icon.menu, "com.canonical.dbusmenu", "Event", "isvu", String(item.id), "clicked", "i", "0", "0"]);
+}
+
+/** The icon image file the tray currently shows. */
+export function trayIconName(icon) {
+  const out = JSON.parse(
+    run("busctl", ["--user", "--json=short", "get-property", icon.dest, icon.path, "org.kde.StatusNotifierItem", "IconName"]),
+  );
+  return out.data;
+}
+
+/** Which of icons/tray-*.png the tray shows now ("online", "offline", "unread"), by pixels. */
+export function trayLook(icon) {
+  const shown = trayIconName(icon);
+  for (const look of ["online", "offline", "unread"]) {
+    const ref = join(import.meta.dirname, "..", "..", "icons", `tray-${look}.png`);
+    // `compare -metric AE` prints the number of differing pixels (on stderr).
+    const r = spawnSync("compare", ["-metric", "AE", shown, ref, "null:"], { encoding: "utf8" });
+    if (r.stderr.trim() === "0") return look;
+  }
+  return null;
+}
