@@ -22,6 +22,9 @@ pub struct Config {
     /// Cap on the database size in bytes; beyond it sends fail with `storage_failed` and
     /// nothing is acknowledged. `None`: limited by the disk only.
     pub max_db_bytes: Option<u64>,
+    /// Where `/updates/latest.json` and the desktop app's signed artifacts are served from;
+    /// `None`: no updates are published (`latest.json` answers 204).
+    pub updates_dir: Option<PathBuf>,
     pub limits: Limits,
 }
 
@@ -104,6 +107,7 @@ impl Config {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_db_bytes: None,
+            updates_dir: None,
             limits: Limits::default(),
         }
     }

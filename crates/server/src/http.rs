@@ -25,7 +25,7 @@ const MAX_BODY: usize = 16 * 1024;
 pub struct Failure(StatusCode, ErrorCode, String);
 
 impl Failure {
-    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self(status, code, message.into())
     }
 
@@ -66,6 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/ws", get(upgrade))
+        .route("/updates/{file}", get(crate::updates::serve))
         .fallback(|| async {
             Failure::new(
                 StatusCode::NOT_FOUND,

@@ -2,7 +2,8 @@
 //!
 //! Layers, from the socket inwards:
 //! - [`net`]: accept loop, optional TLS ([`tls`]), handshake deadlines, HTTP/1.1 with upgrades.
-//! - [`http`]: the `/api` endpoints, the `/ws` upgrade and the Origin allowlist.
+//! - [`http`]: the `/api` endpoints, the `/ws` upgrade and the Origin allowlist; [`updates`]
+//!   serves the desktop app's update manifest and artifacts from a directory.
 //! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
 //!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
@@ -22,6 +23,7 @@ mod net;
 pub mod rooms;
 pub mod store;
 mod tls;
+mod updates;
 mod ws;
 
 pub use config::{Config, Limits, TlsFiles};

@@ -55,6 +55,10 @@ struct Args {
     /// Cap on the database size in MiB; beyond it new messages are refused (storage_failed).
     #[arg(long, env = "CONFAB_MAX_DB_MB")]
     max_db_mb: Option<u64>,
+    /// Publish desktop app updates: `latest.json` and the signed packages it names, served at
+    /// `/updates/` (see docs/release.md).
+    #[arg(long, env = "CONFAB_UPDATES_DIR")]
+    updates_dir: Option<PathBuf>,
     /// Log filter, e.g. `info` or `confab_server=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -115,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         .max_body_bytes
         .min(confab_protocol::limits::MAX_FRAME_BYTES / 2);
     config.max_db_bytes = args.max_db_mb.map(|mb| mb * 1024 * 1024);
+    config.updates_dir = args.updates_dir;
     config.limits.rate_burst = args.rate_burst;
     config.limits.rate_per_sec = args.rate_per_sec;
     config.limits.heartbeat = Duration::from_secs(args.heartbeat_secs.max(1));

@@ -7,6 +7,7 @@ mod chat;
 mod lifecycle;
 mod resume;
 mod transport;
+mod updates;
 
 use confab_protocol::ServerFrame;
 
