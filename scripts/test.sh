@@ -58,3 +58,6 @@ CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_
       /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break; sleep 0.05; done &&
     node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/' 
 echo "screenshots: $artifacts/e2e"
+
+step "packages and self-update (release .debs of N and N+1, installed app updates itself)"
+CONFAB_PYTHON="$venv/bin/python" tests/update/run.sh

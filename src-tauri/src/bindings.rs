@@ -17,6 +17,7 @@ fn generate() -> String {
         crate::commands::Snapshot::decl(&cfg),
         crate::commands::RoomView::decl(&cfg),
         crate::errors::UiError::decl(&cfg),
+        crate::update::UpdateStatus::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:\n\

@@ -4,14 +4,15 @@
 use crate::errors::UiError;
 use crate::session::{self, Account, Session, Sink};
 use crate::tray::TrayStatus;
+use crate::update::{self, UpdateStatus, Updates};
 use confab_client::{ConnState, Event, api::Api};
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
-use tauri::State;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
 use url::Url;
 
 /// Everything the app shares between commands.
@@ -42,6 +43,12 @@ impl AppState {
             notice: Mutex::new(None),
             tray: Arc::new(tray),
         }
+    }
+
+    /// The server of the signed-in account, if any.
+    pub fn server(&self) -> Option<Url> {
+        let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        session.as_ref().map(|s| s.account.server.clone())
     }
 
     fn client(&self) -> Result<confab_client::Client, UiError> {
@@ -292,6 +299,35 @@ pub async fn history(
 #[tauri::command]
 pub async fn typing(state: State<'_, AppState>, room: String) -> Result<(), UiError> {
     Ok(state.client()?.typing(&room).await?)
+}
+
+/// Where an update stands (the UI asks once when it starts, then follows `update` events).
+#[tauri::command]
+pub fn update_status(updates: State<'_, Updates>) -> UpdateStatus {
+    updates.status()
+}
+
+/// Looks for an update on the signed-in server; `silent` (at start) shows only a found one.
+#[tauri::command]
+pub async fn check_update<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    silent: bool,
+) -> Result<(), UiError> {
+    update::check(app, state.server(), silent).await;
+    Ok(())
+}
+
+/// Downloads, verifies and installs the update the last check found.
+#[tauri::command]
+pub async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
+    update::install(app).await
+}
+
+/// Restarts into the installed update.
+#[tauri::command]
+pub fn restart_to_update<R: Runtime>(app: AppHandle<R>) {
+    app.restart();
 }
 
 /// The UI reports its "mute all" setting, which the tray menu shows ticked.

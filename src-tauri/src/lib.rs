@@ -5,6 +5,8 @@
 //!   over a `Channel` the UI created (so no event is emitted before anyone listens).
 //! - [`tray`]: the tray icon (online / offline / unread) and its menu; closing the window hides
 //!   it there, and a second launch shows the running instance instead.
+//! - [`update`]: self-update from the user's server, signed, with progress and a clear refusal
+//!   of bad signatures and downgrades.
 //! - [`errors`]: `{code, message}` for the UI, in words a user understands.
 //!
 //! [`app`] builds the app for any runtime, so the real app and the mock-runtime tests share it.
@@ -15,6 +17,7 @@ pub mod commands;
 pub mod errors;
 pub mod session;
 pub mod tray;
+pub mod update;
 
 pub use commands::AppState;
 
@@ -41,6 +44,10 @@ pub fn app<R: Runtime>(
             commands::typing,
             commands::set_unread,
             commands::set_mute_all,
+            commands::update_status,
+            commands::check_update,
+            commands::install_update,
+            commands::restart_to_update,
             commands::retry_now,
         ])
         .setup(move |app| {
@@ -56,6 +63,7 @@ pub fn app<R: Runtime>(
             let state = AppState::new(root, status);
             state.resume();
             app.manage(state);
+            app.manage(update::Updates::default());
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -80,7 +88,9 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             tray::show(app)
         }))
-        .plugin(tauri_plugin_window_state::Builder::default().build());
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Only the real app: the updater needs the build's `plugins.updater` config.
+        .plugin(tauri_plugin_updater::Builder::new().build());
     let data_root = data_dir_arg(std::env::args_os().skip(1))
         .or_else(|| std::env::var_os("CONFAB_APP_DATA").map(Into::into));
     let app = match app(builder, data_root).build(tauri::generate_context!()) {

@@ -129,8 +129,11 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
         false,
         None::<&str>,
     )?;
+    // The running version, where a user (and the update test) can read it.
+    let update_label = format!("Check for updates (v{})…", app.package_info().version);
+    let update = MenuItem::with_id(app, "update", update_label, true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Confab", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&status, &show_hide, &mute, &quit])?;
+    let menu = Menu::with_items(app, &[&status, &show_hide, &mute, &update, &quit])?;
     let mute_item = mute.clone();
     let mute_check = mute.clone();
     let tray = TrayIconBuilder::with_id("main")
@@ -143,6 +146,12 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
             "mute_all" => {
                 let muted = mute_item.is_checked().unwrap_or(false);
                 let _ = app.emit("mute_all", muted);
+            }
+            "update" => {
+                // The answer shows in the window's update bar.
+                show(app);
+                let server = app.state::<crate::AppState>().server();
+                tauri::async_runtime::spawn(crate::update::check(app.clone(), server, false));
             }
             "quit" => app.exit(0),
             _ => {}

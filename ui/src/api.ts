@@ -1,6 +1,6 @@
 // The backend's commands, typed. Every call rejects with a UiError {code, message}.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { Account, Event, MessageData, Snapshot, UiError } from "./types";
+import type { Account, Event, MessageData, Snapshot, UiError, UpdateStatus } from "./types";
 
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
@@ -27,4 +27,8 @@ export const api = {
   retryNow: () => invoke<void>("retry_now"),
   setUnread: (count: number) => invoke<void>("set_unread", { count }),
   setMuteAll: (muted: boolean) => invoke<void>("set_mute_all", { muted }),
+  updateStatus: () => invoke<UpdateStatus>("update_status"),
+  checkUpdate: (silent: boolean) => invoke<void>("check_update", { silent }),
+  installUpdate: () => invoke<void>("install_update"),
+  restartToUpdate: () => invoke<void>("restart_to_update"),
 };

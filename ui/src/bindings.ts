@@ -32,3 +32,5 @@ export type Snapshot = { account: Account | null, state: ConnState, rooms: Array
 export type RoomView = { name: string, last_seq: number, };
 
 export type UiError = { code: string, message: string, };
+
+export type UpdateStatus = { "state": "idle" } | { "state": "checking" } | { "state": "up_to_date", version: string, } | { "state": "available", version: string, notes: string | null, } | { "state": "downloading", version: string, received: number, total: number | null, } | { "state": "ready", version: string, } | { "state": "failed", message: string, } | { "state": "unavailable", reason: string, };

@@ -3,8 +3,9 @@ import "./style.css";
 import { api, asUiError } from "./api";
 import { h } from "./dom";
 import { addPending, addStored, apply, filterRooms, newModel, removePending, room } from "./model";
+import { updateView } from "./update";
 import { type ChatHandlers, WINDOW, bannerView, joinForm, meBar, messageRow, roomItems, signInView, switcherView, typingLine } from "./view";
-import type { Event } from "./types";
+import type { Event, UpdateStatus } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
 import { listen } from "@tauri-apps/api/event";
@@ -258,6 +259,11 @@ async function refresh() {
     model.current = snap.rooms.some((r) => r.name === last) ? last : snap.rooms[0].name;
   }
   showChat();
+  // Once per start, quietly: the bar appears only if the server offers a newer version.
+  if (!checkedForUpdate) {
+    checkedForUpdate = true;
+    void api.checkUpdate(true).catch(() => {});
+  }
   if (model.current) await loadRecent(model.current);
 }
 
@@ -310,6 +316,20 @@ void listen<boolean>("mute_all", (e) => {
 
 // The setting outlives the app; the tray's tick starts unticked each launch.
 void api.setMuteAll(muted.has("*")).catch(() => {});
+
+// Updates: a bar above everything, from the backend's status (asked once, then followed).
+let checkedForUpdate = false;
+const updateSlot = h("div", { id: "update-slot" });
+document.body.prepend(updateSlot);
+function drawUpdate(status: UpdateStatus) {
+  const v = updateView(status, (action) => {
+    if (action === "install") void api.installUpdate().catch((e) => drawUpdate({ state: "failed", message: asUiError(e).message }));
+    else if (action === "restart") void api.restartToUpdate();
+    else updateSlot.replaceChildren();
+  });
+  updateSlot.replaceChildren(...(v ? [v] : []));
+}
+void listen<UpdateStatus>("update", (e) => drawUpdate(e.payload)).then(() => api.updateStatus().then(drawUpdate));
 
 // Subscribe first, then take the snapshot: an event can't fall between the two.
 api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));

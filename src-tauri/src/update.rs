@@ -1,0 +1,330 @@
+//! Self-update (tauri-plugin-updater). The manifest comes from `CONFAB_UPDATE_URL`, else the
+//! build's configured endpoints, else the user's own confab-server (`/updates/latest.json`).
+//! The artifact must carry a minisign signature made with the key whose public half is built
+//! in (`plugins.updater.pubkey`, set per release build: see docs/release.md), and the signed
+//! version must match the manifest's. A build without a key, or a copy that was not installed
+//! from a package, does not offer updates at all.
+//!
+//! The status goes to the UI (the `update` event, and [`Updates::status`] for a UI that starts
+//! later) and to the tray. Check → available → download (progress) → verify → install →
+//! "restart to update"; any failure leaves the running version as it was.
+
+use crate::errors::UiError;
+use serde::Serialize;
+use std::sync::{Arc, Mutex, PoisonError};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri_plugin_updater::{Error, Update, UpdaterExt};
+use url::Url;
+
+/// Where an update stands, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UpdateStatus {
+    /// Nothing to show (no check yet, or a silent check at start found nothing).
+    Idle,
+    Checking,
+    UpToDate {
+        version: String,
+    },
+    Available {
+        version: String,
+        notes: Option<String>,
+    },
+    Downloading {
+        version: String,
+        #[cfg_attr(test, ts(type = "number"))]
+        received: u64,
+        #[cfg_attr(test, ts(type = "number | null"))]
+        total: Option<u64>,
+    },
+    /// Installed; the new version runs after a restart.
+    Ready {
+        version: String,
+    },
+    Failed {
+        message: String,
+    },
+    /// This build or copy cannot update itself; `reason` says why.
+    Unavailable {
+        reason: String,
+    },
+}
+
+/// The app's update state. One check or install runs at a time.
+pub struct Updates {
+    status: Mutex<UpdateStatus>,
+    pending: tokio::sync::Mutex<Option<Update>>,
+}
+
+impl std::fmt::Debug for Updates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Updates")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Updates {
+    fn default() -> Self {
+        Self {
+            status: Mutex::new(UpdateStatus::Idle),
+            pending: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Updates {
+    pub fn status(&self) -> UpdateStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn set<R: Runtime>(app: &AppHandle<R>, status: UpdateStatus) {
+    *app.state::<Updates>()
+        .status
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = status.clone();
+    let _ = app.emit("update", &status);
+}
+
+/// Why this copy can't update itself, if it can't.
+fn unavailable<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
+    let key = app
+        .config()
+        .plugins
+        .0
+        .get("updater")
+        .and_then(|u| u.get("pubkey"))
+        .and_then(|k| k.as_str())
+        .unwrap_or("");
+    if key.trim().is_empty() {
+        return Some(
+            "This build of Confab has no update key, so it does not update itself.".into(),
+        );
+    }
+    // Installing over a copy that no package manager knows would overwrite a file in a build
+    // folder (or fail): only packaged copies update themselves.
+    if cfg!(target_os = "linux") && tauri::utils::platform::bundle_type().is_none() {
+        return Some(
+            "This copy of Confab was not installed from a package; update it the way you installed it."
+                .into(),
+        );
+    }
+    None
+}
+
+/// The manifest address: an explicit override, else the build's endpoints (None), else the
+/// user's own server.
+fn endpoint(configured: bool, server: Option<&Url>) -> Result<Option<Url>, String> {
+    if let Ok(url) = std::env::var("CONFAB_UPDATE_URL") {
+        return Url::parse(&url)
+            .map(Some)
+            .map_err(|e| format!("CONFAB_UPDATE_URL is not a valid address: {e}"));
+    }
+    if configured {
+        return Ok(None);
+    }
+    match server {
+        Some(server) => server
+            .join("updates/latest.json")
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Err("Sign in to a server to look for updates.".into()),
+    }
+}
+
+/// Words for a failure. The running version is untouched in every case.
+fn describe(err: &Error, doing: &str) -> String {
+    match err {
+        Error::Minisign(_)
+        | Error::Base64(_)
+        | Error::SignatureUtf8(_)
+        | Error::SignedVersionMismatch { .. }
+        | Error::MissingSignedVersion => "The update is not signed with Confab's release key, \
+             so it was not installed. This version keeps working."
+            .to_owned(),
+        _ => format!("The update could not be {doing} ({err}). This version keeps working."),
+    }
+}
+
+/// Looks for an update. A `silent` check (at start) shows only an available update; an
+/// explicit one (the tray) also says "up to date", "unavailable" and failures.
+pub async fn check<R: Runtime>(app: AppHandle<R>, server: Option<Url>, silent: bool) {
+    let updates = app.state::<Updates>();
+    let mut pending = updates.pending.lock().await;
+    if matches!(
+        updates.status(),
+        UpdateStatus::Downloading { .. } | UpdateStatus::Ready { .. }
+    ) {
+        // Already on its way; say so again rather than start over.
+        set(&app, updates.status());
+        return;
+    }
+    let show = |status: UpdateStatus| {
+        if !silent || matches!(status, UpdateStatus::Available { .. }) {
+            set(&app, status);
+        }
+    };
+    if let Some(reason) = unavailable(&app) {
+        return show(UpdateStatus::Unavailable { reason });
+    }
+    let configured = app
+        .config()
+        .plugins
+        .0
+        .get("updater")
+        .and_then(|u| u.get("endpoints"))
+        .and_then(|e| e.as_array())
+        .is_some_and(|e| !e.is_empty());
+    let url = match endpoint(configured, server.as_ref()) {
+        Ok(url) => url,
+        Err(reason) => return show(UpdateStatus::Unavailable { reason }),
+    };
+    if !silent {
+        set(&app, UpdateStatus::Checking);
+    }
+    // The default comparison ignores an older release silently; remember what was offered so
+    // a downgrade can be refused in words.
+    let offered = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&offered);
+    let mut builder = app
+        .updater_builder()
+        .version_comparator(move |current, remote| {
+            *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(remote.version.clone());
+            remote.version > current
+        });
+    if let Some(url) = url {
+        builder = match builder.endpoints(vec![url]) {
+            Ok(b) => b,
+            Err(e) => {
+                return show(UpdateStatus::Failed {
+                    message: describe(&e, "checked"),
+                });
+            }
+        };
+    }
+    let current = app.package_info().version.clone();
+    let found = match builder.build() {
+        Ok(updater) => updater.check().await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(update)) => {
+            let status = UpdateStatus::Available {
+                version: update.version.clone(),
+                notes: update.body.clone(),
+            };
+            *pending = Some(update);
+            show(status);
+        }
+        Ok(None) => {
+            let offered = offered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            show(match offered {
+                Some(v) if v < current => UpdateStatus::Failed {
+                    message: format!(
+                        "The server offers Confab {v}, which is older than this {current}; \
+                         it was not installed."
+                    ),
+                },
+                _ => UpdateStatus::UpToDate {
+                    version: current.to_string(),
+                },
+            });
+        }
+        Err(e) => show(UpdateStatus::Failed {
+            message: describe(&e, "checked"),
+        }),
+    }
+}
+
+/// Downloads, verifies and installs the update found by the last check.
+pub async fn install<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
+    let updates = app.state::<Updates>();
+    let mut pending = updates.pending.lock().await;
+    let Some(update) = pending.take() else {
+        return Err(UiError::new(
+            "no_update",
+            "There is no update to install. Check for updates first.",
+        ));
+    };
+    let version = update.version.clone();
+    let mut received = 0u64;
+    let mut shown = 0u64;
+    set(
+        &app,
+        UpdateStatus::Downloading {
+            version: version.clone(),
+            received: 0,
+            total: None,
+        },
+    );
+    let downloaded = update
+        .download(
+            |chunk, total| {
+                received += chunk as u64;
+                // Progress in steps of 1 % (or 256 KiB without a length): enough to move a bar.
+                let step = total.map_or(256 * 1024, |t| (t / 100).max(1));
+                if received - shown >= step || Some(received) == total {
+                    shown = received;
+                    set(
+                        &app,
+                        UpdateStatus::Downloading {
+                            version: version.clone(),
+                            received,
+                            total,
+                        },
+                    );
+                }
+            },
+            || {},
+        )
+        .await;
+    let installed = downloaded.and_then(|bytes| update.install(bytes));
+    match installed {
+        Ok(()) => set(&app, UpdateStatus::Ready { version }),
+        Err(e) => {
+            tracing::warn!(error = %e, "update failed");
+            set(
+                &app,
+                UpdateStatus::Failed {
+                    message: describe(&e, "installed"),
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+    use url::Url;
+
+    #[test]
+    fn the_manifest_comes_from_the_users_own_server_unless_the_build_names_one() {
+        let server = Url::parse("http://chat.example.org:8080/").ok();
+        assert_eq!(
+            endpoint(false, server.as_ref())
+                .ok()
+                .flatten()
+                .map(String::from),
+            Some("http://chat.example.org:8080/updates/latest.json".to_owned())
+        );
+        assert_eq!(
+            endpoint(true, server.as_ref()),
+            Ok(None),
+            "the build's own endpoints"
+        );
+        assert!(
+            endpoint(false, None).is_err(),
+            "signed out: nowhere to look"
+        );
+    }
+}
