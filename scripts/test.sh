@@ -34,6 +34,9 @@ else
   cargo test --workspace --locked
 fi
 
+step "benchmark smoke (tiny configuration; the real run is scripts/bench.sh)"
+scripts/bench.sh --quick
+
 step "build the server, the CLI and the app"
 cargo build --locked -p confab-server -p confab-client -p confab-desktop
 

@@ -1,0 +1,230 @@
+//! The servers under test as child processes, and what /proc says about a process: CPU time
+//! (user and kernel separately) and resident memory.
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Which server a measurement is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// confab-server: auth, storage (SQLite, fsync per commit group), per-room seq, fan-out.
+    Confab,
+    /// A minimal broadcast server on Node's `ws` (crates/bench/peers).
+    NodeWs,
+    /// A bare tokio broadcast loop: no auth, no storage, one write per frame.
+    Bare,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Confab => "confab-server",
+            Kind::NodeWs => "node ws",
+            Kind::Bare => "bare tokio loop",
+        }
+    }
+}
+
+/// CPU seconds a process has used so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cpu {
+    pub user: f64,
+    pub sys: f64,
+}
+
+impl Cpu {
+    pub fn total(self) -> f64 {
+        self.user + self.sys
+    }
+
+    pub fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - earlier.user,
+            sys: self.sys - earlier.sys,
+        }
+    }
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime and stime of `pid` (all threads), from /proc/PID/stat.
+pub fn cpu(pid: u32) -> Result<Cpu> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let rest = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r)
+        .context("odd /proc stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = clock_ticks();
+    let field = |i: usize| -> Result<f64> {
+        Ok(f.get(i).context("short /proc stat")?.parse::<f64>()? / ticks)
+    };
+    Ok(Cpu {
+        user: field(11)?,
+        sys: field(12)?,
+    })
+}
+
+/// Resident set size of `pid` in bytes (VmRSS: the process's own memory, not the kernel's
+/// socket buffers).
+pub fn rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("odd VmRSS")?
+        .parse()?;
+    Ok(kb * 1024)
+}
+
+/// A running server under test.
+#[derive(Debug)]
+pub struct Server {
+    pub kind: Kind,
+    pub addr: SocketAddr,
+    pub pid: u32,
+    child: Child,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// The WebSocket URL clients connect to.
+    pub fn ws_url(&self) -> String {
+        match self.kind {
+            Kind::Confab => format!("ws://{}/ws", self.addr),
+            _ => format!("ws://{}/", self.addr),
+        }
+    }
+
+    pub fn cpu(&self) -> Result<Cpu> {
+        cpu(self.pid)
+    }
+
+    pub fn rss(&self) -> Result<u64> {
+        rss(self.pid)
+    }
+
+    pub fn stop(self) {
+        // Drop kills and reaps it.
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts a server of `kind`. `bin_dir` holds confab-server; `peers` the Node peer.
+pub async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
+    let mut dir = None;
+    let mut cmd = match kind {
+        Kind::Confab => {
+            let d = tempfile::tempdir()?;
+            let port = free_port()?;
+            let mut c = Command::new(bin_dir.join("confab-server"));
+            c.args(["--listen", &format!("127.0.0.1:{port}")])
+                .arg("--db")
+                .arg(d.path().join("bench.db"))
+                // The offered load is the experiment's, not a flood to refuse.
+                .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
+                .args(["--heartbeat-secs", "600"])
+                .env("RUST_LOG", "warn");
+            dir = Some((d, port));
+            c
+        }
+        Kind::NodeWs => {
+            let mut c = Command::new("node");
+            c.arg(peers.join("ws-server.mjs")).arg("0");
+            c
+        }
+        Kind::Bare => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.arg("bare-server");
+            c
+        }
+    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", kind.name()))?;
+    let pid = child.id();
+    let addr = match &dir {
+        Some((_, port)) => {
+            let addr: SocketAddr = ([127, 0, 0, 1], *port).into();
+            wait_healthy(addr).await?;
+            addr
+        }
+        None => {
+            // The peers print "listening on PORT" when ready.
+            let out = child.stdout.take().context("no stdout")?;
+            let first = tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                BufReader::new(out).read_line(&mut line).map(|_| line)
+            });
+            let line = tokio::time::timeout(Duration::from_secs(20), first)
+                .await
+                .context("the peer did not start")???;
+            let port: u16 = line
+                .strip_prefix("listening on ")
+                .context("unexpected peer output")?
+                .trim()
+                .parse()?;
+            ([127, 0, 0, 1], port).into()
+        }
+    };
+    Ok(Server {
+        kind,
+        addr,
+        pid,
+        child,
+        _dir: dir.map(|(d, _)| d),
+    })
+}
+
+async fn wait_healthy(addr: SocketAddr) -> Result<()> {
+    let url = format!("http://{addr}/healthz");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("confab-server did not come up on {addr}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where the bench finds its parts.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub bin_dir: PathBuf,
+    pub peers: PathBuf,
+}
