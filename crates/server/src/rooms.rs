@@ -9,7 +9,7 @@
 
 use axum::extract::ws::Utf8Bytes;
 use confab_protocol::ServerFrame;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
@@ -62,51 +62,77 @@ impl Member {
     }
 }
 
+/// One room's connections, and how many of them each user has.
+#[derive(Debug, Default)]
+struct Room {
+    members: HashMap<u64, Member>,
+    /// Sessions per user, sorted by name: presence is its keys. Kept as members come and go so
+    /// a join costs O(log users), not a pass over every session (a reconnect storm of N
+    /// sessions would otherwise cost N²).
+    users: BTreeMap<Arc<str>, usize>,
+}
+
 /// All rooms with at least one member.
 #[derive(Debug, Default)]
 pub struct Hub {
-    rooms: Mutex<HashMap<Arc<str>, HashMap<u64, Member>>>,
+    rooms: Mutex<HashMap<Arc<str>, Room>>,
 }
 
 impl Hub {
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, HashMap<u64, Member>>> {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Room>> {
         // A panic elsewhere while holding the lock leaves the maps consistent (every operation
         // is a single insert/remove), so poisoning is safe to ignore.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds `member` to `room`, returning the room's shared name.
-    pub fn join(&self, room: &str, member: Member) -> Arc<str> {
+    /// Adds `member` to `room`, returning the room's shared name and whether the room's list
+    /// of users changed (this is the user's first connection in it).
+    pub fn join(&self, room: &str, member: Member) -> (Arc<str>, bool) {
         let mut rooms = self.rooms();
         let key = match rooms.get_key_value(room) {
             Some((k, _)) => Arc::clone(k),
             None => Arc::from(room),
         };
-        rooms
-            .entry(Arc::clone(&key))
-            .or_default()
-            .insert(member.session, member);
-        key
+        let r = rooms.entry(Arc::clone(&key)).or_default();
+        let user = Arc::clone(&member.user);
+        // A session joining again replaces itself and counts once.
+        let changed = r.members.insert(member.session, member).is_none() && {
+            let n = r.users.entry(user).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        (key, changed)
     }
 
-    /// Removes a session from a room.
-    pub fn leave(&self, room: &str, session: u64) {
+    /// Removes a session from a room; true if that was its user's last connection there.
+    pub fn leave(&self, room: &str, session: u64) -> bool {
         let mut rooms = self.rooms();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(&session);
-            if members.is_empty() {
-                rooms.remove(room);
+        let Some(r) = rooms.get_mut(room) else {
+            return false;
+        };
+        let mut changed = false;
+        if let Some(m) = r.members.remove(&session)
+            && let Some(n) = r.users.get_mut(&m.user)
+        {
+            *n -= 1;
+            if *n == 0 {
+                r.users.remove(&m.user);
+                changed = true;
             }
         }
+        if r.members.is_empty() {
+            rooms.remove(room);
+        }
+        changed
     }
 
     /// Fans a stored message out to every member of its room.
     pub fn publish(&self, room: &str, seq: u64, frame: &Utf8Bytes) {
         let rooms = self.rooms();
-        let Some((key, members)) = rooms.get_key_value(room) else {
+        let Some((key, r)) = rooms.get_key_value(room) else {
             return;
         };
-        for member in members.values() {
+        for member in r.members.values() {
             member.offer(Outbound::Live {
                 room: Arc::clone(key),
                 seq,
@@ -122,7 +148,7 @@ impl Hub {
             user: user.to_owned(),
         });
         let rooms = self.rooms();
-        for member in rooms.get(room).into_iter().flat_map(|m| m.values()) {
+        for member in rooms.get(room).into_iter().flat_map(|r| r.members.values()) {
             if &*member.user != user {
                 let _ = member.tx.try_send(Outbound::Ephemeral(frame.clone()));
             }
@@ -132,26 +158,32 @@ impl Hub {
     /// The room's presence frame: distinct usernames, sorted.
     pub fn presence(&self, room: &str) -> ServerFrame {
         let rooms = self.rooms();
-        let mut users: Vec<String> = rooms
-            .get(room)
-            .into_iter()
-            .flat_map(|m| m.values())
-            .map(|m| m.user.to_string())
-            .collect();
-        users.sort_unstable();
-        users.dedup();
         ServerFrame::Presence {
             room: room.to_owned(),
-            users,
+            users: rooms
+                .get(room)
+                .into_iter()
+                .flat_map(|r| r.users.keys())
+                .map(|u| u.to_string())
+                .collect(),
         }
     }
 
-    /// Tells every member of the room who is there now.
+    /// Tells every member of the room who is there now (the list changed).
     pub fn announce_presence(&self, room: &str) {
         let frame = text(&self.presence(room));
         let rooms = self.rooms();
-        for member in rooms.get(room).into_iter().flat_map(|m| m.values()) {
+        for member in rooms.get(room).into_iter().flat_map(|r| r.members.values()) {
             member.offer(Outbound::Ephemeral(frame.clone()));
+        }
+    }
+
+    /// Tells one session who is in the room (it joined; the list did not change for others).
+    pub fn presence_to(&self, room: &str, session: u64) {
+        let frame = text(&self.presence(room));
+        let rooms = self.rooms();
+        if let Some(member) = rooms.get(room).and_then(|r| r.members.get(&session)) {
+            member.offer(Outbound::Ephemeral(frame));
         }
     }
 }
@@ -207,17 +239,27 @@ mod tests {
         let (a1, _r1) = member(1, "bob", 4);
         let (a2, _r2) = member(2, "alice", 4);
         let (a3, _r3) = member(3, "bob", 4);
-        for m in [a1, a2, a3] {
-            hub.join("r", m);
-        }
+        let changed: Vec<bool> = [a1.clone(), a2, a3]
+            .into_iter()
+            .map(|m| hub.join("r", m).1)
+            .collect();
+        assert_eq!(
+            changed,
+            [true, true, false],
+            "bob's second session changes no list"
+        );
+        assert!(!hub.join("r", a1).1, "a session joining again counts once");
         let users = |f| match f {
             ServerFrame::Presence { users, .. } => users,
             _ => vec![],
         };
         assert_eq!(users(hub.presence("r")), ["alice", "bob"]);
-        for s in 1..=3 {
-            hub.leave("r", s);
-        }
+        let left: Vec<bool> = (1..=3).map(|s| hub.leave("r", s)).collect();
+        assert_eq!(
+            left,
+            [false, true, true],
+            "bob leaves with his last session"
+        );
         assert!(hub.rooms().is_empty());
     }
 }

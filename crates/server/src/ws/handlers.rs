@@ -86,10 +86,15 @@ impl Session {
         };
         // Membership first, then the replay request: a message stored in between reaches the
         // writer before the replay, is ignored there, and is read back by the replay instead.
-        let key = self.state.hub.join(&room, member);
+        let (key, changed) = self.state.hub.join(&room, member);
         self.joined.insert(Arc::clone(&key));
         self.queue(Outbound::Replay { room: key, after }).await;
-        self.state.hub.announce_presence(&room);
+        // Everyone hears of a new user; a user's further connection only tells itself.
+        if changed {
+            self.state.hub.announce_presence(&room);
+        } else {
+            self.state.hub.presence_to(&room, self.id);
+        }
     }
 
     async fn leave(&mut self, room: &str) {
@@ -97,16 +102,19 @@ impl Session {
             return;
         };
         self.joined.remove(room);
-        self.state.hub.leave(room, self.id);
+        let changed = self.state.hub.leave(room, self.id);
         self.queue(Outbound::Forget { room: key }).await;
-        self.state.hub.announce_presence(room);
+        if changed {
+            self.state.hub.announce_presence(room);
+        }
     }
 
     /// Leaves every room (the connection is ending) and tells the others.
     pub(super) fn leave_all(&mut self) {
         for room in self.joined.drain() {
-            self.state.hub.leave(&room, self.id);
-            self.state.hub.announce_presence(&room);
+            if self.state.hub.leave(&room, self.id) {
+                self.state.hub.announce_presence(&room);
+            }
         }
     }
 
