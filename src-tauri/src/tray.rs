@@ -150,7 +150,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
             "update" => {
                 // The answer shows in the window's update bar.
                 show(app);
-                let server = app.state::<crate::AppState>().server();
+                let server = app.try_state::<crate::AppState>().and_then(|s| s.server());
                 tauri::async_runtime::spawn(crate::update::check(app.clone(), server, false));
             }
             "quit" => app.exit(0),
@@ -166,15 +166,27 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
             }
         })
         .build(app)?;
+    // Menu and tray calls made off the main thread wait for the main thread to run them, and
+    // the callers hold the status lock, which a command on the main thread may be waiting
+    // for: a deadlock (seen in CI). So the drawing is only queued to the main thread, in the
+    // order the changes happened, and never waited for.
+    let main = app.clone();
+    let main_too = app.clone();
     Ok(TrayStatus::new(Box::new(move |text, look| {
-        let _ = status.set_text(text);
-        if let Ok(image) = icon(look) {
-            let _ = tray.set_icon(Some(image));
-        }
-        let _ = tray.set_tooltip(Some(format!("Confab — {text}")));
+        let (status, tray, text) = (status.clone(), tray.clone(), text.to_owned());
+        let _ = main.run_on_main_thread(move || {
+            let _ = status.set_text(&text);
+            if let Ok(image) = icon(look) {
+                let _ = tray.set_icon(Some(image));
+            }
+            let _ = tray.set_tooltip(Some(format!("Confab — {text}")));
+        });
     }))
     .with_mute_check(move |muted| {
-        let _ = mute_check.set_checked(muted);
+        let item = mute_check.clone();
+        let _ = main_too.run_on_main_thread(move || {
+            let _ = item.set_checked(muted);
+        });
     }))
 }
 
