@@ -67,8 +67,8 @@ impl Member {
 struct Room {
     members: HashMap<u64, Member>,
     /// Sessions per user, sorted by name: presence is its keys. Kept as members come and go so
-    /// a join costs O(log users), not a pass over every session (a reconnect storm of N
-    /// sessions would otherwise cost N²).
+    /// building the list costs O(users), not a pass over every session, and a user's further
+    /// sessions (devices, reconnects) announce nothing to the others.
     users: BTreeMap<Arc<str>, usize>,
 }
 
@@ -157,34 +157,38 @@ impl Hub {
 
     /// The room's presence frame: distinct usernames, sorted.
     pub fn presence(&self, room: &str) -> ServerFrame {
-        let rooms = self.rooms();
-        ServerFrame::Presence {
-            room: room.to_owned(),
-            users: rooms
-                .get(room)
-                .into_iter()
-                .flat_map(|r| r.users.keys())
-                .map(|u| u.to_string())
-                .collect(),
-        }
+        presence_of(room, self.rooms().get(room))
     }
 
-    /// Tells every member of the room who is there now (the list changed).
+    /// Tells every member of the room who is there now (the list changed). The list is built
+    /// and queued under one lock, so a later list can never be overtaken by an older one.
     pub fn announce_presence(&self, room: &str) {
-        let frame = text(&self.presence(room));
         let rooms = self.rooms();
-        for member in rooms.get(room).into_iter().flat_map(|r| r.members.values()) {
+        let r = rooms.get(room);
+        let frame = text(&presence_of(room, r));
+        for member in r.into_iter().flat_map(|r| r.members.values()) {
             member.offer(Outbound::Ephemeral(frame.clone()));
         }
     }
 
     /// Tells one session who is in the room (it joined; the list did not change for others).
     pub fn presence_to(&self, room: &str, session: u64) {
-        let frame = text(&self.presence(room));
         let rooms = self.rooms();
-        if let Some(member) = rooms.get(room).and_then(|r| r.members.get(&session)) {
-            member.offer(Outbound::Ephemeral(frame));
+        let r = rooms.get(room);
+        if let Some(member) = r.and_then(|r| r.members.get(&session)) {
+            member.offer(Outbound::Ephemeral(text(&presence_of(room, r))));
         }
+    }
+}
+
+fn presence_of(room: &str, r: Option<&Room>) -> ServerFrame {
+    ServerFrame::Presence {
+        room: room.to_owned(),
+        users: r
+            .into_iter()
+            .flat_map(|r| r.users.keys())
+            .map(|u| u.to_string())
+            .collect(),
     }
 }
 

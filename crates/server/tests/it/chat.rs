@@ -76,6 +76,69 @@ async fn a_resent_id_is_stored_and_broadcast_once() {
     );
 }
 
+/// Frames up to and including the message with `id`.
+async fn frames_until_message(c: &mut confab_test_support::WsClient, id: &str) -> Vec<ServerFrame> {
+    let mut seen = vec![];
+    loop {
+        let f = c
+            .next_frame()
+            .await
+            .unwrap_or_else(|e| panic!("closed: {e:?}"));
+        let done = matches!(&f, ServerFrame::Message(m) if m.id == id);
+        seen.push(f);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_device_changes_nobodys_presence_but_the_last_one_leaving_does() {
+    let server = TestServer::start().await;
+    let alice_tokens = server.user("alice").await;
+    let mut bob = server.client("bob").await;
+    let mut phone =
+        confab_test_support::WsClient::connect_authed(&server.ws_url(), &alice_tokens.access_token)
+            .await;
+    bob.join("general", None).await;
+    phone.join("general", None).await;
+    bob.recv_until(|f| presence_users(f).is_some_and(|u| u.len() == 2))
+        .await;
+    bob.forget_skipped(); // his own earlier lists
+
+    // Alice's laptop joins too: it is told who is there; bob hears of no change. (A frame for
+    // bob would be queued before the laptop's message, so seeing the message settles it.)
+    let mut laptop =
+        confab_test_support::WsClient::connect_authed(&server.ws_url(), &alice_tokens.access_token)
+            .await;
+    laptop.join("general", None).await;
+    let p = laptop.recv_until(|f| presence_users(f).is_some()).await;
+    assert_eq!(
+        presence_users(&p),
+        Some(vec!["alice".to_owned(), "bob".to_owned()])
+    );
+    laptop.send_msg("from-laptop", "general", "hi").await;
+    let seen = frames_until_message(&mut bob, "from-laptop").await;
+    assert!(
+        !seen.iter().any(|f| presence_users(f).is_some()),
+        "bob got {seen:?}"
+    );
+
+    // The phone goes: alice is still there on the laptop.
+    phone.close().await;
+    laptop.send_msg("still-here", "general", "still here").await;
+    let seen = frames_until_message(&mut bob, "still-here").await;
+    assert!(
+        !seen.iter().any(|f| presence_users(f).is_some()),
+        "bob got {seen:?}"
+    );
+
+    // Her last connection goes: now the list changes.
+    laptop.close().await;
+    let p = bob.recv_until(|f| presence_users(f).is_some()).await;
+    assert_eq!(presence_users(&p), Some(vec!["bob".to_owned()]));
+}
+
 #[tokio::test]
 async fn typing_and_presence() {
     let server = TestServer::start().await;
