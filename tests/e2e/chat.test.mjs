@@ -191,11 +191,27 @@ with db:
   const rows = async () => (await bodies()).length;
   const first = await rows();
   assert.ok(first <= 400, `${first} rows in the DOM for a 10,000-message room`);
-  // Scrolling to the top draws older messages, still a bounded number.
-  await s.cmd("POST", "/execute/sync", { script: "document.getElementById('messages').scrollTop = 0; document.getElementById('messages').dispatchEvent(new Event('scroll'))", args: [] });
-  await waitFor("older messages", async () => (await rows()) > first);
-  assert.ok((await rows()) <= 1000);
+  // Scrolling back draws older messages and drops newer ones: the DOM never holds more than
+  // 600 rows, however far back the user goes — and it comes back the same way.
+  const scroll = (to) => s.cmd("POST", "/execute/sync", {
+    script: `const l = document.getElementById('messages'); l.scrollTop = ${to === "top" ? 0 : "l.scrollHeight"}; l.dispatchEvent(new Event('scroll'))`,
+    args: [],
+  });
+  const drawn = async () => (await bodies()).filter((b) => b.startsWith("message ")).map((b) => Number(b.slice(8)));
+  await waitFor("message 8000 after scrolling back", async () => {
+    await scroll("top");
+    const seqs = await drawn();
+    assert.ok(seqs.length <= 600, `${seqs.length} rows while scrolling back`);
+    return seqs.includes(8000);
+  });
+  assert.ok(!(await drawn()).includes(10000), "the newest rows left the DOM");
   await shot("big-room");
+  await waitFor("the newest message after scrolling down again", async () => {
+    await scroll("bottom");
+    const seqs = await drawn();
+    assert.ok(seqs.length <= 600, `${seqs.length} rows while scrolling down`);
+    return seqs.at(-1) === 10000;
+  });
   await click('.room[data-room="general"]');
   await s.waitText("#room-header h2", (t) => t === "# general");
 });

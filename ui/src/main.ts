@@ -4,7 +4,8 @@ import { api, asUiError } from "./api";
 import { h } from "./dom";
 import { addPending, addStored, apply, filterRooms, newModel, removePending, room } from "./model";
 import { updateView } from "./update";
-import { type ChatHandlers, WINDOW, bannerView, joinForm, meBar, messageRow, roomItems, signInView, switcherView, typingLine } from "./view";
+import { type View, key, newer, newest, older, range } from "./window";
+import { type ChatHandlers, bannerView, joinForm, meBar, messageRow, roomItems, signInView, switcherView, typingLine } from "./view";
 import type { Event, UpdateStatus } from "./types";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import { Coalescer, shouldNotify } from "./notify";
@@ -14,7 +15,7 @@ import { openUrl } from "@tauri-apps/plugin-opener";
 const app = document.getElementById("app") as HTMLElement;
 const model = newModel();
 let signedIn = false;
-let shown = WINDOW; // how many of the current room's messages are drawn
+let view: View = newest(); // which of the current room's messages are drawn
 let lastTyping = 0;
 
 // Muted rooms ("*" mutes all) are a preference, not a secret: local storage is fine for them.
@@ -51,7 +52,7 @@ const handlers: ChatHandlers = {
     model.current = name;
     localStorage.setItem("confab.room", name); // reopen it next time
     room(model, name).unread = 0;
-    shown = WINDOW;
+    view = newest();
     void loadRecent(name);
     drawChat(true);
     layout.composer.focus();
@@ -64,6 +65,7 @@ const handlers: ChatHandlers = {
     if (!name || !body.trim()) return;
     api.send(name, body).then((id) => {
       addPending(model, name, id, body);
+      view = newest(); // your own message: back to the present
       drawMessages(true);
     }).catch((e) => alertError(asUiError(e).message));
   },
@@ -85,18 +87,27 @@ const handlers: ChatHandlers = {
     const name = model.current;
     if (!name) return;
     const r = room(model, name);
-    if (shown < r.messages.length) {
-      shown += WINDOW;
+    const back = older(r.messages, view);
+    if (back) {
+      view = back;
       drawMessages(false);
       return;
     }
     if (r.oldestLoaded !== null && r.oldestLoaded > 1) {
-      void api.history(name, r.oldestLoaded, 100).then((older) => {
-        if (addStored(model, older) > 0) {
-          shown += older.length;
+      void api.history(name, r.oldestLoaded, 100).then((page) => {
+        if (addStored(model, page) > 0 && model.current === name) {
+          view = older(r.messages, view) ?? view;
           drawMessages(false);
         }
       });
+    }
+  },
+  loadNewer() {
+    const r = model.current ? model.rooms.get(model.current) : undefined;
+    const next = r ? newer(r.messages, view) : null;
+    if (next) {
+      view = next;
+      drawMessages(false);
     }
   },
 };
@@ -137,12 +148,25 @@ function drawBanner() {
 function drawMessages(stickToBottom: boolean) {
   const list = layout.list;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const prevHeight = list.scrollHeight;
+  // The row at the top of the viewport, to keep in place when rows come or go around it.
+  const rows = [...list.children] as HTMLElement[];
+  const anchor = rows.find((row) => row.offsetTop + row.offsetHeight > list.scrollTop);
+  const anchorKey = anchor?.dataset.key;
+  const anchorOffset = anchor ? anchor.offsetTop - list.scrollTop : 0;
   const r = model.current ? model.rooms.get(model.current) : undefined;
-  const msgs = r ? r.messages.slice(-shown) : [];
-  list.replaceChildren(...msgs.map((m) => messageRow(m, handlers.retry)));
-  if (stickToBottom || atBottom) list.scrollTop = list.scrollHeight;
-  else list.scrollTop += list.scrollHeight - prevHeight; // keep the view steady when older rows load
+  const [start, end] = r ? range(r.messages, view) : [0, 0];
+  const msgs = r ? r.messages.slice(start, end) : [];
+  list.replaceChildren(...msgs.map((m) => {
+    const row = messageRow(m, handlers.retry);
+    row.dataset.key = key(m);
+    return row;
+  }));
+  if (view.end === null && (stickToBottom || atBottom)) {
+    list.scrollTop = list.scrollHeight;
+    return;
+  }
+  const same = anchorKey ? ([...list.children] as HTMLElement[]).find((row) => row.dataset.key === anchorKey) : undefined;
+  if (same) list.scrollTop = same.offsetTop - anchorOffset;
 }
 
 function drawHeader() {
@@ -179,7 +203,9 @@ function showChat() {
   };
   layout.composer.oninput = () => handlers.typing();
   layout.list.onscroll = () => {
-    if (layout.list.scrollTop < 20) handlers.loadOlder();
+    const list = layout.list;
+    if (list.scrollTop < 20) handlers.loadOlder();
+    else if (list.scrollHeight - list.scrollTop - list.clientHeight < 20) handlers.loadNewer();
   };
   layout.sidebar.replaceChildren(h("nav", { id: "rooms" }, layout.rooms, joinForm(handlers), layout.me));
   app.replaceChildren(

@@ -3,8 +3,6 @@
 import { h } from "./dom";
 import { type ChatMessage, type Model, type Room, banner, linkify, typingUsers } from "./model";
 
-/** Most message rows in the DOM at once; older ones load on scroll (the list stays fast). */
-export const WINDOW = 300;
 
 export function signInView(
   defaults: { server: string; user: string },
@@ -45,6 +43,7 @@ export interface ChatHandlers {
   signIn(): void;
   signOut(): void;
   loadOlder(): void;
+  loadNewer(): void;
 }
 
 function statusLabel(m: ChatMessage): string | null {
