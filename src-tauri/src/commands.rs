@@ -59,6 +59,18 @@ impl AppState {
             .ok_or_else(|| UiError::new("not_signed_in", "You are signed out."))
     }
 
+    /// Closes the connection cleanly (close 1000) as the app exits. Bounded: a dead network
+    /// must not hold the exit.
+    pub fn close_client(&self) {
+        let Ok(client) = self.client() else {
+            return;
+        };
+        tauri::async_runtime::block_on(async {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), client.shutdown()).await;
+        });
+    }
+
     /// Signs in silently from the remembered account, if there is one.
     pub fn resume(&self) {
         let Some(account) = session::load_account(&self.root) else {

@@ -108,15 +108,18 @@ pub fn run() {
             handle.exit(0);
         }
     });
-    app.run(|_, event| {
+    app.run(|app, event| match event {
         // With the window hidden there are no windows left; only Quit (an explicit exit code)
         // ends the app.
-        if let tauri::RunEvent::ExitRequested {
+        tauri::RunEvent::ExitRequested {
             api, code: None, ..
-        } = event
-        {
-            api.prevent_exit();
+        } => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
+            if let Some(state) = app.try_state::<AppState>() {
+                state.close_client();
+            }
         }
+        _ => {}
     });
 }
 

@@ -16,6 +16,9 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_updater::{Error, Update, UpdaterExt};
 use url::Url;
 
+/// Longest an update request (the manifest, or the whole package) may take.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Where an update stands, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -119,8 +122,12 @@ fn unavailable<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
 
 /// The manifest address: an explicit override, else the build's endpoints (None), else the
 /// user's own server.
-fn endpoint(configured: bool, server: Option<&Url>) -> Result<Option<Url>, String> {
-    if let Ok(url) = std::env::var("CONFAB_UPDATE_URL") {
+fn endpoint(
+    overridden: Option<String>,
+    configured: bool,
+    server: Option<&Url>,
+) -> Result<Option<Url>, String> {
+    if let Some(url) = overridden {
         return Url::parse(&url)
             .map(Some)
             .map_err(|e| format!("CONFAB_UPDATE_URL is not a valid address: {e}"));
@@ -180,7 +187,11 @@ pub async fn check<R: Runtime>(app: AppHandle<R>, server: Option<Url>, silent: b
         .and_then(|u| u.get("endpoints"))
         .and_then(|e| e.as_array())
         .is_some_and(|e| !e.is_empty());
-    let url = match endpoint(configured, server.as_ref()) {
+    let url = match endpoint(
+        std::env::var("CONFAB_UPDATE_URL").ok(),
+        configured,
+        server.as_ref(),
+    ) {
         Ok(url) => url,
         Err(reason) => return show(UpdateStatus::Unavailable { reason }),
     };
@@ -191,12 +202,14 @@ pub async fn check<R: Runtime>(app: AppHandle<R>, server: Option<Url>, silent: b
     // a downgrade can be refused in words.
     let offered = Arc::new(Mutex::new(None));
     let seen = Arc::clone(&offered);
-    let mut builder = app
-        .updater_builder()
-        .version_comparator(move |current, remote| {
-            *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(remote.version.clone());
-            remote.version > current
-        });
+    // A server that accepts the request and never answers must not hold every later check.
+    let mut builder =
+        app.updater_builder()
+            .timeout(TIMEOUT)
+            .version_comparator(move |current, remote| {
+                *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(remote.version.clone());
+                remote.version > current
+            });
     if let Some(url) = url {
         builder = match builder.endpoints(vec![url]) {
             Ok(b) => b,
@@ -286,7 +299,14 @@ pub async fn install<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
             || {},
         )
         .await;
-    let installed = downloaded.and_then(|bytes| update.install(bytes));
+    // Installing runs the package manager (pkexec may wait on a password): not on a runtime
+    // worker.
+    let installed = match downloaded {
+        Ok(bytes) => tauri::async_runtime::spawn_blocking(move || update.install(bytes))
+            .await
+            .unwrap_or_else(|e| Err(Error::Io(std::io::Error::other(e.to_string())))),
+        Err(e) => Err(e),
+    };
     match installed {
         Ok(()) => set(&app, UpdateStatus::Ready { version }),
         Err(e) => {
@@ -311,20 +331,29 @@ mod tests {
     fn the_manifest_comes_from_the_users_own_server_unless_the_build_names_one() {
         let server = Url::parse("http://chat.example.org:8080/").ok();
         assert_eq!(
-            endpoint(false, server.as_ref())
+            endpoint(None, false, server.as_ref())
                 .ok()
                 .flatten()
                 .map(String::from),
             Some("http://chat.example.org:8080/updates/latest.json".to_owned())
         );
         assert_eq!(
-            endpoint(true, server.as_ref()),
+            endpoint(None, true, server.as_ref()),
             Ok(None),
             "the build's own endpoints"
         );
         assert!(
-            endpoint(false, None).is_err(),
+            endpoint(None, false, None).is_err(),
             "signed out: nowhere to look"
+        );
+        let admin = Some("https://updates.example.org/confab.json".to_owned());
+        assert_eq!(
+            endpoint(admin, true, server.as_ref())
+                .ok()
+                .flatten()
+                .map(String::from),
+            Some("https://updates.example.org/confab.json".to_owned()),
+            "CONFAB_UPDATE_URL wins"
         );
     }
 }

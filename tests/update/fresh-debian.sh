@@ -12,8 +12,13 @@ tarball="$cache/debian12-minbase.tar"
 if [ ! -f "$tarball" ]; then
   echo "==> debootstrap: a minimal Debian 12 (once; cached in $tarball)"
   fresh="$(mktemp -d)"
-  debootstrap --variant=minbase bookworm "$fresh" http://deb.debian.org/debian >/dev/null
-  tar -C "$fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+  if ! debootstrap --variant=minbase bookworm "$fresh" http://deb.debian.org/debian >/dev/null; then
+    rm -rf --one-file-system "$fresh"
+    echo "debootstrap failed"
+    exit 1
+  fi
+  tar -C "$fresh" -cf "$tarball.tmp" .
+  mv "$tarball.tmp" "$tarball"
   rm -rf --one-file-system "$fresh"
 fi
 
@@ -34,6 +39,9 @@ tar -C "$root" -xf "$tarball"
 mount -t proc proc "$root/proc"
 # apt's download sandbox user cannot read files root copied in; this is a throw-away root.
 echo 'APT::Sandbox::User "root";' >"$root/etc/apt/apt.conf.d/99confab-test"
+# No services start inside the chroot; names resolve as they do here today.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod +x "$root/usr/sbin/policy-rc.d"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
 cp "$pkg" "$root/tmp/"
 echo "==> apt-get install ./$(basename "$pkg") on a fresh Debian 12"
 chroot "$root" bash -c "apt-get update -q >/tmp/install.log 2>&1 &&
@@ -51,6 +59,7 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   chroot "$ROOT" env -i DISPLAY="$DISPLAY" XAUTHORITY=/tmp/xauth HOME=/root PATH=/usr/bin:/bin \
     sh -c "exec $EXEC_LINE" >"$ROOT/tmp/app.log" 2>&1 &
   app=$!
+  trap "kill $app 2>/dev/null; umount \"\$ROOT/tmp/.X11-unix\" 2>/dev/null" EXIT
   for _ in $(seq 300); do
     "$PYTHON" "$X11" state Confab 2>/dev/null | grep -q "\"mapped\": true" && break
     kill -0 $app 2>/dev/null || { echo "the app exited:"; tail -20 "$ROOT/tmp/app.log"; exit 1; }
@@ -59,6 +68,5 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   "$PYTHON" "$X11" state Confab | grep -q "\"mapped\": true" || { echo "no window"; tail -20 "$ROOT/tmp/app.log"; exit 1; }
   import -window root "$SHOT"
   kill $app; wait $app 2>/dev/null || true
-  umount "$ROOT/tmp/.X11-unix"
 '
 echo "the app window opened on a fresh Debian 12: $artifacts/fresh-debian.png"

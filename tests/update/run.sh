@@ -13,12 +13,16 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "update tier skipped: it installs the .deb system-wide and needs root (CI runs it)"
   exit 0
 fi
+if dpkg -s confab >/dev/null 2>&1; then
+  echo "update tier skipped: a confab package is installed here already and this test would replace it"
+  exit 0
+fi
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 artifacts="$PWD/artifacts/update"
 work="$(mktemp -d)"
 cleanup() {
-  dpkg -s confab >/dev/null 2>&1 && apt-get remove -y -q confab >/dev/null
-  rm -rf "$work"
+  rm -rf "$work" # the throw-away private key first
+  if dpkg -s confab >/dev/null 2>&1; then apt-get remove -y -q confab >/dev/null || true; fi
 }
 trap cleanup EXIT
 mkdir -p "$artifacts"
@@ -31,18 +35,26 @@ export TAURI_SIGNING_PRIVATE_KEY="$work/key" TAURI_SIGNING_PRIVATE_KEY_PASSWORD=
 # 2. Version N as committed, N+1 one patch later; only the app crate rebuilds for the second.
 n="$(node -p 'require("./tauri.conf.json").version')"
 n1="$(node -p 'const [a, b, c] = require("./tauri.conf.json").version.split("."); `${a}.${b}.${+c + 1}`')"
+bundles="$target/release/bundle/deb"
 for v in "$n" "$n1"; do
   echo "==> release .deb of $v"
   config="{\"version\":\"$v\",\"bundle\":{\"createUpdaterArtifacts\":true},\"plugins\":{\"updater\":{\"pubkey\":\"$(cat "$work/key.pub")\"}}}"
-  "$tauri" build --ci --bundles deb --config "$config" 2>&1 | grep -E "Finished|Bundling|Error|error" || true
-  cp "$target/release/bundle/deb/Confab_${v}_amd64.deb" "$target/release/bundle/deb/Confab_${v}_amd64.deb.sig" "$work/"
+  # An earlier run's packages (signed with its key) must never stand in for this build's.
+  rm -f "$bundles"/Confab_*
+  if ! "$tauri" build --ci --bundles deb --config "$config" >"$work/build-$v.log" 2>&1; then
+    tail -30 "$work/build-$v.log"
+    echo "the release build of $v failed"
+    exit 1
+  fi
+  cp "$bundles/Confab_${v}_amd64.deb" "$bundles/Confab_${v}_amd64.deb.sig" "$work/"
 done
+unset TAURI_SIGNING_PRIVATE_KEY TAURI_SIGNING_PRIVATE_KEY_PASSWORD
 
 # 3. What the package promises.
 pkg="$work/Confab_${n}_amd64.deb"
 size=$(stat -c %s "$pkg")
 echo "Confab_${n}_amd64.deb: $size bytes"
-[ "$size" -le $((10 * 1024 * 1024)) ] || { echo "the .deb is over 10 MB"; exit 1; }
+[ "$size" -le $((10 * 1000 * 1000)) ] || { echo "the .deb is over 10 MB"; exit 1; }
 depends="$(dpkg-deb -f "$pkg" Depends)"
 for lib in libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1 libdbus-1-3; do
   grep -q "$lib" <<<"$depends" || { echo "Depends lacks $lib: $depends"; exit 1; }
@@ -50,8 +62,8 @@ done
 tests/update/fresh-debian.sh "$pkg" "$target" "$artifacts"
 dpkg -s confab >/dev/null 2>&1 && apt-get remove -y -q confab >/dev/null
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
-[ "$(dpkg-query -W -f='${Version}' confab)" = "$n" ]
-grep -q '^Exec=confab-desktop' /usr/share/applications/Confab.desktop
+[ "$(dpkg-query -W -f='${Version}' confab)" = "$n" ] || { echo "dpkg does not report version $n"; exit 1; }
+grep -q '^Exec=confab-desktop' /usr/share/applications/Confab.desktop || { echo "no desktop entry"; exit 1; }
 
 # 4. The installed app updates itself (the real window, WebDriver, a real server).
 app_home="$(mktemp -d -p "$work")"
