@@ -104,6 +104,14 @@ async fn bench(args: Args) -> Result<()> {
             let server = procs::start(kind, &parts.bin_dir, &parts.peers).await?;
             let outcome = fanout::run(&server, load).await?;
             report::progress_fanout(round, &outcome);
+            // A bench that silently stopped delivering would still "pass" the smoke run.
+            anyhow::ensure!(
+                outcome.deliveries * 10 >= outcome.expected * 9,
+                "{} delivered {} of {} expected frames",
+                kind.name(),
+                outcome.deliveries,
+                outcome.expected
+            );
             server.stop();
             fan.push((round, outcome));
         }

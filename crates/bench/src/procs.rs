@@ -166,22 +166,30 @@ pub async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
             c
         }
     };
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("starting {}", kind.name()))?;
-    let pid = child.id();
-    let addr = match &dir {
-        Some((_, port)) => {
-            let addr: SocketAddr = ([127, 0, 0, 1], *port).into();
+    // From here on, dropping the Server (on any error below) kills the process.
+    let port = dir.as_ref().map(|(_, port)| *port);
+    let mut server = Server {
+        kind,
+        addr: ([127, 0, 0, 1], 0).into(),
+        pid: child.id(),
+        child,
+        _dir: dir.map(|(d, _)| d),
+    };
+    server.addr = match port {
+        Some(port) => {
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             wait_healthy(addr).await?;
             addr
         }
         None => {
             // The peers print "listening on PORT" when ready.
-            let out = child.stdout.take().context("no stdout")?;
+            let out = server.child.stdout.take().context("no stdout")?;
             let first = tokio::task::spawn_blocking(move || {
                 let mut line = String::new();
                 BufReader::new(out).read_line(&mut line).map(|_| line)
@@ -197,13 +205,7 @@ pub async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
             ([127, 0, 0, 1], port).into()
         }
     };
-    Ok(Server {
-        kind,
-        addr,
-        pid,
-        child,
-        _dir: dir.map(|(d, _)| d),
-    })
+    Ok(server)
 }
 
 async fn wait_healthy(addr: SocketAddr) -> Result<()> {
