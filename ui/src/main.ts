@@ -82,7 +82,11 @@ const handlers: ChatHandlers = {
   },
   retryNow: () => void api.retryNow().catch(() => {}),
   signIn: () => showSignIn(null),
-  signOut: () => void api.signOut().finally(() => showSignIn(null)),
+  signOut: () =>
+    void api.signOut().finally(() => {
+      checkedForUpdate = false; // the next account may be on another server
+      showSignIn(null);
+    }),
   loadOlder() {
     const name = model.current;
     if (!name) return;
@@ -355,7 +359,18 @@ function drawUpdate(status: UpdateStatus) {
   });
   updateSlot.replaceChildren(...(v ? [v] : []));
 }
-void listen<UpdateStatus>("update", (e) => drawUpdate(e.payload)).then(() => api.updateStatus().then(drawUpdate));
+// Listen first, then ask: an event that lands in between is newer than the answer, so the
+// answer only fills an empty bar.
+let updateSeen = false;
+void listen<UpdateStatus>("update", (e) => {
+  updateSeen = true;
+  drawUpdate(e.payload);
+})
+  .then(() => api.updateStatus())
+  .then((status) => {
+    if (!updateSeen) drawUpdate(status);
+  })
+  .catch(() => {});
 
 // Subscribe first, then take the snapshot: an event can't fall between the two.
 api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));
