@@ -94,16 +94,16 @@ fn set<R: Runtime>(app: &AppHandle<R>, status: UpdateStatus) {
     let _ = app.emit("update", &status);
 }
 
+/// A field of the build's `plugins.updater` config.
+fn setting<R: Runtime>(app: &AppHandle<R>, name: &str) -> Option<serde_json::Value> {
+    app.config().plugins.0.get("updater")?.get(name).cloned()
+}
+
 /// Why this copy can't update itself, if it can't.
 fn unavailable<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
-    let key = app
-        .config()
-        .plugins
-        .0
-        .get("updater")
-        .and_then(|u| u.get("pubkey"))
-        .and_then(|k| k.as_str())
-        .unwrap_or("");
+    let key = setting(app, "pubkey")
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
     if key.trim().is_empty() {
         return Some(
             "This build of Confab has no update key, so it does not update itself.".into(),
@@ -179,14 +179,9 @@ pub async fn check<R: Runtime>(app: AppHandle<R>, server: Option<Url>, silent: b
     if let Some(reason) = unavailable(&app) {
         return show(UpdateStatus::Unavailable { reason });
     }
-    let configured = app
-        .config()
-        .plugins
-        .0
-        .get("updater")
-        .and_then(|u| u.get("endpoints"))
-        .and_then(|e| e.as_array())
-        .is_some_and(|e| !e.is_empty());
+    let configured = setting(&app, "endpoints")
+        .and_then(|e| e.as_array().map(|e| !e.is_empty()))
+        .unwrap_or(false);
     let url = match endpoint(
         std::env::var("CONFAB_UPDATE_URL").ok(),
         configured,

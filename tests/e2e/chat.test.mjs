@@ -27,20 +27,6 @@ async function shot(name) {
   writeFileSync(join(artifacts, `${name}.png`), await s.screenshot());
 }
 
-async function type(css, text) {
-  const el = await s.find(css);
-  await s.cmd("POST", `/element/${el}/clear`, {}).catch(() => {});
-  await s.cmd("POST", `/element/${el}/value`, { text });
-}
-
-async function click(css) {
-  // The list is redrawn as messages arrive: find and click again if the node went stale.
-  await waitFor(`a click on ${css}`, async () => {
-    await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
-    return true;
-  });
-}
-
 /** The status label of our message with this body. */
 async function statusOf(body) {
   return s.cmd("POST", "/execute/sync", {
@@ -82,16 +68,16 @@ after(async () => {
 test("register, join a room, send and see it acknowledged", async () => {
   assert.equal(await s.title(), "Confab", "the window opened on the bundled UI");
   await s.waitText("h1", (t) => t === "Confab");
-  await type("#server", server.addr);
-  await type("#username", "alice");
-  await type("#password", "correct horse battery");
-  await click("#create");
+  await s.type("#server", server.addr);
+  await s.type("#username", "alice");
+  await s.type("#password", "correct horse battery");
+  await s.click("#create");
   await shot("sign-in");
-  await click("#sign-in-btn");
+  await s.click("#sign-in-btn");
   await waitFor("the chat view", () => s.find("#join-input"));
-  await type("#join-input", "general\uE007");
+  await s.type("#join-input", "general\uE007");
   await s.waitText("#room-header h2", (t) => t === "# general");
-  await type("#composer", "hello from the app\uE007");
+  await s.type("#composer", "hello from the app\uE007");
   await waitFor("the ack", async () => (await statusOf("hello from the app")) === "sent");
 });
 
@@ -118,7 +104,7 @@ test("message text is never HTML", async () => {
   assert.equal(cli(bob, ["send", "general", "docs at https://example.org/guide"]).status, 0);
   await waitFor("the link", async () => (await bodies()).includes("docs at https://example.org/guide"));
   const before = await s.cmd("GET", "/url");
-  await click('#messages a[href="https://example.org/guide"]');
+  await s.click('#messages a[href="https://example.org/guide"]');
   // xdg-open hands the URL to $BROWSER, which the suite points at a recorder.
   await waitFor("the system browser to be asked", () => existsSync(opened) && readFileSync(opened, "utf8").includes("https://example.org/guide"));
   assert.equal(await s.cmd("GET", "/url"), before, "the window did not navigate");
@@ -129,7 +115,7 @@ test("offline: the banner says so, a new message queues, and goes out once when 
   const { dir, port } = server;
   await server.stop();
   await s.waitText("#banner-text", (t) => t.startsWith("Offline"), "the offline banner");
-  await type("#composer", "typed while offline\uE007");
+  await s.type("#composer", "typed while offline\uE007");
   await waitFor("queued", async () => (await statusOf("typed while offline")) === "queued");
   await shot("offline");
   server = await startServer(dir, port);
@@ -151,7 +137,7 @@ test("a message in another room raises one desktop notification, seen on D-Bus",
     // Ctrl+K opens the room switcher; a name that is no room yet joins it.
     await s.cmd("POST", `/element/${await s.find("#composer")}/value`, { text: "\uE009k\uE000" });
     await waitFor("the room switcher", () => s.find("#switcher-input"));
-    await type("#switcher-input", "other\uE007");
+    await s.type("#switcher-input", "other\uE007");
     await s.waitText("#room-header h2", (t) => t === "# other");
     assert.equal(cli(bob, ["send", "general", "ping from general"]).status, 0);
     await waitFor("a Notify call on the bus", () => seen.includes("bob in #general"));
@@ -166,7 +152,7 @@ test("a message in another room raises one desktop notification, seen on D-Bus",
     monitor.kill();
     daemon.kill();
   }
-  await click('.room[data-room="general"]');
+  await s.click('.room[data-room="general"]');
   await s.waitText("#room-header h2", (t) => t === "# general");
 });
 
@@ -185,7 +171,7 @@ with db:
   assert.equal(seed.status, 0, seed.stderr);
 
   await s.cmd("POST", `/element/${await s.find("#composer")}/value`, { text: "\uE009k\uE000" });
-  await type("#switcher-input", "big\uE007");
+  await s.type("#switcher-input", "big\uE007");
   await s.waitText("#room-header h2", (t) => t === "# big");
   await waitFor("the newest message", async () => (await bodies()).at(-1) === "message 10000");
   const rows = async () => (await bodies()).length;
@@ -212,7 +198,7 @@ with db:
     assert.ok(seqs.length <= 600, `${seqs.length} rows while scrolling down`);
     return seqs.at(-1) === 10000;
   });
-  await click('.room[data-room="general"]');
+  await s.click('.room[data-room="general"]');
   await s.waitText("#room-header h2", (t) => t === "# general");
 });
 

@@ -24,19 +24,6 @@ let daemon;
 let monitor;
 let notified = "";
 
-async function type(css, text) {
-  const el = await s.find(css);
-  await s.cmd("POST", `/element/${el}/clear`, {}).catch(() => {});
-  await s.cmd("POST", `/element/${el}/value`, { text });
-}
-
-async function click(css) {
-  await waitFor(`a click on ${css}`, async () => {
-    await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
-    return true;
-  });
-}
-
 const statusLine = () => trayMenu(icon)[0].label;
 const muteTicked = () => trayMenu(icon).find((i) => i.label.startsWith("Mute all")).checked;
 const uiMutedAll = async () =>
@@ -76,13 +63,13 @@ after(async () => {
 test("the tray shows the connection: signed out, then online", async () => {
   assert.equal(statusLine(), "Signed out");
   assert.equal(trayLook(icon), "offline")
-  await type("#server", server.addr);
-  await type("#username", "carol");
-  await type("#password", "carol's long password");
-  await click("#create");
-  await click("#sign-in-btn")
+  await s.type("#server", server.addr);
+  await s.type("#username", "carol");
+  await s.type("#password", "carol's long password");
+  await s.click("#create");
+  await s.click("#sign-in-btn")
   await waitFor("the chat view", () => s.find("#join-input"));
-  await type("#join-input", "lobby\uE007");
+  await s.type("#join-input", "lobby\uE007");
   await s.waitText("#room-header h2", (t) => t === "# lobby");
   await waitFor("the tray's status line", () => statusLine() === "Online as carol");
   assert.equal(trayLook(icon), "online");
@@ -110,7 +97,7 @@ test("mute all from the tray silences notifications until unticked", async () =>
   assert.equal(muteTicked(), true);
   // Another room shows, so lobby's messages would notify.
   await s.cmd("POST", `/element/${await s.find("#composer")}/value`, { text: "\uE009k\uE000" });
-  await type("#switcher-input", "elsewhere\uE007");
+  await s.type("#switcher-input", "elsewhere\uE007");
   await s.waitText("#room-header h2", (t) => t === "# elsewhere");
 
   assert.equal(cli(dave, ["send", "lobby", "said while muted"]).status, 0);

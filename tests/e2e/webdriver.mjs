@@ -86,6 +86,21 @@ export class Session {
     });
   }
 
+  /** Replaces the text of the input `css` with `text` (WebDriver key codes allowed). */
+  async type(css, text) {
+    const el = await this.find(css);
+    await this.cmd("POST", `/element/${el}/clear`, {}).catch(() => {});
+    await this.cmd("POST", `/element/${el}/value`, { text });
+  }
+
+  /** Clicks `css`; the list is redrawn as messages arrive, so a stale node is found again. */
+  click(css) {
+    return waitFor(`a click on ${css}`, async () => {
+      await this.cmd("POST", `/element/${await this.find(css)}/click`, {});
+      return true;
+    });
+  }
+
   /** PNG screenshot of the window as a Buffer. */
   async screenshot() {
     return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");

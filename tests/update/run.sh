@@ -40,7 +40,7 @@ for v in "$n" "$n1"; do
   echo "==> release .deb of $v"
   config="{\"version\":\"$v\",\"bundle\":{\"createUpdaterArtifacts\":true},\"plugins\":{\"updater\":{\"pubkey\":\"$(cat "$work/key.pub")\"}}}"
   # An earlier run's packages (signed with its key) must never stand in for this build's.
-  rm -f "$bundles"/Confab_*
+  rm -rf "$bundles"/Confab_*
   if ! "$tauri" build --ci --bundles deb --config "$config" >"$work/build-$v.log" 2>&1; then
     tail -30 "$work/build-$v.log"
     echo "the release build of $v failed"

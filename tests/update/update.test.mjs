@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "../e2e/webdriver.mjs";
@@ -48,19 +48,6 @@ function publish(v, { tamper = false } = {}) {
   writeFileSync(join(published, "latest.json"), JSON.stringify(manifest));
 }
 
-async function type(css, text) {
-  const el = await s.find(css);
-  await s.cmd("POST", `/element/${el}/clear`, {}).catch(() => {});
-  await s.cmd("POST", `/element/${el}/value`, { text });
-}
-
-async function click(css) {
-  await waitFor(`a click on ${css}`, async () => {
-    await s.cmd("POST", `/element/${await s.find(css)}/click`, {});
-    return true;
-  });
-}
-
 const barText = () => s.text("#update-text");
 
 async function launch() {
@@ -90,23 +77,23 @@ after(async () => {
 
 test("a tampered package is refused, and this version keeps working", async () => {
   publish(N1, { tamper: true });
-  await type("#server", server.addr);
-  await type("#username", "erin");
-  await type("#password", "erin's long password");
-  await click("#create");
-  await click("#sign-in-btn");
+  await s.type("#server", server.addr);
+  await s.type("#username", "erin");
+  await s.type("#password", "erin's long password");
+  await s.click("#create");
+  await s.click("#sign-in-btn");
   await waitFor("the chat view", () => s.find("#join-input"));
   // Signing in looks for updates quietly: the bar appears because there is one.
   await waitFor("the update bar", async () => (await barText()) === `Update v${N1} available`);
   await shot("update-available");
-  await click("#update-install");
+  await s.click("#update-install");
   await waitFor("the refusal", async () => (await barText()).includes("not signed with Confab's release key"));
   await shot("update-refused");
   assert.equal(installed(), N, "nothing was installed");
 
-  await type("#join-input", "general\uE007");
+  await s.type("#join-input", "general\uE007");
   await s.waitText("#room-header h2", (t) => t === "# general");
-  await type("#composer", "still here\uE007");
+  await s.type("#composer", "still here\uE007");
   await waitFor("the ack", async () =>
     (await s.cmd("POST", "/execute/sync", {
       script: "return [...document.querySelectorAll('#messages .message .status')].map(e => e.textContent)",
@@ -128,7 +115,7 @@ test("a signed update downloads with progress, installs, and runs after a restar
   const { pid, icon } = { pid: appPids(APP)[0], icon: trayIcon(appPids(APP)[0]) };
   trayClick(icon, "Check for updates");
   await waitFor("the update bar", async () => (await barText()) === `Update v${N1} available`);
-  await click("#update-install");
+  await s.click("#update-install");
   await waitFor("the restart button", () => s.find("#update-restart"));
   await shot("update-ready");
   const seen = await s.cmd("POST", "/execute/sync", { script: "return window.__bar", args: [] });
