@@ -59,7 +59,8 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   chroot "$ROOT" env -i DISPLAY="$DISPLAY" XAUTHORITY=/tmp/xauth HOME=/root PATH=/usr/bin:/bin \
     sh -c "exec $EXEC_LINE" >"$ROOT/tmp/app.log" 2>&1 &
   app=$!
-  trap "kill $app 2>/dev/null; umount \"\$ROOT/tmp/.X11-unix\" 2>/dev/null" EXIT
+  # (set -e holds inside the trap too: each step must be allowed to find nothing to do.)
+  trap "kill $app 2>/dev/null || true; umount \"\$ROOT/tmp/.X11-unix\" 2>/dev/null || true" EXIT
   for _ in $(seq 300); do
     "$PYTHON" "$X11" state Confab 2>/dev/null | grep -q "\"mapped\": true" && break
     kill -0 $app 2>/dev/null || { echo "the app exited:"; tail -20 "$ROOT/tmp/app.log"; exit 1; }
