@@ -5,6 +5,7 @@
 //! - [`bare`]: the naive-limit peer, a bare tokio broadcast loop (`confab-bench bare-server`).
 //! - [`fanout`]: one room, many subscribers, a fixed publish rate; latency and CPU cost.
 //! - [`idle`]: resident memory per idle connection.
+//! - [`storm`]: a reconnect storm: the server restarted under many clients.
 //! - [`report`]: the table printed and written to docs/bench.md, with an SVG chart.
 //!
 //! `scripts/bench.sh` builds everything and runs this; `--quick` is CI's smoke run.
@@ -14,6 +15,7 @@ mod fanout;
 mod idle;
 mod procs;
 mod report;
+mod storm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -43,6 +45,12 @@ struct Args {
     /// Idle connections for the memory measurement.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
+    /// Run only these scenarios (fanout, idle, storm); all by default. Writes no report.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Clients in the reconnect storm.
+    #[arg(long, default_value_t = 10_000)]
+    storm: usize,
     /// Where confab-server (a release build) is.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -68,6 +76,7 @@ fn main() -> Result<()> {
         args.rate = 50;
         args.seconds = 1.0;
         args.idle = 100;
+        args.storm = 50;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,10 +99,12 @@ async fn bench(args: Args) -> Result<()> {
         warmup: Duration::from_secs(1),
         measure: Duration::from_secs_f64(args.seconds),
     };
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let kinds = [Kind::Confab, Kind::NodeWs, Kind::Bare];
     let mut fan = Vec::new();
     let mut idle = Vec::new();
-    for round in 0..args.rounds {
+    let rounds = if wanted("fanout") { args.rounds } else { 0 };
+    for round in 0..rounds {
         // A, B, C then C, B, A: drift in the machine's speed hits every server alike.
         let order: Vec<Kind> = if round % 2 == 0 {
             kinds.to_vec()
@@ -116,14 +127,30 @@ async fn bench(args: Args) -> Result<()> {
             fan.push((round, outcome));
         }
     }
-    for kind in [Kind::Confab, Kind::NodeWs] {
+    for kind in [Kind::Confab, Kind::NodeWs]
+        .into_iter()
+        .filter(|_| wanted("idle"))
+    {
         let server = procs::start(kind, &parts.bin_dir, &parts.peers).await?;
         let outcome = idle::run(&server, args.idle).await?;
         report::progress_idle(&outcome);
         server.stop();
         idle.push(outcome);
     }
-    let summary = report::Summary::new(&load, &fan, &idle);
+    if !wanted("storm") {
+        return Ok(());
+    }
+    let storm = storm::run(&parts.bin_dir, &parts.peers, args.storm).await?;
+    report::progress_storm(&storm);
+    anyhow::ensure!(
+        storm.lost == 0,
+        "{} messages lost in the reconnect storm",
+        storm.lost
+    );
+    if !args.only.is_empty() {
+        return Ok(());
+    }
+    let summary = report::Summary::new(&load, &fan, &idle, &storm);
     let table = summary.markdown();
     #[allow(clippy::print_stdout)]
     {

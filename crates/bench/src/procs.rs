@@ -133,6 +133,41 @@ impl Drop for Server {
     }
 }
 
+fn confab_command(bin_dir: &Path, dir: &Path, port: u16) -> Command {
+    let mut c = Command::new(bin_dir.join("confab-server"));
+    c.args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--db")
+        .arg(dir.join("bench.db"))
+        // The offered load is the experiment's, not a flood to refuse.
+        .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
+        .args(["--heartbeat-secs", "600"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    c
+}
+
+impl Server {
+    /// Restarts confab-server as a deploy does: SIGTERM (every session gets 1001 with a retry
+    /// hint), then the same binary on the same port and database. Returns when it is healthy.
+    pub async fn restart(&mut self, bin_dir: &Path) -> Result<()> {
+        let dir = self
+            ._dir
+            .as_ref()
+            .context("only confab-server restarts")?
+            .path()
+            .to_owned();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.child = confab_command(bin_dir, &dir, self.addr.port()).spawn()?;
+        self.pid = self.child.id();
+        wait_healthy(self.addr).await
+    }
+}
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -144,14 +179,7 @@ pub async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
         Kind::Confab => {
             let d = tempfile::tempdir()?;
             let port = free_port()?;
-            let mut c = Command::new(bin_dir.join("confab-server"));
-            c.args(["--listen", &format!("127.0.0.1:{port}")])
-                .arg("--db")
-                .arg(d.path().join("bench.db"))
-                // The offered load is the experiment's, not a flood to refuse.
-                .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
-                .args(["--heartbeat-secs", "600"])
-                .env("RUST_LOG", "warn");
+            let c = confab_command(bin_dir, d.path(), port);
             dir = Some((d, port));
             c
         }

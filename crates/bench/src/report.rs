@@ -3,7 +3,7 @@
 //! hand-written analysis around it stays.
 
 use crate::procs::Kind;
-use crate::{fanout, idle};
+use crate::{fanout, idle, storm};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +24,13 @@ pub fn progress_fanout(round: usize, o: &fanout::Outcome) {
         ms(o, 99.0),
         ms(o, 99.9),
         100.0 * o.generator.total() / o.secs,
+    );
+}
+
+pub fn progress_storm(o: &storm::Outcome) {
+    eprintln!(
+        "storm · {} clients resumed {:.1} s after the restart · peak {} authentications/s · {} messages lost",
+        o.clients, o.resumed_secs, o.peak_auth_per_sec, o.lost
     );
 }
 
@@ -75,6 +82,7 @@ pub struct Summary {
     vs_ws: f64,
     vs_bare: f64,
     idle: Vec<(Kind, usize, f64)>,
+    storm: (usize, f64, u64, u64),
 }
 
 impl Summary {
@@ -82,6 +90,7 @@ impl Summary {
         load: &fanout::Load,
         fan: &[(usize, fanout::Outcome)],
         idle: &[idle::Outcome],
+        storm: &storm::Outcome,
     ) -> Self {
         let of = |k: Kind| fan.iter().filter(move |(_, o)| o.kind == k);
         let rows = [Kind::Confab, Kind::NodeWs, Kind::Bare]
@@ -125,6 +134,12 @@ impl Summary {
                 .iter()
                 .map(|o| (o.kind, o.connections, o.bytes_per_connection))
                 .collect(),
+            storm: (
+                storm.clients,
+                storm.resumed_secs,
+                storm.peak_auth_per_sec,
+                storm.lost,
+            ),
         }
     }
 
@@ -203,6 +218,22 @@ impl Summary {
                 bytes
             );
         }
+        let (clients, secs, peak, lost) = self.storm;
+        let _ = writeln!(
+            s,
+            "| reconnect storm: {clients} clients resumed after a restart ≤ 30 s | {secs:.1} s | {} |",
+            yes(secs <= 30.0)
+        );
+        let _ = writeln!(
+            s,
+            "| reconnect storm: messages lost = 0 | {lost} | {} |",
+            yes(lost == 0)
+        );
+        let _ = writeln!(
+            s,
+            "| upgrades + auth per second ≥ 10,000 (peak second of the storm) | {peak} | {} |",
+            yes(peak >= 10_000)
+        );
         s.push_str("\n![Deliveries per server CPU-second](img/bench-fanout.svg)\n");
         s
     }
