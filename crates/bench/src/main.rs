@@ -19,7 +19,7 @@ mod storm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use procs::{Kind, Parts};
+use procs::Kind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -88,10 +88,6 @@ fn main() -> Result<()> {
 }
 
 async fn bench(args: Args) -> Result<()> {
-    let parts = Parts {
-        bin_dir: args.bin_dir.clone(),
-        peers: args.peers.clone(),
-    };
     let load = fanout::Load {
         subscribers: args.subscribers,
         rate: args.rate,
@@ -112,7 +108,7 @@ async fn bench(args: Args) -> Result<()> {
             kinds.iter().rev().copied().collect()
         };
         for kind in order {
-            let server = procs::start(kind, &parts.bin_dir, &parts.peers).await?;
+            let server = procs::start(kind, &args.bin_dir, &args.peers).await?;
             let outcome = fanout::run(&server, load).await?;
             report::progress_fanout(round, &outcome);
             // A bench that silently stopped delivering would still "pass" the smoke run.
@@ -123,7 +119,7 @@ async fn bench(args: Args) -> Result<()> {
                 outcome.deliveries,
                 outcome.expected
             );
-            server.stop();
+            drop(server); // kills and reaps it
             fan.push((round, outcome));
         }
     }
@@ -131,16 +127,16 @@ async fn bench(args: Args) -> Result<()> {
         .into_iter()
         .filter(|_| wanted("idle"))
     {
-        let server = procs::start(kind, &parts.bin_dir, &parts.peers).await?;
+        let server = procs::start(kind, &args.bin_dir, &args.peers).await?;
         let outcome = idle::run(&server, args.idle).await?;
         report::progress_idle(&outcome);
-        server.stop();
+        drop(server);
         idle.push(outcome);
     }
     if !wanted("storm") {
         return Ok(());
     }
-    let storm = storm::run(&parts.bin_dir, &parts.peers, args.storm).await?;
+    let storm = storm::run(&args.bin_dir, &args.peers, args.storm).await?;
     report::progress_storm(&storm);
     anyhow::ensure!(
         storm.lost == 0,

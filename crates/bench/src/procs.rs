@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -119,10 +119,6 @@ impl Server {
 
     pub fn rss(&self) -> Result<u64> {
         rss(self.pid)
-    }
-
-    pub fn stop(self) {
-        // Drop kills and reaps it.
     }
 }
 
@@ -250,11 +246,4 @@ async fn wait_healthy(addr: SocketAddr) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Where the bench finds its parts.
-#[derive(Debug, Clone)]
-pub struct Parts {
-    pub bin_dir: PathBuf,
-    pub peers: PathBuf,
 }

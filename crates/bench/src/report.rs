@@ -112,9 +112,9 @@ impl Summary {
                 }
             })
             .collect();
+        let rounds = fan.iter().map(|(r, _)| *r).max().map_or(0, |r| r + 1);
         // Ratios per round (same conditions), then the median of those.
         let ratio = |peer: Kind| {
-            let rounds = fan.iter().map(|(r, _)| *r).max().map_or(0, |r| r + 1);
             median(
                 (0..rounds)
                     .filter_map(|r| {
@@ -126,7 +126,7 @@ impl Summary {
         };
         Self {
             load: *load,
-            rounds: fan.iter().map(|(r, _)| *r).max().map_or(0, |r| r + 1),
+            rounds,
             rows,
             vs_ws: ratio(Kind::NodeWs),
             vs_bare: ratio(Kind::Bare),
