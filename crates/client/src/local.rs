@@ -170,6 +170,15 @@ impl Local {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether `room` is one the user has joined (one row, not the whole list).
+    pub fn is_joined(&self, room: &str) -> Result<bool> {
+        let joined = self
+            .conn
+            .prepare_cached("SELECT 1 FROM rooms WHERE room = ?1 AND joined = 1")?
+            .exists([room])?;
+        Ok(joined)
+    }
+
     pub fn last_seq(&self, room: &str) -> Result<u64> {
         let seq = self
             .conn

@@ -273,10 +273,7 @@ impl<'a> Session<'a> {
     }
 
     fn is_joined(&self, room: &str) -> bool {
-        self.actor
-            .local
-            .joined_rooms()
-            .is_ok_and(|rooms| rooms.iter().any(|(r, _)| r == room))
+        self.actor.local.is_joined(room).unwrap_or(false)
     }
 
     /// Sends `join` for a room from its resume point.
