@@ -26,11 +26,7 @@ pub struct Account {
 impl Account {
     /// `host:port`, the keyring and folder key of this account.
     pub fn host(&self) -> String {
-        format!(
-            "{}:{}",
-            self.server.host_str().unwrap_or("?"),
-            self.server.port_or_known_default().unwrap_or(0)
-        )
+        confab_client::tokens::host_port(&self.server)
     }
 
     fn data_dir(&self, root: &Path) -> PathBuf {
@@ -107,7 +103,7 @@ pub fn token_store(
     remember: bool,
 ) -> confab_client::Result<Arc<dyn TokenStore>> {
     Ok(if remember {
-        Arc::new(KeyringTokens::new(&account.host(), &account.user)?)
+        Arc::new(KeyringTokens::for_server(&account.server, &account.user)?)
     } else {
         Arc::new(MemoryTokens::default())
     })

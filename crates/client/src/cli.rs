@@ -91,12 +91,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn keyring_for(account: &Account) -> confab_client::Result<KeyringTokens> {
-    let host = format!(
-        "{}:{}",
-        account.server.host_str().unwrap_or("?"),
-        account.server.port_or_known_default().unwrap_or(0)
-    );
-    KeyringTokens::new(&host, &account.user)
+    KeyringTokens::for_server(&account.server, &account.user)
 }
 
 /// Maps an error to the documented exit code and says it in words.

@@ -75,6 +75,21 @@ impl KeyringTokens {
         let entry = keyring::Entry::new(SERVICE, &key).map_err(keyring_error)?;
         Ok(Self { entry, key })
     }
+
+    /// The entry for `user` on the server at `url`. Every client (the CLI, the app) must name
+    /// an account this way, or they would not share its tokens and refresh lock.
+    pub fn for_server(url: &url::Url, user: &str) -> Result<Self> {
+        Self::new(&host_port(url), user)
+    }
+}
+
+/// `host:port` of a server, its name in the keyring and in data folders.
+pub fn host_port(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("?"),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 impl TokenStore for KeyringTokens {
