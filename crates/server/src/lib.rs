@@ -41,7 +41,9 @@ pub(crate) struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
     pub auth: auth::Auth,
-    pub hub: rooms::Hub,
+    pub hub: Arc<rooms::Hub>,
+    /// Fans committed messages out from a runtime task (see [`rooms::Publisher`]).
+    pub publisher: rooms::Publisher,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     /// Open WebSocket sessions are capped at `limits.max_connections`.
@@ -62,11 +64,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let (store, writer) = store::Store::open(&config.db_path, config.max_db_bytes)?;
     let config = Arc::new(config);
+    let hub = Arc::new(rooms::Hub::default());
     let state = Arc::new(AppState {
         auth: auth::Auth::new(store.clone(), Arc::clone(&config)),
         config: Arc::clone(&config),
         store,
-        hub: rooms::Hub::default(),
+        publisher: rooms::Publisher::start(Arc::clone(&hub)),
+        hub,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
         ws_slots: Arc::new(tokio::sync::Semaphore::new(

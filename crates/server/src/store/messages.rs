@@ -30,13 +30,15 @@ pub enum SendOutcome {
 
 /// Stores `msg` with the room's next sequence number, unless its id was seen before.
 pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
+    // Cached statements: this runs for every message, and parsing SQL cost more than storing.
     let prior: Option<(String, u64)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT r.name, m.seq FROM messages m JOIN rooms r ON r.id = m.room_id
              WHERE m.author = ?1 AND m.client_id = ?2",
-            params![msg.author, msg.client_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row(params![msg.author, msg.client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     if let Some((room, seq)) = prior {
         return Ok(if room == msg.room {
@@ -45,22 +47,27 @@ pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
             SendOutcome::IdReused { room }
         });
     }
-    conn.execute(
-        "INSERT INTO rooms (name) VALUES (?1) ON CONFLICT(name) DO NOTHING",
-        [&msg.room],
-    )?;
+    conn.prepare_cached("INSERT INTO rooms (name) VALUES (?1) ON CONFLICT(name) DO NOTHING")?
+        .execute([&msg.room])?;
     // RETURNING sees the updated row: `last_seq` is already this message's seq.
-    let (room_id, seq): (i64, u64) = conn.query_row(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?1 RETURNING id, last_seq",
-        [&msg.room],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (room_id, seq): (i64, u64) = conn
+        .prepare_cached(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?1 RETURNING id, last_seq",
+        )?
+        .query_row([&msg.room], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let ts = now_ms();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![room_id, seq, msg.client_id, msg.author, msg.body, ts],
-    )?;
+    )?
+    .execute(params![
+        room_id,
+        seq,
+        msg.client_id,
+        msg.author,
+        msg.body,
+        ts
+    ])?;
     Ok(SendOutcome::Stored(MessageData {
         room: msg.room,
         seq,

@@ -166,15 +166,16 @@ impl Session {
                     result
                 },
                 // Runs on the writer thread right after the commit, in commit order, so each
-                // room's messages are published in sequence.
+                // room's messages are queued for fan-out in sequence.
                 move |result| {
                     if result.is_err() {
                         held_after.store(true, Ordering::Release);
                     }
                     if let Ok(SendOutcome::Stored(m)) = &result {
+                        let frame = text(&ServerFrame::Message(m.clone()));
                         state
-                            .hub
-                            .publish(&m.room, m.seq, &text(&ServerFrame::Message(m.clone())));
+                            .publisher
+                            .publish_blocking(m.room.clone(), m.seq, frame);
                     }
                     let _ = tx.send(result);
                 },

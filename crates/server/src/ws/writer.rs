@@ -12,7 +12,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_protocol::{ServerFrame, close, limits};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +63,9 @@ pub(crate) fn is_too_big(err: &axum::Error) -> bool {
 struct Writer {
     sink: Sink,
     state: Arc<AppState>,
-    delivered: HashMap<Arc<str>, u64>,
+    /// Highest seq delivered per joined room. Looked up for every delivery; the keys are at
+    /// most `max_rooms_per_connection` names, so a fast non-keyed hash is safe here.
+    delivered: FxHashMap<Arc<str>, u64>,
     /// How long one socket operation may block. A peer that keeps sending but never reads
     /// would otherwise hold its connection (and its reader, waiting on a full queue) forever.
     stall_limit: Duration,
@@ -91,7 +93,7 @@ pub(crate) async fn run(
     let mut w = Writer {
         sink,
         state,
-        delivered: HashMap::new(),
+        delivered: FxHashMap::default(),
         stall_limit,
     };
     let result: Result<(), Stop> = async {
@@ -137,12 +139,13 @@ impl Writer {
     async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
         match item {
             Outbound::Frame(f) | Outbound::Ephemeral(f) => self.feed(f).await,
-            Outbound::Live { room, seq, frame } => match self.delivered.get(&room).copied() {
+            // One lookup per delivery, updated in place: this is the hot path of fan-out.
+            Outbound::Live { room, seq, frame } => match self.delivered.get_mut(&room) {
                 // Not (yet) replayed: the replay will read this one from the database.
                 None => Ok(()),
-                Some(d) if seq <= d => Ok(()),
-                Some(d) if seq == d + 1 => {
-                    self.delivered.insert(room, seq);
+                Some(d) if seq <= *d => Ok(()),
+                Some(d) if seq == *d + 1 => {
+                    *d = seq;
                     self.feed(frame).await
                 }
                 Some(_) => self.catch_up(&room, false).await,
