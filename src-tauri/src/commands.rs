@@ -116,7 +116,7 @@ pub struct RoomView {
 
 /// Starts streaming events to the UI. Call before `snapshot` so nothing falls in between.
 #[tauri::command]
-pub fn subscribe(state: State<'_, AppState>, on_event: Channel<Event>) {
+pub fn subscribe(state: State<'_, AppState>, on_event: Channel<Vec<Event>>) {
     *state.sink.lock().unwrap_or_else(PoisonError::into_inner) = Some(on_event);
 }
 
@@ -357,6 +357,17 @@ pub fn set_unread(state: State<'_, AppState>, count: u32) {
 #[tauri::command]
 pub async fn retry_now(state: State<'_, AppState>) -> Result<(), UiError> {
     Ok(state.client()?.retry_now().await?)
+}
+
+/// The UI has painted its first frame. Logged once (info) with the time since the process
+/// started: how long a user looks at nothing, the startup figure in docs/bench.md.
+#[tauri::command]
+pub fn painted() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis());
+        tracing::info!(ms, "first paint");
+    });
 }
 
 #[cfg(test)]

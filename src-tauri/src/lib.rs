@@ -49,6 +49,7 @@ pub fn app<R: Runtime>(
             commands::install_update,
             commands::restart_to_update,
             commands::retry_now,
+            commands::painted,
         ])
         .setup(move |app| {
             let root = match data_root {
@@ -64,6 +65,7 @@ pub fn app<R: Runtime>(
             state.resume();
             app.manage(state);
             app.manage(update::Updates::default());
+            lean_webview(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -75,8 +77,28 @@ pub fn app<R: Runtime>(
         })
 }
 
+/// The window is an app, not a browser: WebKitGTK's default cache model keeps pages and
+/// resources for back/forward and revisits, which an app never makes (docs/bench.md).
+fn lean_webview<R: Runtime>(app: &tauri::AppHandle<R>) {
+    #[cfg(target_os = "linux")]
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.with_webview(|webview| {
+            use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+            if let Some(context) = webview.inner().context() {
+                context.set_cache_model(CacheModel::DocumentViewer);
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = app;
+}
+
+/// When `run` began: the zero of the first-paint figure.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Builds and runs the app until the user quits from the tray.
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONFAB_LOG")

@@ -1,8 +1,10 @@
 //! The signed-in session: one client core, the account it belongs to, and the event forwarder.
 //!
-//! Events go to the UI over a `Channel` the UI creates (`subscribe`). Until one exists they are
-//! not lost for the UI: it asks for a snapshot when ready, and everything in the snapshot comes
-//! from the client's local database.
+//! Events go to the UI over a `Channel` the UI creates (`subscribe`), in batches of whatever is
+//! queued at that moment: a room's replay is thousands of events, and every channel message is
+//! a script the web view evaluates (memory and CPU in the web process; measured in
+//! docs/bench.md). Until a channel exists events are not lost for the UI: it asks for a
+//! snapshot when ready, and everything in the snapshot comes from the client's local database.
 
 use crate::tray::TrayStatus;
 use confab_client::{
@@ -36,7 +38,10 @@ impl Account {
 }
 
 /// The UI's current event sink (replaced when the page reloads).
-pub type Sink = Arc<Mutex<Option<Channel<Event>>>>;
+pub type Sink = Arc<Mutex<Option<Channel<Vec<Event>>>>>;
+
+/// Most events in one message to the UI (the client core's replay batches are 200).
+const MAX_BATCH: usize = 256;
 
 /// A running client for one account.
 pub struct Session {
@@ -68,16 +73,21 @@ impl Session {
         let state = Arc::new(Mutex::new(ConnState::Connecting { attempt: 0 }));
         let shared = Arc::clone(&state);
         tauri::async_runtime::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let Event::State(s) = &event {
-                    tray.set_state(s);
-                    *shared.lock().unwrap_or_else(PoisonError::into_inner) = s.clone();
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            // Takes what is already queued, never waits for more: batching adds no latency.
+            while events.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                for event in &batch {
+                    if let Event::State(s) = event {
+                        tray.set_state(s);
+                        *shared.lock().unwrap_or_else(PoisonError::into_inner) = s.clone();
+                    }
                 }
                 let channel = sink.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                let sent = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
                 if let Some(channel) = channel {
                     // A closed channel means the page is reloading; it resubscribes and reads a
                     // snapshot, so nothing is lost for the user.
-                    let _ = channel.send(event);
+                    let _ = channel.send(sent);
                 }
             }
         });

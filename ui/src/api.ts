@@ -8,10 +8,11 @@ export function asUiError(e: unknown): UiError {
 }
 
 export const api = {
-  /** Streams events; call before snapshot() so nothing falls in between. */
+  /** Streams events (the backend sends them in batches); call before snapshot() so nothing
+   * falls in between. */
   subscribe(onEvent: (e: Event) => void): Promise<void> {
-    const channel = new Channel<Event>();
-    channel.onmessage = onEvent;
+    const channel = new Channel<Event[]>();
+    channel.onmessage = (batch) => batch.forEach(onEvent);
     return invoke("subscribe", { onEvent: channel });
   },
   snapshot: () => invoke<Snapshot>("snapshot"),
@@ -31,4 +32,6 @@ export const api = {
   checkUpdate: (silent: boolean) => invoke<void>("check_update", { silent }),
   installUpdate: () => invoke<void>("install_update"),
   restartToUpdate: () => invoke<void>("restart_to_update"),
+  /** The first frame is on screen (logged by the backend: the startup figure). */
+  painted: () => invoke<void>("painted"),
 };
