@@ -55,11 +55,8 @@ e2e_home="$(mktemp -d)"
 trap 'rm -rf "$e2e_home"' EXIT
 mkdir -p "$e2e_home/data" "$e2e_home/config"
 CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_ARTIFACTS="$artifacts/e2e" \
-  CONFAB_PYTHON="$venv/bin/python" XDG_DATA_HOME="$e2e_home/data" XDG_CONFIG_HOME="$e2e_home/config" xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-  dbus-run-session -- bash -c 'echo -n e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-    for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.secrets --print-reply \
-      /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break; sleep 0.05; done &&
-    node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/' 
+  CONFAB_PYTHON="$venv/bin/python" XDG_DATA_HOME="$e2e_home/data" XDG_CONFIG_HOME="$e2e_home/config" \
+  scripts/desktop-session.sh node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/
 echo "screenshots: $artifacts/e2e"
 
 step "packages and self-update (release .debs of N and N+1, installed app updates itself)"

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
-import { cli, startServer } from "./services.mjs";
+import { cli, seedRoom, startServer } from "./services.mjs";
 
 const app = process.env.CONFAB_APP;
 const artifacts = process.env.CONFAB_ARTIFACTS ?? "artifacts/e2e";
@@ -157,18 +157,7 @@ test("a message in another room raises one desktop notification, seen on D-Bus",
 });
 
 test("a room with 10,000 messages opens with a bounded number of rows and pages back", async () => {
-  // Seed the server's database directly: 10,000 messages is a bulk load, not a chat.
-  const seed = spawnSync("python3", ["-c", `
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], timeout=10)
-with db:
-    db.execute("INSERT INTO rooms (name, last_seq) VALUES ('big', 10000)")
-    rid = db.execute("SELECT id FROM rooms WHERE name = 'big'").fetchone()[0]
-    now = int(time.time() * 1000) - 3_600_000
-    db.executemany("INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms) VALUES (?, ?, ?, 'bob', ?, ?)",
-        [(rid, i, f"seed-{i}", f"message {i}", now + i) for i in range(1, 10001)])
-`, join(server.dir, "server.db")], { encoding: "utf8" });
-  assert.equal(seed.status, 0, seed.stderr);
+  seedRoom(server, "big", 10_000);
 
   await s.cmd("POST", `/element/${await s.find("#composer")}/value`, { text: "\uE009k\uE000" });
   await s.type("#switcher-input", "big\uE007");

@@ -71,7 +71,5 @@ mkdir -p "$app_home/data" "$app_home/config"
 CONFAB_UPDATE_WORK="$work" CONFAB_VERSION_N="$n" CONFAB_VERSION_N1="$n1" CONFAB_ARTIFACTS="$artifacts" \
   CONFAB_BIN_DIR="$target/debug" CONFAB_PYTHON="${CONFAB_PYTHON:-python3}" \
   XDG_DATA_HOME="$app_home/data" XDG_CONFIG_HOME="$app_home/config" \
-  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" dbus-run-session -- bash -c '
-    echo -n e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-    node --test --test-concurrency=1 --test-timeout=300000 tests/update/'
+  scripts/desktop-session.sh node --test --test-concurrency=1 --test-timeout=300000 tests/update/
 echo "screenshots: $artifacts"
