@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Benchmarks Confab against its peers in one run and rewrites the tables in docs/bench.md.
-#   scripts/bench.sh           the full configuration (a few minutes; release builds)
+#   scripts/bench.sh           the full configuration (about 15 minutes; release builds)
 #   scripts/bench.sh --quick   a smoke run that writes nothing (CI runs it so the bench can't rot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/prereqs.sh run
+# The desktop scenario drives the app like the end-to-end tests: Xvfb, WebDriver, a keyring.
+scripts/prereqs.sh test
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+export PATH="$HOME/.cargo/bin:$PATH"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 # The peer: a broadcast server on Node's ws, pinned in crates/bench/peers/package-lock.json.
 npm ci --prefix crates/bench/peers --no-audit --no-fund >/dev/null
+npm ci --prefix ui --no-audit --no-fund >/dev/null
 # 10,000 idle connections need as many descriptors in the server and in the load generator.
 ulimit -n "$(ulimit -Hn)"
 
 if [ "${1:-}" = --quick ]; then
-  cargo build --locked -p confab-server -p confab-bench
-  "$target/debug/confab-bench" --quick --bin-dir "$target/debug"
+  npm --prefix ui run build >/dev/null
+  cargo build --locked -p confab-server -p confab-bench -p confab-desktop
+  scripts/desktop-session.sh "$target/debug/confab-bench" --quick --bin-dir "$target/debug" \
+    --app "$target/debug/confab-desktop"
 else
   cargo build --release --locked -p confab-server -p confab-bench
-  "$target/release/confab-bench" --bin-dir "$target/release" --out docs/bench.md "$@"
+  # The app and its package as users get them (no updater key: a benchmark signs nothing).
+  rm -rf "$target"/release/bundle/deb/Confab_*
+  ui/node_modules/.bin/tauri build --ci --bundles deb
+  version="$(node -p 'require("./tauri.conf.json").version')"
+  scripts/desktop-session.sh "$target/release/confab-bench" --bin-dir "$target/release" \
+    --app "$target/release/confab-desktop" --deb "$target/release/bundle/deb/Confab_${version}_amd64.deb" \
+    --out docs/bench.md "$@"
 fi

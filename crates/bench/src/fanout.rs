@@ -42,25 +42,34 @@ impl Outcome {
     }
 }
 
-/// Registers and logs in a bench user on confab-server; returns an access token.
-pub async fn confab_token(server: &Server, user: &str) -> Result<String> {
+/// Registers and logs in a bench user on confab-server; returns its token pair (the JSON of
+/// `POST /api/login`).
+pub async fn confab_login(server: &Server, user: &str) -> Result<serde_json::Value> {
     let http = reqwest::Client::new();
     let creds = serde_json::json!({"username": user, "password": "bench-password-123"});
-    let base = format!("http://{}", server.addr);
+    let base = server.http_url();
     let _ = http
         .post(format!("{base}/api/register"))
         .json(&creds)
         .send()
         .await?;
-    let r: serde_json::Value = http
+    Ok(http
         .post(format!("{base}/api/login"))
         .json(&creds)
         .send()
         .await?
         .error_for_status()?
         .json()
-        .await?;
-    Ok(r["access_token"].as_str().context("no token")?.to_owned())
+        .await?)
+}
+
+/// Registers and logs in a bench user on confab-server; returns an access token.
+pub async fn confab_token(server: &Server, user: &str) -> Result<String> {
+    let pair = confab_login(server, user).await?;
+    Ok(pair["access_token"]
+        .as_str()
+        .context("no token")?
+        .to_owned())
 }
 
 async fn recv_until(ws: &mut Ws, needle: &str) -> Result<()> {

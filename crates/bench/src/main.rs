@@ -6,11 +6,18 @@
 //! - [`fanout`]: one room, many subscribers, a fixed publish rate; latency and CPU cost.
 //! - [`idle`]: resident memory per idle connection.
 //! - [`storm`]: a reconnect storm: the server restarted under many clients.
+//! - [`authrate`]: upgrades + authentications per second, in a tight loop from load processes.
+//! - [`desktop`]: the desktop app: package size, first paint, memory, idle CPU.
+//! - [`client`]: the client core: flushing a big offline outbox after a kill, noticing a dead
+//!   peer.
 //! - [`report`]: the table printed and written to docs/bench.md, with an SVG chart.
 //!
 //! `scripts/bench.sh` builds everything and runs this; `--quick` is CI's smoke run.
 
+mod authrate;
 mod bare;
+mod client;
+mod desktop;
 mod fanout;
 mod idle;
 mod procs;
@@ -45,12 +52,35 @@ struct Args {
     /// Idle connections for the memory measurement.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
-    /// Run only these scenarios (fanout, idle, storm); all by default. Writes no report.
+    /// Run only these scenarios (fanout, idle, storm, authrate, flush, deadpeer,
+    /// desktop); all by
+    /// default. Writes no report.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Clients in the reconnect storm.
     #[arg(long, default_value_t = 10_000)]
     storm: usize,
+    /// Seconds counted in the upgrades + auth measurement.
+    #[arg(long, default_value_t = 5.0)]
+    auth_seconds: f64,
+    /// Messages queued offline for the client flush.
+    #[arg(long, default_value_t = 10_000)]
+    flush: usize,
+    /// The desktop app binary (a release build).
+    #[arg(long, default_value = "target/release/confab-desktop")]
+    app: PathBuf,
+    /// The app's .deb, for its size.
+    #[arg(long)]
+    deb: Option<PathBuf>,
+    /// Seconds the app's idle CPU is measured over.
+    #[arg(long, default_value_t = 60.0)]
+    idle_secs: f64,
+    /// Launches timed for start → first paint (median reported).
+    #[arg(long, default_value_t = 5)]
+    launches: usize,
+    /// The script that drives the app.
+    #[arg(long, default_value = "crates/bench/desktop.mjs")]
+    desktop_script: PathBuf,
     /// Where confab-server (a release build) is.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -66,6 +96,10 @@ struct Args {
 enum Cmd {
     /// Run the bare tokio broadcast server (a peer; started by the bench itself).
     BareServer,
+    /// A client core in its own process (started by the bench itself).
+    ClientWorker(client::WorkerArgs),
+    /// Connect + authenticate in a tight loop (started by the bench itself).
+    AuthWorker(authrate::WorkerArgs),
 }
 
 fn main() -> Result<()> {
@@ -77,14 +111,20 @@ fn main() -> Result<()> {
         args.seconds = 1.0;
         args.idle = 100;
         args.storm = 50;
+        args.auth_seconds = 1.0;
+        args.flush = 100;
+        args.idle_secs = 2.0;
+        args.launches = 1;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    if let Some(Cmd::BareServer) = args.cmd {
-        return runtime.block_on(bare::serve());
+    match args.cmd.take() {
+        Some(Cmd::BareServer) => runtime.block_on(bare::serve()),
+        Some(Cmd::ClientWorker(w)) => runtime.block_on(client::worker(w)),
+        Some(Cmd::AuthWorker(w)) => runtime.block_on(authrate::worker(w)),
+        None => runtime.block_on(bench(args)),
     }
-    runtime.block_on(bench(args))
 }
 
 async fn bench(args: Args) -> Result<()> {
@@ -133,20 +173,60 @@ async fn bench(args: Args) -> Result<()> {
         drop(server);
         idle.push(outcome);
     }
-    if !wanted("storm") {
-        return Ok(());
+    let storm = match wanted("storm") {
+        true => Some(storm::run(&args.bin_dir, &args.peers, args.storm).await?),
+        false => None,
+    };
+    if let Some(storm) = &storm {
+        report::progress_storm(storm);
+        anyhow::ensure!(
+            storm.lost == 0,
+            "{} messages lost in the reconnect storm",
+            storm.lost
+        );
     }
-    let storm = storm::run(&args.bin_dir, &args.peers, args.storm).await?;
-    report::progress_storm(&storm);
-    anyhow::ensure!(
-        storm.lost == 0,
-        "{} messages lost in the reconnect storm",
-        storm.lost
-    );
-    if !args.only.is_empty() {
+    let auth = match wanted("authrate") {
+        true => Some(authrate::run(&args.bin_dir, &args.peers, 2, args.auth_seconds).await?),
+        false => None,
+    };
+    auth.iter().for_each(report::progress_auth);
+    let flush = match wanted("flush") {
+        true => Some(client::flush(&args.bin_dir, &args.peers, args.flush).await?),
+        false => None,
+    };
+    flush.iter().for_each(report::progress_flush);
+    let dead = match wanted("deadpeer") {
+        true => Some(client::dead_peer(&args.bin_dir, &args.peers).await?),
+        false => None,
+    };
+    dead.iter().for_each(report::progress_dead);
+    let settings = desktop::Settings {
+        app: args.app.clone(),
+        bin_dir: args.bin_dir.clone(),
+        deb: args.deb.clone(),
+        idle_secs: args.idle_secs,
+        settle_secs: if args.quick { 0.0 } else { 10.0 },
+        launches: args.launches,
+    };
+    let desktop = match wanted("desktop") {
+        true => Some(desktop::run(&args.desktop_script, &settings).await?),
+        false => None,
+    };
+    desktop.iter().for_each(report::progress_desktop);
+    // A report needs every scenario; `--only` runs are for looking at one.
+    let (Some(storm), Some(auth), Some(flush), Some(dead), Some(desktop)) =
+        (storm, auth, flush, dead, desktop)
+    else {
         return Ok(());
-    }
-    let summary = report::Summary::new(&load, &fan, &idle, &storm);
+    };
+    let others = report::Others {
+        storm,
+        auth,
+        flush,
+        dead,
+        desktop,
+    };
+    let summary = report::Summary::new(&load, &fan, &idle, others);
     let table = summary.markdown();
     #[allow(clippy::print_stdout)]
     {

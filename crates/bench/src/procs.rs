@@ -148,19 +148,34 @@ impl Server {
     /// Restarts confab-server as a deploy does: SIGTERM (every session gets 1001 with a retry
     /// hint), then the same binary on the same port and database. Returns when it is healthy.
     pub async fn restart(&mut self, bin_dir: &Path) -> Result<()> {
+        self.stop();
+        self.start_again(bin_dir).await
+    }
+
+    /// Stops the server as a deploy does (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts confab-server again after [`Server::stop`]: same binary, port and database.
+    pub async fn start_again(&mut self, bin_dir: &Path) -> Result<()> {
         let dir = self
             ._dir
             .as_ref()
             .context("only confab-server restarts")?
             .path()
             .to_owned();
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        let _ = self.child.wait();
         self.child = confab_command(bin_dir, &dir, self.addr.port()).spawn()?;
         self.pid = self.child.id();
         wait_healthy(self.addr).await
+    }
+
+    /// The HTTP base URL (the client core's server setting).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 

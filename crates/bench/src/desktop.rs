@@ -1,0 +1,89 @@
+//! The desktop app: package size, start → first paint, memory of all its processes with a
+//! 10,000-message room open, and idle CPU. The app is driven by `crates/bench/desktop.mjs`
+//! (WebDriver, as the end-to-end tests drive it), which needs a display, a D-Bus session and a
+//! keyring: scripts/bench.sh provides them.
+
+use anyhow::{Context, Result, ensure};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app: PathBuf,
+    pub bin_dir: PathBuf,
+    pub deb: Option<PathBuf>,
+    pub idle_secs: f64,
+    /// Seconds left for the load's aftermath before idling is measured.
+    pub settle_secs: f64,
+    pub launches: usize,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub deb_bytes: Option<u64>,
+    /// Median over launches.
+    pub first_paint_ms: f64,
+    pub launches: usize,
+    pub processes: u64,
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+    /// The same processes showing the sign-in form: the web view's floor.
+    pub empty_rss_bytes: u64,
+    pub empty_pss_bytes: u64,
+    /// Idle, the window without focus (the user is in another app).
+    pub idle_cpu_percent: f64,
+    /// Idle, the window focused: the caret blinks in the composer.
+    pub idle_focused_cpu_percent: f64,
+    pub idle_secs: f64,
+}
+
+pub async fn run(script: &Path, s: &Settings) -> Result<Outcome> {
+    let deb_bytes = match &s.deb {
+        Some(deb) => Some(
+            std::fs::metadata(deb)
+                .with_context(|| format!("the package {}", deb.display()))?
+                .len(),
+        ),
+        None => None,
+    };
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .env("CONFAB_APP", std::path::absolute(&s.app)?)
+        .env("CONFAB_BIN_DIR", std::path::absolute(&s.bin_dir)?)
+        .env("CONFAB_IDLE_SECS", s.idle_secs.to_string())
+        .env("CONFAB_LAUNCHES", s.launches.to_string())
+        .env("CONFAB_SETTLE_SECS", s.settle_secs.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    ensure!(out.status.success(), "{} failed", script.display());
+    let text = String::from_utf8(out.stdout)?;
+    let v: serde_json::Value = serde_json::from_str(
+        text.lines()
+            .last()
+            .context("no result from the desktop bench")?,
+    )?;
+    let num = |k: &str| v[k].as_f64().with_context(|| format!("no {k} in {v}"));
+    let mut paints: Vec<f64> = v["first_paint_ms"]
+        .as_array()
+        .context("no first_paint_ms")?
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    paints.sort_by(f64::total_cmp);
+    Ok(Outcome {
+        deb_bytes,
+        first_paint_ms: *paints.get(paints.len() / 2).context("no launch")?,
+        launches: paints.len(),
+        processes: num("processes")? as u64,
+        rss_bytes: num("rss_bytes")? as u64,
+        pss_bytes: num("pss_bytes")? as u64,
+        empty_rss_bytes: num("empty_rss_bytes")? as u64,
+        empty_pss_bytes: num("empty_pss_bytes")? as u64,
+        idle_cpu_percent: num("idle_cpu_percent")?,
+        idle_focused_cpu_percent: num("idle_focused_cpu_percent")?,
+        idle_secs: num("idle_secs")?,
+    })
+}
