@@ -14,8 +14,10 @@ use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use rustc_hash::FxHashMap;
 use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -76,6 +78,13 @@ async fn io<T>(
     limit: Duration,
     op: impl Future<Output = Result<T, axum::Error>>,
 ) -> Result<T, Stop> {
+    let mut op = pin!(op);
+    // Almost every feed and flush completes at once (room in the socket buffer); only one that
+    // has to wait gets a timer. Arming one per frame was a tenth of the writer's instructions.
+    let first = std::future::poll_fn(|cx| Poll::Ready(op.as_mut().poll(cx))).await;
+    if let Poll::Ready(result) = first {
+        return Ok(result?);
+    }
     match timeout(limit, op).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(Stop::Stalled),
