@@ -52,6 +52,7 @@ pub fn app<R: Runtime>(
             commands::painted,
         ])
         .setup(move |app| {
+            startup_step("setup");
             let root = match data_root {
                 Some(dir) => dir,
                 None => app.path().app_data_dir()?,
@@ -66,8 +67,10 @@ pub fn app<R: Runtime>(
             app.manage(state);
             app.manage(update::Updates::default());
             lean_webview(app.handle());
+            startup_step("setup done");
             Ok(())
         })
+        .on_page_load(|_, payload| startup_step(&format!("page load {:?}", payload.event())))
         .on_window_event(|window, event| {
             // Closing the window keeps Confab running in the tray, connected and notifying.
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -93,6 +96,13 @@ fn lean_webview<R: Runtime>(app: &tauri::AppHandle<R>) {
     let _ = app;
 }
 
+/// A step of starting up, logged (debug) with the time since start: where the time to first
+/// paint goes.
+fn startup_step(step: &str) {
+    let ms = STARTED.get().map_or(0, |t| t.elapsed().as_millis());
+    tracing::debug!(ms, step, "startup");
+}
+
 /// When `run` began: the zero of the first-paint figure.
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -115,6 +125,7 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build());
     let data_root = data_dir_arg(std::env::args_os().skip(1))
         .or_else(|| std::env::var_os("CONFAB_APP_DATA").map(Into::into));
+    startup_step("building");
     let app = match app(builder, data_root).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(err) => {
@@ -122,6 +133,7 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    startup_step("built");
     // Logging out of the desktop (SIGTERM) or Ctrl+C in a terminal is a quit like the tray's:
     // the client closes its connection cleanly and the window's size and position are saved.
     let handle = app.handle().clone();
