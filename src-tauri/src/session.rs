@@ -40,6 +40,9 @@ impl Account {
 /// The UI's current event sink (replaced when the page reloads).
 pub type Sink = Arc<Mutex<Option<Channel<Vec<Event>>>>>;
 
+/// Messages a room's first join brings (the server's replay batch); older ones are history.
+const FIRST_JOIN_LATEST: u32 = 200;
+
 /// Most events in one message to the UI (the client core's replay batches are 200).
 const MAX_BATCH: usize = 256;
 
@@ -68,7 +71,10 @@ impl Session {
         sink: Sink,
         tray: Arc<TrayStatus>,
     ) -> confab_client::Result<Self> {
-        let cfg = ClientConfig::new(account.server.clone(), account.data_dir(root));
+        let mut cfg = ClientConfig::new(account.server.clone(), account.data_dir(root));
+        // A window shows the newest messages and pages back on demand: joining a big room
+        // must not download (and hand the UI) its whole past.
+        cfg.first_join_latest = Some(FIRST_JOIN_LATEST);
         let (client, mut events) = Client::start(cfg, Arc::clone(&tokens))?;
         let state = Arc::new(Mutex::new(ConnState::Connecting { attempt: 0 }));
         let shared = Arc::clone(&state);

@@ -36,6 +36,10 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     /// Events buffered for a slow consumer before the actor waits for it.
     pub event_buffer: usize,
+    /// A room never received from is joined at its newest this many messages instead of its
+    /// beginning (older ones come from `history`): what a chat window wants. `None` (the
+    /// default, what `confab tail` needs) replays the room from its first message.
+    pub first_join_latest: Option<u32>,
 }
 
 impl ClientConfig {
@@ -52,6 +56,7 @@ impl ClientConfig {
             outbox: OutboxLimits::default(),
             max_in_flight: 64,
             event_buffer: 1024,
+            first_join_latest: None,
         }
     }
 }

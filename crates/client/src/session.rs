@@ -107,11 +107,8 @@ impl<'a> Session<'a> {
         let rooms = self.actor.local.rooms_to_resume().map_err(storage)?;
         for (room, after) in rooms {
             self.pace().await;
-            self.write(&ClientFrame::Join {
-                room,
-                after: Some(after),
-            })
-            .await?;
+            let frame = self.join(room, after);
+            self.write(&frame).await?;
         }
         self.queue = self.actor.local.pending().map_err(storage)?.into();
         self.pump().await
@@ -276,15 +273,29 @@ impl<'a> Session<'a> {
         self.actor.local.is_joined(room).unwrap_or(false)
     }
 
+    /// The `join` for a room resuming after `after`: from its beginning, or only its newest
+    /// messages when nothing was ever received from it and the owner asked for that.
+    fn join(&self, room: String, after: u64) -> ClientFrame {
+        match self.actor.cfg.first_join_latest {
+            Some(latest) if after == 0 => ClientFrame::Join {
+                room,
+                after: None,
+                latest: Some(latest),
+            },
+            _ => ClientFrame::Join {
+                room,
+                after: Some(after),
+                latest: None,
+            },
+        }
+    }
+
     /// Sends `join` for a room from its resume point.
     async fn join_frame(&mut self, room: &str) -> std::result::Result<(), Next> {
         let after = self.actor.local.last_seq(room).map_err(storage)?;
         self.pace().await;
-        self.write(&ClientFrame::Join {
-            room: room.to_owned(),
-            after: Some(after),
-        })
-        .await
+        let frame = self.join(room.to_owned(), after);
+        self.write(&frame).await
     }
 
     /// Closes normally (1000); the outbox stays on disk.

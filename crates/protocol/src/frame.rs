@@ -15,6 +15,10 @@ pub enum ClientFrame {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
+        /// Without `after`: replay only the newest `latest` messages; older ones are a
+        /// `history` request away. A room's first join need not download its whole past.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest: Option<u32>,
     },
     /// Unsubscribe from a room.
     Leave { room: String },

@@ -36,6 +36,7 @@ fn client_frames() {
         ClientFrame::Join {
             room: "general".into(),
             after: Some(41),
+            latest: None,
         },
         r#"{"type":"join","room":"general","after":41}"#,
     );
@@ -43,6 +44,15 @@ fn client_frames() {
         ClientFrame::Join {
             room: "general".into(),
             after: None,
+            latest: Some(200),
+        },
+        r#"{"type":"join","room":"general","latest":200}"#,
+    );
+    golden_client(
+        ClientFrame::Join {
+            room: "general".into(),
+            after: None,
+            latest: None,
         },
         r#"{"type":"join","room":"general"}"#,
     );
@@ -213,6 +223,7 @@ fn every_client_type_is_listed() {
         ClientFrame::Join {
             room: "r".into(),
             after: None,
+            latest: None,
         },
         ClientFrame::Leave { room: "r".into() },
         ClientFrame::Send {

@@ -28,7 +28,12 @@ pub enum Outbound {
     /// Typing or presence: fine to lose, so only ever `try_send`-ed.
     Ephemeral(Utf8Bytes),
     /// Send `joined` and replay the room after `after`, then deliver it live.
-    Replay { room: Arc<str>, after: u64 },
+    Replay {
+        room: Arc<str>,
+        after: u64,
+        /// Instead of `after`: only the newest this many.
+        latest: Option<u64>,
+    },
     /// Read a page of history and send it.
     History {
         room: Arc<str>,

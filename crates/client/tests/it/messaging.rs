@@ -157,3 +157,55 @@ async fn a_message_too_long_is_refused_before_it_is_queued() {
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
 }
+
+/// A window's client (`first_join_latest`) joins a busy room at its newest messages, pages
+/// back through history, and after a restart resumes where it was — never the whole past.
+#[tokio::test]
+async fn a_first_join_brings_only_the_newest_messages_and_history_reaches_the_rest() {
+    let server = TestServer::start().await;
+    let url = server.http_url("");
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    alice.until_open().await;
+    for i in 1..=12 {
+        alice
+            .client
+            .send("general", &format!("m{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    alice.until_flushed().await;
+
+    let tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
+    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let mut cfg = fast_config(&url, dir.path());
+    cfg.first_join_latest = Some(4);
+    let mut bob = TestClient::start_in(cfg.clone(), Arc::clone(&dir), Arc::clone(&tokens));
+    bob.until_open().await;
+    bob.join_synced("general").await;
+    let bodies = |ms: &[confab_protocol::MessageData]| -> Vec<String> {
+        ms.iter().map(|m| m.body.clone()).collect()
+    };
+    assert_eq!(bodies(&bob.received), ["m9", "m10", "m11", "m12"]);
+    let older = bob
+        .client
+        .history("general", Some(9), 3)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bodies(&older), ["m6", "m7", "m8"]);
+
+    // Restarted, it resumes after what it had: only the new message, nothing from the past.
+    bob.client
+        .shutdown()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(bob);
+    alice
+        .client
+        .send("general", "m13")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    alice.until_flushed().await;
+    let mut bob = TestClient::start_in(cfg, dir, tokens);
+    bob.until_received(1).await;
+    assert_eq!(bodies(&bob.received), ["m13"]);
+}

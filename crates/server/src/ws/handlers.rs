@@ -17,7 +17,16 @@ impl Session {
                 let e = ServerFrame::error(ErrorCode::BadFrame, "already authenticated", None);
                 self.reply(&e).await;
             }
-            ClientFrame::Join { room, after } => self.join(room, after.unwrap_or(0)).await,
+            ClientFrame::Join {
+                room,
+                after,
+                latest,
+            } => {
+                // `latest` only counts without `after`: a resume point always wins.
+                let latest = if after.is_none() { latest } else { None };
+                self.join(room, after.unwrap_or(0), latest.map(u64::from))
+                    .await
+            }
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Send { id, room, body } => self.send(id, room, body).await,
             ClientFrame::Typing { room } => {
@@ -63,7 +72,7 @@ impl Session {
         None
     }
 
-    async fn join(&mut self, room: String, after: u64) {
+    async fn join(&mut self, room: String, after: u64, latest: Option<u64>) {
         if !limits::valid_room(&room) {
             let e = ServerFrame::error(
                 ErrorCode::BadRoom,
@@ -88,7 +97,12 @@ impl Session {
         // writer before the replay, is ignored there, and is read back by the replay instead.
         let (key, changed) = self.state.hub.join(&room, member);
         self.joined.insert(Arc::clone(&key));
-        self.queue(Outbound::Replay { room: key, after }).await;
+        self.queue(Outbound::Replay {
+            room: key,
+            after,
+            latest,
+        })
+        .await;
         // Everyone hears of a new user; a user's further connection only tells itself.
         if changed {
             self.state.hub.announce_presence(&room);

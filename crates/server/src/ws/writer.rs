@@ -159,7 +159,11 @@ impl Writer {
                 }
                 Some(_) => self.catch_up(&room, false).await,
             },
-            Outbound::Replay { room, after } => self.replay(room, after).await,
+            Outbound::Replay {
+                room,
+                after,
+                latest,
+            } => self.replay(room, after, latest).await,
             Outbound::History {
                 room,
                 before,
@@ -194,7 +198,12 @@ impl Writer {
         }
     }
 
-    async fn replay(&mut self, room: Arc<str>, after: u64) -> Result<(), Stop> {
+    async fn replay(
+        &mut self,
+        room: Arc<str>,
+        after: u64,
+        latest: Option<u64>,
+    ) -> Result<(), Stop> {
         let name = room.to_string();
         let last_seq = self
             .state
@@ -207,8 +216,11 @@ impl Writer {
         }))
         .await?;
         // A client ahead of the server (its database was replaced) resumes from the server's end.
-        self.delivered
-            .insert(Arc::clone(&room), after.min(last_seq));
+        let from = match latest {
+            Some(n) => last_seq.saturating_sub(n),
+            None => after.min(last_seq),
+        };
+        self.delivered.insert(Arc::clone(&room), from);
         self.catch_up(&room, true).await
     }
 

@@ -147,3 +147,49 @@ async fn a_slow_reader_is_resynced_not_dropped_or_buffered() {
     }
     assert_eq!(got, (1..=total).collect::<Vec<_>>());
 }
+
+/// A first join with `latest` gets only the newest messages, then live ones; the older ones
+/// are a `history` request away. A resume point (`after`) wins over `latest`.
+#[tokio::test]
+async fn a_join_with_latest_replays_only_the_newest_messages() {
+    let server = TestServer::start_with(|c| c.limits.rate_burst = 10_000).await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    for i in 1..=30 {
+        alice.send_msg(&format!("m{i}"), "general", "x").await;
+    }
+    let replay = |frames: &mut Vec<u64>, f: ServerFrame| match f {
+        ServerFrame::Message(m) => {
+            frames.push(m.seq);
+            false
+        }
+        ServerFrame::Synced { more, .. } => !more,
+        _ => false,
+    };
+
+    let mut bob = server.client("bob").await;
+    bob.send_json(json!({"type": "join", "room": "general", "latest": 5}))
+        .await;
+    let mut got = vec![];
+    while !replay(&mut got, bob.recv().await) {}
+    assert_eq!(got, [26, 27, 28, 29, 30]);
+    alice.send_msg("m31", "general", "live").await;
+    assert_eq!(bob.recv_message("m31").await.seq, 31);
+    bob.send_json(json!({"type": "history", "room": "general", "before": 26, "limit": 3}))
+        .await;
+    match bob
+        .recv_until(|f| matches!(f, ServerFrame::History { .. }))
+        .await
+    {
+        ServerFrame::History { messages, .. } => assert_eq!(seqs(&messages), [23, 24, 25]),
+        _ => unreachable!(),
+    }
+
+    let mut carol = server.client("carol").await;
+    carol
+        .send_json(json!({"type": "join", "room": "general", "after": 28, "latest": 1}))
+        .await;
+    let mut got = vec![];
+    while !replay(&mut got, carol.recv().await) {}
+    assert_eq!(got, [29, 30, 31]);
+}
