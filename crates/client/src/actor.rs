@@ -277,11 +277,18 @@ impl Actor {
 
     /// Remembers a join (kept across restarts) and, with `after`, where to resume the room from.
     pub fn note_join(&mut self, room: &str, after: Option<u64>) -> Result<()> {
-        self.local.set_joined(room, true)?;
         match after {
-            Some(a) => self.local.set_last_seq(room, a),
-            None => Ok(()),
+            Some(a) => {
+                self.local.set_fresh(room, false)?;
+                self.local.set_last_seq(room, a)?;
+            }
+            // A room new to this client: its first join may start at the newest messages.
+            None if !self.local.is_joined(room)? && self.local.last_seq(room)? == 0 => {
+                self.local.set_fresh(room, true)?;
+            }
+            None => {}
         }
+        self.local.set_joined(room, true)
     }
 
     /// A page of history from the local cache: messages before `before` (newest when `None`).

@@ -64,6 +64,10 @@ const SCHEMA: &str = r#"
         ts     INTEGER NOT NULL,
         PRIMARY KEY (room, seq)
     ) WITHOUT ROWID;
+    -- Rooms the user joined that have not had a replay yet: only their first join may start
+    -- at the newest messages (ClientConfig::first_join_latest). A last_seq of 0 alone cannot
+    -- say this: a room joined while empty has one too, and must later replay from its start.
+    CREATE TABLE IF NOT EXISTS fresh_rooms (room TEXT PRIMARY KEY) WITHOUT ROWID;
 "#;
 
 fn now_ms() -> u64 {
@@ -177,6 +181,26 @@ impl Local {
             .prepare_cached("SELECT 1 FROM rooms WHERE room = ?1 AND joined = 1")?
             .exists([room])?;
         Ok(joined)
+    }
+
+    /// Marks or clears `room` as joined but never replayed (see `fresh_rooms`).
+    pub fn set_fresh(&mut self, room: &str, fresh: bool) -> Result<()> {
+        let sql = if fresh {
+            "INSERT INTO fresh_rooms (room) VALUES (?1) ON CONFLICT(room) DO NOTHING"
+        } else {
+            "DELETE FROM fresh_rooms WHERE room = ?1"
+        };
+        self.conn.prepare_cached(sql)?.execute([room])?;
+        Ok(())
+    }
+
+    /// Whether `room` was joined and has not had a replay yet.
+    pub fn is_fresh(&self, room: &str) -> Result<bool> {
+        let fresh = self
+            .conn
+            .prepare_cached("SELECT 1 FROM fresh_rooms WHERE room = ?1")?
+            .exists([room])?;
+        Ok(fresh)
     }
 
     pub fn last_seq(&self, room: &str) -> Result<u64> {

@@ -107,7 +107,7 @@ impl<'a> Session<'a> {
         let rooms = self.actor.local.rooms_to_resume().map_err(storage)?;
         for (room, after) in rooms {
             self.pace().await;
-            let frame = self.join(room, after);
+            let frame = self.join(room, after).map_err(storage)?;
             self.write(&frame).await?;
         }
         self.queue = self.actor.local.pending().map_err(storage)?.into();
@@ -273,11 +273,11 @@ impl<'a> Session<'a> {
         self.actor.local.is_joined(room).unwrap_or(false)
     }
 
-    /// The `join` for a room resuming after `after`: from its beginning, or only its newest
-    /// messages when nothing was ever received from it and the owner asked for that.
-    fn join(&self, room: String, after: u64) -> ClientFrame {
-        match self.actor.cfg.first_join_latest {
-            Some(latest) if after == 0 => ClientFrame::Join {
+    /// The `join` for a room resuming after `after`: only its newest messages when the owner
+    /// asked for that and the room has never had a replay here, else everything after `after`.
+    fn join(&self, room: String, after: u64) -> Result<ClientFrame> {
+        Ok(match self.actor.cfg.first_join_latest {
+            Some(latest) if self.actor.local.is_fresh(&room)? => ClientFrame::Join {
                 room,
                 after: None,
                 latest: Some(latest),
@@ -287,14 +287,14 @@ impl<'a> Session<'a> {
                 after: Some(after),
                 latest: None,
             },
-        }
+        })
     }
 
     /// Sends `join` for a room from its resume point.
     async fn join_frame(&mut self, room: &str) -> std::result::Result<(), Next> {
         let after = self.actor.local.last_seq(room).map_err(storage)?;
         self.pace().await;
-        let frame = self.join(room.to_owned(), after);
+        let frame = self.join(room.to_owned(), after).map_err(storage)?;
         self.write(&frame).await
     }
 
@@ -342,6 +342,9 @@ impl<'a> Session<'a> {
                 self.pump().await?;
             }
             ServerFrame::Synced { room, up_to, .. } => {
+                // Replayed once: from now on the room resumes after what it holds, even if
+                // that is nothing (a room joined while empty must not skip what comes later).
+                self.actor.local.set_fresh(&room, false).map_err(storage)?;
                 self.actor.emit(Event::Synced { room, up_to }).await
             }
             ServerFrame::Typing { room, user } => {

@@ -209,3 +209,38 @@ async fn a_first_join_brings_only_the_newest_messages_and_history_reaches_the_re
     bob.until_received(1).await;
     assert_eq!(bodies(&bob.received), ["m13"]);
 }
+
+/// `first_join_latest` is for a room's first join only: a room joined while empty resumes from
+/// its start later, so what was posted meanwhile is delivered, all of it.
+#[tokio::test]
+async fn a_room_joined_while_empty_later_gets_everything_it_missed() {
+    let server = TestServer::start().await;
+    let url = server.http_url("");
+    let tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
+    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let mut cfg = fast_config(&url, dir.path());
+    cfg.first_join_latest = Some(2);
+    let mut bob = TestClient::start_in(cfg.clone(), Arc::clone(&dir), Arc::clone(&tokens));
+    bob.until_open().await;
+    bob.join_synced("quiet").await;
+    bob.client
+        .shutdown()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(bob);
+
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    alice.until_open().await;
+    for i in 1..=5 {
+        alice
+            .client
+            .send("quiet", &format!("m{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    alice.until_flushed().await;
+    let mut bob = TestClient::start_in(cfg, dir, tokens);
+    bob.until_received(5).await;
+    let bodies: Vec<&str> = bob.received.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["m1", "m2", "m3", "m4", "m5"]);
+}
