@@ -359,8 +359,9 @@ pub async fn retry_now(state: State<'_, AppState>) -> Result<(), UiError> {
     Ok(state.client()?.retry_now().await?)
 }
 
-/// The UI has painted its first frame. Logged once (info) with the time since the process
-/// started: how long a user looks at nothing, the startup figure in docs/bench.md.
+/// The UI has painted its first view (the sign-in form or the rooms). Logged once (info) with
+/// the time since the process started: how long a user waits for the app, the startup figure
+/// in docs/bench.md.
 #[tauri::command]
 pub fn painted() {
     static ONCE: std::sync::Once = std::sync::Once::new();

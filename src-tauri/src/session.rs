@@ -40,10 +40,10 @@ impl Account {
 /// The UI's current event sink (replaced when the page reloads).
 pub type Sink = Arc<Mutex<Option<Channel<Vec<Event>>>>>;
 
-/// Messages a room's first join brings (the server's replay batch); older ones are history.
+/// Messages a room's first join brings (one server replay batch); older ones are history.
 const FIRST_JOIN_LATEST: u32 = 200;
 
-/// Most events in one message to the UI (the client core's replay batches are 200).
+/// Most events in one message to the UI (the server replays in batches of 200).
 const MAX_BATCH: usize = 256;
 
 /// A running client for one account.

@@ -381,8 +381,12 @@ void listen<UpdateStatus>("update", (e) => {
   .catch(() => {});
 
 // Subscribe first, then take the snapshot: an event can't fall between the two.
-api.subscribe(onEvent).then(refresh).catch((e) => showSignIn(asUiError(e).message));
-
-// A requestAnimationFrame callback runs just before its frame is drawn; a task queued from it
-// runs after. That moment is the first paint, which the backend logs (docs/bench.md).
-requestAnimationFrame(() => setTimeout(() => void api.painted().catch(() => {}), 0));
+// Once the first view (the sign-in form or the rooms) is drawn, the backend logs the moment
+// (docs/bench.md): a requestAnimationFrame callback runs just before its frame is painted, a
+// task queued from it after.
+const reportPainted = () => requestAnimationFrame(() => setTimeout(() => void api.painted().catch(() => {}), 0));
+api
+  .subscribe(onEvent)
+  .then(refresh)
+  .catch((e) => showSignIn(asUiError(e).message))
+  .finally(reportPainted);
