@@ -15,6 +15,11 @@ npm ci --prefix crates/bench/peers --no-audit --no-fund >/dev/null
 npm ci --prefix ui --no-audit --no-fund >/dev/null
 # 10,000 idle connections need as many descriptors in the server and in the load generator.
 ulimit -n "$(ulimit -Hn)"
+# The app under test keeps its settings, data, caches and keyring in a throw-away home.
+bench_home="$(mktemp -d)"
+trap 'rm -rf "$bench_home"' EXIT
+mkdir -p "$bench_home/config" "$bench_home/data" "$bench_home/cache"
+export XDG_CONFIG_HOME="$bench_home/config" XDG_DATA_HOME="$bench_home/data" XDG_CACHE_HOME="$bench_home/cache"
 
 if [ "${1:-}" = --quick ]; then
   npm --prefix ui run build >/dev/null

@@ -9,7 +9,7 @@
 // CONFAB_BIN_DIR (confab-server), CONFAB_IDLE_SECS, CONFAB_SETTLE_SECS, CONFAB_LAUNCHES.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -66,6 +66,17 @@ function appPid() {
   return null;
 }
 
+/** Asks a launched app to quit (SIGTERM, as a desktop logout does); kills it after 10 s. */
+async function quit(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+let launched = null; // the app of the current timed launch
 const server = await startServer();
 const driver = await startDriver();
 const dataDir = mkdtempSync(join(tmpdir(), "confab-bench-app-"));
@@ -98,7 +109,8 @@ try {
   // Idle with the window focused: the caret blinks in the composer.
   await s.click("#composer");
   result.idle_focused_cpu_percent = await idle();
-  // Idle while the user is in another app: nothing in the window has focus.
+  // Idle with nothing focused in the window, as when the user is in another app (Xvfb has no
+  // window manager to take the window's focus away; without a focused field there is no caret).
   await s.cmd("POST", "/execute/sync", { script: "document.activeElement?.blur()", args: [] });
   result.idle_cpu_percent = await idle();
   result.processes = pids.length;
@@ -118,6 +130,7 @@ try {
     });
     let log = "";
     const ms = await new Promise((resolve, reject) => {
+      launched = proc;
       const timer = setTimeout(() => reject(new Error(`no first paint in 30 s: ${log}`)), 30_000);
       proc.stdout.on("data", (d) => {
         log += d;
@@ -132,12 +145,16 @@ try {
       });
     });
     result.first_paint_ms.push(ms);
-    const exited = new Promise((resolve) => proc.once("exit", resolve));
-    proc.kill("SIGTERM");
-    await exited;
+    await quit(proc);
   }
 } finally {
+  // Whatever failed, leave no app, driver, server or data behind.
+  if (launched) await quit(launched);
+  const pid = appPid();
+  if (pid) process.kill(pid, "SIGKILL");
   driver.kill();
   await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(server.dir, { recursive: true, force: true });
 }
 console.log(JSON.stringify(result));

@@ -32,12 +32,12 @@ pub struct WorkerArgs {
     /// Seconds counted.
     #[arg(long)]
     seconds: f64,
-    /// Which 127.0.N.x source addresses this worker uses (each holds ~28k ports in TIME_WAIT).
+    /// Which 127.(10+N).0.x source addresses this worker uses (each holds ~28k ports in TIME_WAIT).
     #[arg(long, default_value_t = 0)]
     index: u8,
 }
 
-/// One connect → upgrade → auth → ready → close, from a rotating 127.0.N.x source address.
+/// One connect → upgrade → auth → ready → close, from a rotating 127.(10+N).0.x source address.
 async fn once(addr: SocketAddr, source: Ipv4Addr, auth: &str) -> Result<()> {
     let socket = TcpSocket::new_v4()?;
     socket.bind((source, 0).into())?;

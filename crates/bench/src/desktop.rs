@@ -30,9 +30,9 @@ pub struct Outcome {
     /// The same processes showing the sign-in form: the web view's floor.
     pub empty_rss_bytes: u64,
     pub empty_pss_bytes: u64,
-    /// Idle, the window without focus (the user is in another app).
+    /// Idle, nothing focused in the window (no caret; as when the user is in another app).
     pub idle_cpu_percent: f64,
-    /// Idle, the window focused: the caret blinks in the composer.
+    /// Idle, the composer focused: its caret blinks.
     pub idle_focused_cpu_percent: f64,
     pub idle_secs: f64,
 }

@@ -72,7 +72,7 @@ pub fn progress_desktop(o: &desktop::Outcome) {
     eprintln!(
         "desktop · .deb {} · first paint {:.0} ms (median of {}) · {} processes with a 10,000-message \
          room open: RSS {:.0} MB, PSS {:.0} MB (sign-in form: {:.0} / {:.0} MB) · idle CPU {:.2} % \
-         unfocused, {:.2} % focused, over {:.0} s each",
+         with nothing focused, {:.2} % with the caret blinking, over {:.0} s each",
         o.deb_bytes
             .map_or("not built".into(), |b| format!("{:.2} MB", b as f64 / 1e6)),
         o.first_paint_ms,
@@ -347,14 +347,14 @@ impl Summary {
         );
         let _ = writeln!(
             s,
-            "| desktop: idle CPU over {:.0} s, window unfocused ≤ 0.5 % | {:.2} % | {} |",
+            "| desktop: idle CPU over {:.0} s, nothing focused (no caret) ≤ 0.5 % | {:.2} % | {} |",
             dt.idle_secs,
             dt.idle_cpu_percent,
             yes(dt.idle_cpu_percent <= 0.5)
         );
         let _ = writeln!(
             s,
-            "| desktop: idle CPU over {:.0} s, window focused (caret blinking) | {:.2} % | (see below) |",
+            "| desktop: idle CPU over {:.0} s, composer focused (caret blinking) | {:.2} % | (see below) |",
             dt.idle_secs, dt.idle_focused_cpu_percent,
         );
         s.push_str("\n![Deliveries per server CPU-second](img/bench-fanout.svg)\n");
