@@ -63,7 +63,12 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   trap "kill $app 2>/dev/null || true; umount \"\$ROOT/tmp/.X11-unix\" 2>/dev/null || true" EXIT
   for _ in $(seq 300); do
     "$PYTHON" "$X11" state Confab 2>/dev/null | grep -q "\"mapped\": true" && break
-    kill -0 $app 2>/dev/null || { echo "the app exited:"; tail -20 "$ROOT/tmp/app.log"; exit 1; }
+    kill -0 $app 2>/dev/null || {
+      echo "the app exited:"; tail -20 "$ROOT/tmp/app.log"
+      # Seen once in CI: GTK could not open the display. What the chroot saw of it:
+      echo "DISPLAY=$DISPLAY"; ls -la "$ROOT/tmp/.X11-unix" "$ROOT/tmp/xauth" || true
+      exit 1
+    }
     sleep 0.1
   done
   "$PYTHON" "$X11" state Confab | grep -q "\"mapped\": true" || { echo "no window"; tail -20 "$ROOT/tmp/app.log"; exit 1; }

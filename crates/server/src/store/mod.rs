@@ -4,8 +4,8 @@
 //! takes every job that is waiting, runs each inside its own savepoint (one failing job does not
 //! undo the others), commits them all in one transaction — one fsync for the whole group — and
 //! only then runs each job's completion, in order. Completions are where acks are sent and
-//! messages fanned out, so nothing is acknowledged before it is durable, and a room's messages
-//! are broadcast in sequence order.
+//! messages handed to the fan-out (`rooms::Publisher`), so nothing is acknowledged before it is
+//! durable, and a room's messages are broadcast in sequence order.
 //!
 //! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
 //! the writer commits.
@@ -103,7 +103,8 @@ impl Store {
     }
 
     /// Queues `f` for the writer and returns as soon as it is queued; `then` runs on the writer
-    /// thread after the commit (or failure), in queue order. `then` must not block.
+    /// thread after the commit (or failure), in queue order. `then` must be quick: it may wait
+    /// only as back-pressure (the fan-out queue being full), never on the runtime.
     pub async fn write_then<T, F, C>(&self, f: F, then: C) -> Result<()>
     where
         T: Send + 'static,

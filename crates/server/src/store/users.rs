@@ -120,7 +120,7 @@ fn store_pair(
 /// Checks an access token hash.
 pub fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
     // Every connection runs this: compiling the join took more than a third of the server's
-    // instructions per authentication; the reader connections keep it prepared.
+    // instructions per authentication. Pooled reader connections keep it prepared.
     let row: Option<(String, bool, bool, u64, i64)> = conn
         .prepare_cached(
             "SELECT u.username, u.disabled, l.revoked, t.expires_ms, l.id FROM tokens t
