@@ -87,8 +87,9 @@ try {
   // The floor: the app showing its sign-in form, nothing loaded.
   await waitFor("the sign-in form", () => s.find("#server"));
   await delay(settleSecs * 1000);
-  result.empty_rss_bytes = memory(tree(appPid()), "VmRSS:");
-  result.empty_pss_bytes = memory(tree(appPid()), "Pss:");
+  const atSignIn = tree(appPid());
+  result.empty_rss_bytes = memory(atSignIn, "VmRSS:");
+  result.empty_pss_bytes = memory(atSignIn, "Pss:");
   await signIn(s, server, "bench", "bench-password-123", true);
   await s.type("#join-input", "big\uE007");
   await s.waitText("#room-header h2", (t) => t === "# big");

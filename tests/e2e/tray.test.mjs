@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
-import { cli, startServer } from "./services.mjs";
+import { cli, signIn, startServer } from "./services.mjs";
 import { appPids, closeWindow, moveResize, trayClick, trayIcon, trayLook, trayMenu, windowState } from "./desktop.mjs";
 
 const app = process.env.CONFAB_APP;
@@ -63,12 +63,7 @@ after(async () => {
 test("the tray shows the connection: signed out, then online", async () => {
   assert.equal(statusLine(), "Signed out");
   assert.equal(trayLook(icon), "offline")
-  await s.type("#server", server.addr);
-  await s.type("#username", "carol");
-  await s.type("#password", "carol's long password");
-  await s.click("#create");
-  await s.click("#sign-in-btn")
-  await waitFor("the chat view", () => s.find("#join-input"));
+  await signIn(s, server, "carol", "carol's long password", true);
   await s.type("#join-input", "lobby\uE007");
   await s.waitText("#room-header h2", (t) => t === "# lobby");
   await waitFor("the tray's status line", () => statusLine() === "Online as carol");

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "../e2e/webdriver.mjs";
-import { startServer } from "../e2e/services.mjs";
+import { signIn, startServer } from "../e2e/services.mjs";
 import { appPids, trayClick, trayIcon, trayMenu } from "../e2e/desktop.mjs";
 
 const APP = "/usr/bin/confab-desktop";
@@ -77,12 +77,7 @@ after(async () => {
 
 test("a tampered package is refused, and this version keeps working", async () => {
   publish(N1, { tamper: true });
-  await s.type("#server", server.addr);
-  await s.type("#username", "erin");
-  await s.type("#password", "erin's long password");
-  await s.click("#create");
-  await s.click("#sign-in-btn");
-  await waitFor("the chat view", () => s.find("#join-input"));
+  await signIn(s, server, "erin", "erin's long password", true);
   // Signing in looks for updates quietly: the bar appears because there is one.
   await waitFor("the update bar", async () => (await barText()) === `Update v${N1} available`);
   await shot("update-available");
