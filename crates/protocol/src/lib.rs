@@ -8,6 +8,7 @@
 //! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
 //! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
 //! - [`limits`]: the documented default limits and the validation rules for names and bodies.
+//! - [`names`]: [`RoomName`] and [`Body`], values that exist only once they follow those rules.
 //! - [`secret`]: [`Secret`], a wrapper that keeps tokens and passwords out of logs and panics.
 //!
 //! Parsing a client frame goes through [`ClientFrame::parse`], which classifies a bad frame into
@@ -17,8 +18,10 @@ pub mod api;
 pub mod code;
 pub mod frame;
 pub mod limits;
+pub mod names;
 pub mod secret;
 
 pub use code::{ErrorCode, close};
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
+pub use names::{Body, RoomName};
 pub use secret::Secret;
