@@ -1,5 +1,6 @@
 //! The HTTP surface: `/api/*` JSON endpoints, the `/ws` upgrade and the Origin allowlist.
 
+use crate::http_error::HttpError;
 use crate::store::{self, RefreshOutcome};
 use crate::{AppState, ws};
 use axum::body::Bytes;
@@ -11,51 +12,19 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_protocol::api::{ApiError, Credentials, RefreshRequest, Registered};
+use confab_protocol::api::{Credentials, RefreshRequest, Registered};
 use confab_protocol::{ErrorCode, Secret, limits};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use tracing::{error, info};
+use tracing::info;
 
 /// Largest request body the API reads.
 const MAX_BODY: usize = 16 * 1024;
 
-/// An HTTP error: a status and the `{code, message}` body.
-#[derive(Debug)]
-pub struct Failure(StatusCode, ErrorCode, String);
-
-impl Failure {
-    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self(status, code, message.into())
-    }
-
-    fn internal(err: &crate::Error) -> Self {
-        error!(error = %err, "request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "internal error",
-        )
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        (
-            self.0,
-            Json(ApiError {
-                code: self.1,
-                message: self.2,
-            }),
-        )
-            .into_response()
-    }
-}
-
-type ApiResult<T> = Result<T, Failure>;
+type ApiResult<T> = Result<T, HttpError>;
 
 /// All routes, with the Origin check in front of every one.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/register", post(register))
         .route("/api/login", post(login))
@@ -68,7 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ws", get(upgrade))
         .route("/updates/{file}", get(crate::updates::serve))
         .fallback(|| async {
-            Failure::new(
+            HttpError::new(
                 StatusCode::NOT_FOUND,
                 ErrorCode::NotFound,
                 "no such endpoint",
@@ -89,7 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(state.config.limits.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
-        Err(_) => Failure::new(
+        Err(_) => HttpError::new(
             StatusCode::REQUEST_TIMEOUT,
             ErrorCode::BadRequest,
             "request took too long",
@@ -111,7 +80,7 @@ async fn check_origin(State(state): State<Arc<AppState>>, req: Request, next: Ne
         });
         if !allowed {
             info!(origin = ?origin, path = %req.uri().path(), "refused origin");
-            return Failure::new(
+            return HttpError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::OriginNotAllowed,
                 "origin not allowed",
@@ -125,13 +94,13 @@ async fn check_origin(State(state): State<Arc<AppState>>, req: Request, next: Ne
 fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure::new(
+            HttpError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::PayloadTooLarge,
                 "body too large",
             )
         } else {
-            Failure::new(
+            HttpError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadRequest,
                 "unreadable body",
@@ -141,7 +110,7 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<
     // serde's message may quote a value of the wrong type; it goes back only to the client
     // that sent it, and is never logged.
     serde_json::from_slice(&bytes).map_err(|e| {
-        Failure::new(
+        HttpError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
             format!("invalid JSON body: {e}"),
@@ -164,7 +133,7 @@ async fn register(
     let creds: Credentials = parse(body)?;
     if !limits::valid_username(&creds.username) || !limits::valid_password(creds.password.expose())
     {
-        return Err(Failure::new(
+        return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidCredentialsFormat,
             "usernames are 1-32 of A-Z a-z 0-9 _ - .; passwords need at least 8 characters",
@@ -174,15 +143,15 @@ async fn register(
         .auth
         .hash_password(creds.password)
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     let name = creds.username.clone();
     let created = state
         .store
         .write(move |c| store::users::create_user(c, &name, &hash))
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     if !created {
-        return Err(Failure::new(
+        return Err(HttpError::new(
             StatusCode::CONFLICT,
             ErrorCode::UsernameTaken,
             "that username is taken",
@@ -208,17 +177,17 @@ async fn login(
         .store
         .read(move |c| store::users::find_user(c, &name))
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = state
         .auth
         .verify_password(creds.password, stored)
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     let user = match user {
         Some(user) if ok => user,
         _ => {
-            return Err(Failure::new(
+            return Err(HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidCredentials,
                 "wrong username or password",
@@ -226,7 +195,7 @@ async fn login(
         }
     };
     if user.disabled {
-        return Err(Failure::new(
+        return Err(HttpError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "this account is disabled",
@@ -236,7 +205,7 @@ async fn login(
         .auth
         .login(user.id)
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     info!(user = %user.username, "logged in");
     Ok(Json(pair).into_response())
 }
@@ -250,23 +219,23 @@ async fn refresh(
         .auth
         .refresh(&req.refresh_token)
         .await
-        .map_err(|e| Failure::internal(&e))?;
+        .map_err(|e| HttpError::internal(&e))?;
     match (outcome, pair) {
         (RefreshOutcome::Rotated, Some(pair)) => Ok(Json(pair).into_response()),
         (RefreshOutcome::Reused, _) => {
             info!("refresh token reused; login revoked");
-            Err(Failure::new(
+            Err(HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::TokenReused,
                 "this refresh token was already used; sign in again",
             ))
         }
-        (RefreshOutcome::Forbidden, _) => Err(Failure::new(
+        (RefreshOutcome::Forbidden, _) => Err(HttpError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "this account is disabled",
         )),
-        _ => Err(Failure::new(
+        _ => Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
             "the refresh token is invalid or expired; sign in again",
@@ -276,7 +245,7 @@ async fn refresh(
 
 async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<StatusCode> {
     let missing = || {
-        Failure::new(
+        HttpError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
             "send Authorization: Bearer <access token>",
@@ -287,10 +256,10 @@ async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiRe
         .auth
         .logout(&token)
         .await
-        .map_err(|e| Failure::internal(&e))?
+        .map_err(|e| HttpError::internal(&e))?
     {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(Failure::new(
+        false => Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
             "the token is invalid or expired",
@@ -307,7 +276,7 @@ async fn upgrade(
     // Each WebSocket holds a slot for its whole life (the accept loop's slot ends at upgrade).
     let Ok(slot) = Arc::clone(&state.ws_slots).try_acquire_owned() else {
         let retry = confab_protocol::close::retry_hint(5000);
-        return Failure::new(
+        return HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Busy,
             format!("too many connections; {retry}"),

@@ -3,7 +3,8 @@
 //! Layers, from the socket inwards:
 //! - [`net`]: accept loop, optional TLS ([`tls`]), handshake deadlines, HTTP/1.1 with upgrades.
 //! - [`http`]: the `/api` endpoints, the `/ws` upgrade and the Origin allowlist; [`updates`]
-//!   serves the desktop app's update manifest and artifacts from a directory.
+//!   serves the desktop app's update manifest and artifacts from a directory; both answer
+//!   errors as [`http_error`]s.
 //! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
 //!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod http;
+mod http_error;
 mod net;
 pub mod rooms;
 pub mod store;
@@ -53,7 +55,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// A new connection id: random start, then counting, so ids do not leak server uptime.
-    pub fn next_session_id(&self) -> u64 {
+    pub(crate) fn next_session_id(&self) -> u64 {
         self.session_ids.fetch_add(1, Ordering::Relaxed)
     }
 }

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, debug, warn};
 
 /// Accepts connections until shutdown; each connection runs on its own tracked task.
-pub async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
 /// Loads the PEM certificate chain and key and builds the acceptor.
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor> {
+pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect())
         .map_err(|e| Error::Tls(format!("reading {}: {e}", files.cert.display())))?;

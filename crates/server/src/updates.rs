@@ -4,7 +4,7 @@
 //! app checks against the key built into it.
 
 use crate::AppState;
-use crate::http::Failure;
+use crate::http_error::HttpError;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -27,12 +27,16 @@ fn plain_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
 }
 
-pub async fn serve(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+pub(crate) async fn serve(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Response {
     let not_found = || {
         if name == MANIFEST {
             StatusCode::NO_CONTENT.into_response()
         } else {
-            Failure::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such file").into_response()
+            HttpError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such file")
+                .into_response()
         }
     };
     let Some(dir) = state.config.updates_dir.as_ref() else {

@@ -48,7 +48,7 @@ const MIGRATIONS: &[&str] = &[r#"
 "#];
 
 /// Brings the database up to the newest schema; refuses one written by a newer server.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = MIGRATIONS.len() as i64;
     if found > supported {

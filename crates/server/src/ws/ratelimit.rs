@@ -46,7 +46,7 @@ impl Bucket {
 
 /// What to do with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Allow,
     /// Refuse it; a retry after this long will be allowed.
     Limited(Duration),
@@ -56,13 +56,13 @@ pub enum Verdict {
 
 /// Flood control state of one connection.
 #[derive(Debug)]
-pub struct FloodGuard {
+pub(super) struct FloodGuard {
     frames: Bucket,
     strikes: Bucket,
 }
 
 impl FloodGuard {
-    pub fn new(burst: u32, per_sec: u32, strikes: u32, now: Instant) -> Self {
+    pub(super) fn new(burst: u32, per_sec: u32, strikes: u32, now: Instant) -> Self {
         let per_sec = f64::from(per_sec.max(1));
         Self {
             frames: Bucket::new(burst, per_sec, now),
@@ -71,7 +71,7 @@ impl FloodGuard {
     }
 
     /// Accounts for one incoming frame.
-    pub fn check(&mut self, now: Instant) -> Verdict {
+    pub(super) fn check(&mut self, now: Instant) -> Verdict {
         match self.frames.take(now) {
             Ok(()) => Verdict::Allow,
             Err(wait) => match self.strikes.take(now) {
