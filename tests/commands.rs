@@ -1,7 +1,7 @@
 //! The app's commands through Tauri's IPC on the mock runtime (no window, no WebKit), against a
 //! real confab-server on loopback.
 
-use confab_desktop::AppState;
+use confab_desktop::DesktopState;
 use confab_desktop::tray::TrayStatus;
 use confab_test_support::TestServer;
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         .build(mock_context(noop_assets()))
         .unwrap_or_else(|e| panic!("build: {e}"));
     // The mock runtime does not run `setup` until its event loop turns: manage the state here.
-    app.manage(AppState::new(
+    app.manage(DesktopState::new(
         data.path().to_owned(),
         TrayStatus::detached(),
     ));

@@ -1,45 +1,52 @@
-//! Commands the UI calls. Each takes what it needs from [`AppState`] and releases the lock
-//! before awaiting: the client handle is cheap to clone.
+//! Commands the UI calls: thin wrappers over the client core. Each takes what it needs from
+//! [`DesktopState`] and releases the lock before awaiting: the client handle is cheap to clone.
 
 use crate::errors::UiError;
-use crate::session::{self, Account, Session, Sink};
+use crate::signed_in::{SignedIn, UiChannel};
 use crate::tray::TrayStatus;
 use crate::update::{self, UpdateStatus, Updates};
-use confab_client::{ConnState, Event, api::Api};
+use confab_client::{
+    Account, ClientCode, ConnState, Event, Login, Outgoing, Profile, SignIn, server_url,
+};
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use url::Url;
 
+/// How long stopping a client may take before the app moves on (a dead network must not
+/// hold a sign-out or the exit).
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// Everything the app shares between commands.
-pub struct AppState {
-    /// The app's data folder (accounts, outboxes, message caches).
-    pub root: PathBuf,
-    pub session: Mutex<Option<Session>>,
-    pub sink: Sink,
+pub struct DesktopState {
+    /// The app's data folder: its accounts, their outboxes and message caches.
+    pub profile: Profile,
+    pub signed_in: Mutex<Option<SignedIn>>,
+    pub ui: UiChannel,
     /// Something the user should know at start-up (e.g. the keyring could not be read).
     pub notice: Mutex<Option<UiError>>,
     pub tray: Arc<TrayStatus>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for DesktopState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("root", &self.root)
+        f.debug_struct("DesktopState")
+            .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
 }
 
-impl AppState {
+impl DesktopState {
     pub fn new(root: PathBuf, tray: TrayStatus) -> Self {
         Self {
-            root,
-            session: Mutex::new(None),
-            sink: Sink::default(),
+            profile: Profile::new(root),
+            signed_in: Mutex::new(None),
+            ui: UiChannel::default(),
             notice: Mutex::new(None),
             tray: Arc::new(tray),
         }
@@ -47,50 +54,67 @@ impl AppState {
 
     /// The server of the signed-in account, if any.
     pub fn server(&self) -> Option<Url> {
-        let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        session.as_ref().map(|s| s.account.server.clone())
+        let signed_in = self
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        signed_in.as_ref().map(|s| s.login.account.server.clone())
     }
 
     fn client(&self) -> Result<confab_client::Client, UiError> {
-        let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        session
+        let signed_in = self
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        signed_in
             .as_ref()
             .map(|s| s.client.clone())
-            .ok_or_else(|| UiError::new("not_signed_in", "You are signed out."))
+            .ok_or_else(|| UiError::new(ClientCode::NotSignedIn, "You are signed out."))
     }
 
-    /// Closes the connection cleanly (close 1000) as the app exits. Bounded: a dead network
-    /// must not hold the exit.
+    fn take(&self) -> Option<SignedIn> {
+        self.signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn start(&self, login: Login) -> confab_client::Result<()> {
+        let started = SignedIn::start(
+            &self.profile,
+            login,
+            self.ui.clone(),
+            Arc::clone(&self.tray),
+        )?;
+        *self
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(started);
+        Ok(())
+    }
+
+    /// Closes the connection cleanly (close 1000) as the app exits.
     pub fn close_client(&self) {
         let Ok(client) = self.client() else {
             return;
         };
         tauri::async_runtime::block_on(async {
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(2), client.shutdown()).await;
+            let _ = tokio::time::timeout(STOP_WAIT, client.shutdown()).await;
         });
     }
 
     /// Signs in silently from the remembered account, if there is one.
     pub fn resume(&self) {
-        let Some(account) = session::load_account(&self.root) else {
-            return;
-        };
         // `setup` runs outside the async runtime; the client core spawns its actor on it.
         let runtime = tauri::async_runtime::handle();
         let _entered = runtime.inner().enter();
-        let started = session::token_store(&account, true).and_then(|tokens| {
-            Session::start(
-                &self.root,
-                account,
-                tokens,
-                self.sink.clone(),
-                Arc::clone(&self.tray),
-            )
-        });
-        match started {
-            Ok(s) => *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(s),
-            Err(e) => *self.notice.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.into()),
+        let started = match self.profile.resume() {
+            Ok(Some(login)) => self.start(login),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
+            *self.notice.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.into());
         }
     }
 }
@@ -102,7 +126,8 @@ pub struct Snapshot {
     pub account: Option<Account>,
     pub state: ConnState,
     pub rooms: Vec<RoomView>,
-    pub queued: usize,
+    /// Every message of the outbox, oldest first: a restarted app shows them in their rooms.
+    pub outbox: Vec<Outgoing>,
     pub notice: Option<UiError>,
 }
 
@@ -116,29 +141,32 @@ pub struct RoomView {
 
 /// Starts streaming events to the UI. Call before `snapshot` so nothing falls in between.
 #[tauri::command]
-pub fn subscribe(state: State<'_, AppState>, on_event: Channel<Vec<Event>>) {
-    *state.sink.lock().unwrap_or_else(PoisonError::into_inner) = Some(on_event);
+pub fn subscribe(state: State<'_, DesktopState>, on_event: Channel<Vec<Event>>) {
+    *state.ui.lock().unwrap_or_else(PoisonError::into_inner) = Some(on_event);
 }
 
 #[tauri::command]
-pub async fn snapshot(state: State<'_, AppState>) -> Result<Snapshot, UiError> {
+pub async fn snapshot(state: State<'_, DesktopState>) -> Result<Snapshot, UiError> {
     let notice = state
         .notice
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
     let current = {
-        let session = state.session.lock().unwrap_or_else(PoisonError::into_inner);
-        session
+        let signed_in = state
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        signed_in
             .as_ref()
-            .map(|s| (s.account.clone(), s.state(), s.client.clone()))
+            .map(|s| (s.login.account.clone(), s.state(), s.client.clone()))
     };
     let Some((account, conn, client)) = current else {
         return Ok(Snapshot {
             account: None,
             state: ConnState::Offline,
             rooms: vec![],
-            queued: 0,
+            outbox: vec![],
             notice,
         });
     };
@@ -146,174 +174,92 @@ pub async fn snapshot(state: State<'_, AppState>) -> Result<Snapshot, UiError> {
         .rooms()
         .await?
         .into_iter()
-        .map(|(name, last_seq)| RoomView { name, last_seq })
+        .map(|r| RoomView {
+            name: r.name,
+            last_seq: r.last_seq,
+        })
         .collect();
-    let queued = client.queued().await?;
     Ok(Snapshot {
         account: Some(account),
         state: conn,
         rooms,
-        queued,
+        outbox: client.outbox().await?,
         notice,
     })
 }
 
-/// Accepts `host:port` or a full URL; plain `http` is only assumed for local addresses.
-fn server_url(input: &str) -> Result<Url, UiError> {
-    let input = input.trim().trim_end_matches('/');
-    let bad = || {
-        UiError::new(
-            "invalid_server",
-            "Enter the server address, like chat.example.org or 127.0.0.1:8080.",
-        )
-    };
-    let with_scheme = if input.contains("://") {
-        input.to_owned()
-    } else if input.starts_with("127.")
-        || input.starts_with("localhost")
-        || input.starts_with("[::1]")
-    {
-        format!("http://{input}")
-    } else {
-        format!("https://{input}")
-    };
-    let url = Url::parse(&with_scheme).map_err(|_| bad())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad());
-    }
-    Ok(url)
-}
-
 #[tauri::command]
 pub async fn sign_in(
-    state: State<'_, AppState>,
+    state: State<'_, DesktopState>,
     server: String,
     username: String,
     password: String,
     remember: bool,
     create: bool,
 ) -> Result<Account, UiError> {
-    let password = Secret::new(password);
-    let account = Account {
-        server: server_url(&server)?,
-        user: username.trim().to_owned(),
+    let request = SignIn {
+        account: Account::new(server_url(&server)?, &username),
+        password: Secret::new(password),
+        register: create,
+        remember,
     };
-    let tokens = session::token_store(&account, remember)?;
-    // A dead keyring is reported before the server is asked, so nothing is left half done.
-    let check = std::sync::Arc::clone(&tokens);
-    tauri::async_runtime::spawn_blocking(move || check.load())
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))??;
-    let api = Api::new(account.server.clone(), None)?;
-    if create {
-        api.register(&account.user, &password).await?;
+    let login = state.profile.sign_in(request).await?;
+    if let Some(old) = state.take() {
+        let _ = tokio::time::timeout(STOP_WAIT, old.client.shutdown()).await;
     }
-    let pair = api.login(&account.user, &password).await?;
-    let store = std::sync::Arc::clone(&tokens);
-    tauri::async_runtime::spawn_blocking(move || store.save(&pair))
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))??;
-    if remember {
-        session::save_account(&state.root, &account)
-            .map_err(|e| UiError::from(confab_client::Error::Io(e)))?;
-    } else {
-        session::forget_account(&state.root);
-    }
-    let old = state
-        .session
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    if let Some(old) = old {
-        let _ = old.client.shutdown().await;
-    }
-    let started = Session::start(
-        &state.root,
-        account.clone(),
-        tokens,
-        state.sink.clone(),
-        Arc::clone(&state.tray),
-    )?;
-    *state.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(started);
+    let account = login.account.clone();
+    state.start(login)?;
     Ok(account)
 }
 
 /// Signs out: revokes the login (best effort), deletes the tokens, forgets the account.
 #[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>) -> Result<(), UiError> {
-    let old = state
-        .session
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    session::forget_account(&state.root);
-    let Some(old) = old else { return Ok(()) };
-    let _ = old.client.shutdown().await;
-    let tokens = std::sync::Arc::clone(&old.tokens);
-    let pair = tauri::async_runtime::spawn_blocking(move || tokens.load())
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .flatten();
-    if let (Some(pair), Ok(api)) = (pair, Api::new(old.account.server.clone(), None)) {
-        // Offline sign-out must still work; the server forgets the login when it expires.
-        let _ = api.logout(&pair.access_token).await;
-    }
-    let tokens = std::sync::Arc::clone(&old.tokens);
-    tauri::async_runtime::spawn_blocking(move || tokens.clear())
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))??;
+pub async fn sign_out(state: State<'_, DesktopState>) -> Result<(), UiError> {
+    let Some(old) = state.take() else {
+        return Ok(());
+    };
+    let _ = tokio::time::timeout(STOP_WAIT, old.client.shutdown()).await;
+    // Offline sign-out still works; the server forgets the login when it expires.
+    state.profile.sign_out(&old.login).await?;
     Ok(())
 }
 
+/// Queues a message; its progress comes as `outgoing` / `sent` / `send_failed` events.
 #[tauri::command]
 pub async fn send_message(
-    state: State<'_, AppState>,
+    state: State<'_, DesktopState>,
     room: String,
     body: String,
 ) -> Result<String, UiError> {
-    if body.trim().is_empty() {
-        return Err(UiError::new("empty_body", "Type a message first."));
-    }
-    Ok(state.client()?.send(&room, &body).await?)
+    Ok(state.client()?.send(&room, &body).await?.id)
+}
+
+/// Joins a room by the name the user typed; answers its name (`#General` is `general`).
+#[tauri::command]
+pub async fn join_room(state: State<'_, DesktopState>, room: String) -> Result<String, UiError> {
+    Ok(state.client()?.join(&room).await?.into())
 }
 
 #[tauri::command]
-pub async fn join_room(state: State<'_, AppState>, room: String) -> Result<(), UiError> {
-    let room = room.trim().to_lowercase();
-    if !confab_protocol::limits::valid_room(&room) {
-        return Err(UiError::new(
-            "bad_room",
-            "Room names use a-z, 0-9, _ - and . (up to 64).",
-        ));
-    }
-    Ok(state.client()?.join(&room).await?)
-}
-
-#[tauri::command]
-pub async fn leave_room(state: State<'_, AppState>, room: String) -> Result<(), UiError> {
+pub async fn leave_room(state: State<'_, DesktopState>, room: String) -> Result<(), UiError> {
     Ok(state.client()?.leave(&room).await?)
 }
 
 #[tauri::command]
 pub async fn history(
-    state: State<'_, AppState>,
+    state: State<'_, DesktopState>,
     room: String,
     before: Option<u64>,
     limit: u32,
 ) -> Result<Vec<MessageData>, UiError> {
-    Ok(state
-        .client()?
-        .history(&room, before, limit.clamp(1, 200))
-        .await?)
+    Ok(state.client()?.history(&room, before, limit).await?)
 }
 
 #[tauri::command]
-pub async fn typing(state: State<'_, AppState>, room: String) -> Result<(), UiError> {
+pub async fn typing(state: State<'_, DesktopState>, room: String) -> Result<(), UiError> {
     Ok(state.client()?.typing(&room).await?)
 }
 
-/// Where an update stands (the UI asks once when it starts, then follows `update` events).
 #[tauri::command]
 pub fn update_status(updates: State<'_, Updates>) -> UpdateStatus {
     updates.status()
@@ -323,7 +269,7 @@ pub fn update_status(updates: State<'_, Updates>) -> UpdateStatus {
 #[tauri::command]
 pub async fn check_update<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, AppState>,
+    state: State<'_, DesktopState>,
     silent: bool,
 ) -> Result<(), UiError> {
     update::check(app, state.server(), silent).await;
@@ -344,18 +290,18 @@ pub fn restart_to_update<R: Runtime>(app: AppHandle<R>) {
 
 /// The UI reports its "mute all" setting, which the tray menu shows ticked.
 #[tauri::command]
-pub fn set_mute_all(state: State<'_, AppState>, muted: bool) {
+pub fn set_mute_all(state: State<'_, DesktopState>, muted: bool) {
     state.tray.set_mute_all(muted);
 }
 
 /// The UI reports its total unread count, which the tray icon shows.
 #[tauri::command]
-pub fn set_unread(state: State<'_, AppState>, count: u32) {
+pub fn set_unread(state: State<'_, DesktopState>, count: u32) {
     state.tray.set_unread(count);
 }
 
 #[tauri::command]
-pub async fn retry_now(state: State<'_, AppState>) -> Result<(), UiError> {
+pub async fn retry_now(state: State<'_, DesktopState>) -> Result<(), UiError> {
     Ok(state.client()?.retry_now().await?)
 }
 
@@ -369,22 +315,4 @@ pub fn painted() {
         let ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis());
         tracing::info!(ms, "first paint");
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::server_url;
-
-    #[test]
-    fn server_addresses_are_normalised() {
-        let url = |s: &str| server_url(s).map(|u| u.to_string()).unwrap_or_default();
-        assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080/");
-        assert_eq!(url("chat.example.org"), "https://chat.example.org/");
-        assert_eq!(
-            url("http://chat.example.org:80/"),
-            "http://chat.example.org/"
-        );
-        assert!(server_url("ftp://x").is_err());
-        assert!(server_url("").is_err());
-    }
 }

@@ -1,8 +1,10 @@
 //! The Confab desktop app: thin Tauri glue around the client core (`confab-client`).
 //!
-//! - [`commands`]: what the UI can ask for; [`AppState`] holds the one signed-in [`session`].
-//! - [`session`]: one client core per account, and the task forwarding its events to the UI
-//!   over a `Channel` the UI created (so no event is emitted before anyone listens).
+//! - [`commands`]: what the UI can ask for, thin wrappers over the client core's accounts and
+//!   client; [`DesktopState`] holds the profile and the one [`signed_in`] account.
+//! - [`signed_in`]: the running client core of the signed-in account, and the task forwarding
+//!   its events to the UI over a `Channel` the UI created (so no event is emitted before anyone
+//!   listens).
 //! - [`tray`]: the tray icon (online / offline / unread) and its menu; closing the window hides
 //!   it there, and a second launch shows the running instance instead.
 //! - [`update`]: self-update from the user's server, signed, with progress and a clear refusal
@@ -15,11 +17,11 @@
 mod bindings;
 pub mod commands;
 pub mod errors;
-pub mod session;
+pub mod signed_in;
 pub mod tray;
 pub mod update;
 
-pub use commands::AppState;
+pub use commands::DesktopState;
 
 use tauri::{Manager, Runtime, WindowEvent};
 
@@ -62,7 +64,7 @@ pub fn app<R: Runtime>(
                 tracing::warn!(error = %e, "no system tray");
                 tray::TrayStatus::detached()
             });
-            let state = AppState::new(root, status);
+            let state = DesktopState::new(root, status);
             state.resume();
             app.manage(state);
             app.manage(update::Updates::default());
@@ -149,7 +151,7 @@ pub fn run() {
             api, code: None, ..
         } => api.prevent_exit(),
         tauri::RunEvent::Exit => {
-            if let Some(state) = app.try_state::<AppState>() {
+            if let Some(state) = app.try_state::<DesktopState>() {
                 state.close_client();
             }
         }

@@ -150,7 +150,9 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayStatus> {
             "update" => {
                 // The answer shows in the window's update bar.
                 show(app);
-                let server = app.try_state::<crate::AppState>().and_then(|s| s.server());
+                let server = app
+                    .try_state::<crate::DesktopState>()
+                    .and_then(|s| s.server());
                 tauri::async_runtime::spawn(crate::update::check(app.clone(), server, false));
             }
             "quit" => app.exit(0),

@@ -258,7 +258,7 @@ pub async fn install<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
     let mut pending = updates.pending.lock().await;
     let Some(update) = pending.take() else {
         return Err(UiError::new(
-            "no_update",
+            crate::errors::AppCode::NoUpdate,
             "There is no update to install. Check for updates first.",
         ));
     };

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// What `auth-worker` is asked to do.
 #[derive(Debug, clap::Args)]
-pub struct WorkerArgs {
+pub(crate) struct WorkerArgs {
     #[arg(long)]
     addr: SocketAddr,
     /// Connections in flight at once.
@@ -58,7 +58,7 @@ async fn once(addr: SocketAddr, source: Ipv4Addr, auth: &str) -> Result<()> {
 
 /// The load process: reads the access token from stdin, prints how many authentications
 /// completed inside the counted window, and how many failed.
-pub async fn worker(args: WorkerArgs) -> Result<()> {
+pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
     let mut token = String::new();
     BufReader::new(tokio::io::stdin())
         .read_line(&mut token)
@@ -104,7 +104,7 @@ pub async fn worker(args: WorkerArgs) -> Result<()> {
 }
 
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub per_sec: f64,
     pub failed: u64,
     pub server: Cpu,
@@ -113,12 +113,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn per_cpu_second(&self) -> f64 {
+    pub(crate) fn per_cpu_second(&self) -> f64 {
         self.per_sec * self.secs / self.server.total().max(1e-9)
     }
 }
 
-pub async fn run(bin_dir: &Path, peers: &Path, processes: u8, seconds: f64) -> Result<Outcome> {
+pub(crate) async fn run(
+    bin_dir: &Path,
+    peers: &Path,
+    processes: u8,
+    seconds: f64,
+) -> Result<Outcome> {
     let server = start(Kind::Confab, bin_dir, peers).await?;
     let token = confab_token(&server, "authrate").await?;
     let warmup = 1.0;

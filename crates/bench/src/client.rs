@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// What `client-worker` is asked to do.
 #[derive(Debug, clap::Args)]
-pub struct WorkerArgs {
+pub(crate) struct WorkerArgs {
     /// The server's HTTP base URL.
     #[arg(long)]
     server: url::Url,
@@ -43,7 +43,7 @@ pub struct WorkerArgs {
 /// The worker process: a [`Client`] with the token pair read from stdin (one JSON line; tokens
 /// never go on a command line). Prints `open` and `down` on every state change, `queued` and
 /// `sent` once.
-pub async fn worker(args: WorkerArgs) -> Result<()> {
+pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
     let mut line = String::new();
     BufReader::new(tokio::io::stdin())
         .read_line(&mut line)
@@ -169,7 +169,7 @@ impl Worker {
 }
 
 #[derive(Debug)]
-pub struct FlushOutcome {
+pub(crate) struct FlushOutcome {
     pub messages: usize,
     /// How long queuing them durably took (offline, one `send` each).
     pub queue_secs: f64,
@@ -177,7 +177,7 @@ pub struct FlushOutcome {
     pub flush_secs: f64,
 }
 
-pub async fn flush(bin_dir: &Path, peers: &Path, messages: usize) -> Result<FlushOutcome> {
+pub(crate) async fn flush(bin_dir: &Path, peers: &Path, messages: usize) -> Result<FlushOutcome> {
     let mut server = start(Kind::Confab, bin_dir, peers).await?;
     let pair = confab_login(&server, "flush").await?;
     let dir = tempfile::tempdir()?;
@@ -231,14 +231,14 @@ pub async fn flush(bin_dir: &Path, peers: &Path, messages: usize) -> Result<Flus
 }
 
 #[derive(Debug)]
-pub struct DeadPeerOutcome {
+pub(crate) struct DeadPeerOutcome {
     /// From the path going silent to the client reporting the connection lost.
     pub detect_secs: f64,
     /// From the path coming back to the client open again.
     pub recover_secs: f64,
 }
 
-pub async fn dead_peer(bin_dir: &Path, peers: &Path) -> Result<DeadPeerOutcome> {
+pub(crate) async fn dead_peer(bin_dir: &Path, peers: &Path) -> Result<DeadPeerOutcome> {
     let server = start(Kind::Confab, bin_dir, peers).await?;
     let pair = confab_login(&server, "deadpeer").await?;
     let proxy = FaultProxy::start(server.addr).await;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub app: PathBuf,
     pub bin_dir: PathBuf,
     pub deb: Option<PathBuf>,
@@ -19,7 +19,7 @@ pub struct Settings {
 }
 
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub deb_bytes: Option<u64>,
     /// Median over launches.
     pub first_paint_ms: f64,
@@ -37,7 +37,7 @@ pub struct Outcome {
     pub idle_secs: f64,
 }
 
-pub async fn run(script: &Path, s: &Settings) -> Result<Outcome> {
+pub(crate) async fn run(script: &Path, s: &Settings) -> Result<Outcome> {
     let deb_bytes = match &s.deb {
         Some(deb) => Some(
             std::fs::metadata(deb)

@@ -12,11 +12,11 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One fan-out run's settings.
 #[derive(Debug, Clone, Copy)]
-pub struct Load {
+pub(crate) struct Load {
     pub subscribers: usize,
     pub rate: u32,
     pub body_bytes: usize,
@@ -26,7 +26,7 @@ pub struct Load {
 
 /// What one run measured.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub kind: Kind,
     pub deliveries: u64,
     pub expected: u64,
@@ -37,14 +37,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn per_cpu_second(&self) -> f64 {
+    pub(crate) fn per_cpu_second(&self) -> f64 {
         self.deliveries as f64 / self.server.total().max(1e-9)
     }
 }
 
 /// Registers and logs in a bench user on confab-server; returns its token pair (the JSON of
 /// `POST /api/login`).
-pub async fn confab_login(server: &Server, user: &str) -> Result<serde_json::Value> {
+pub(crate) async fn confab_login(server: &Server, user: &str) -> Result<serde_json::Value> {
     let http = reqwest::Client::new();
     let creds = serde_json::json!({"username": user, "password": "bench-password-123"});
     let base = server.http_url();
@@ -64,7 +64,7 @@ pub async fn confab_login(server: &Server, user: &str) -> Result<serde_json::Val
 }
 
 /// Registers and logs in a bench user on confab-server; returns an access token.
-pub async fn confab_token(server: &Server, user: &str) -> Result<String> {
+pub(crate) async fn confab_token(server: &Server, user: &str) -> Result<String> {
     let pair = confab_login(server, user).await?;
     Ok(pair["access_token"]
         .as_str()
@@ -89,7 +89,7 @@ async fn recv_until(ws: &mut Ws, needle: &str) -> Result<()> {
 }
 
 /// Opens a connection ready for the room: authenticated and joined (Confab), or just open.
-pub async fn connect(server: &Server, token: Option<&str>) -> Result<Ws> {
+pub(crate) async fn connect(server: &Server, token: Option<&str>) -> Result<Ws> {
     let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
     if let Some(token) = token {
         let auth = serde_json::json!({"type": "auth", "token": token}).to_string();
@@ -103,7 +103,11 @@ pub async fn connect(server: &Server, token: Option<&str>) -> Result<Ws> {
 }
 
 /// Opens `n` connections, `batch` at a time.
-pub async fn connect_many(server: &Server, token: Option<&str>, n: usize) -> Result<Vec<Ws>> {
+pub(crate) async fn connect_many(
+    server: &Server,
+    token: Option<&str>,
+    n: usize,
+) -> Result<Vec<Ws>> {
     let mut all = Vec::with_capacity(n);
     while all.len() < n {
         let batch = (n - all.len()).min(100);
@@ -123,7 +127,7 @@ fn stamp(text: &str) -> Option<u64> {
     text[at..at + digits].parse().ok()
 }
 
-pub async fn run(server: &Server, load: Load) -> Result<Outcome> {
+pub(crate) async fn run(server: &Server, load: Load) -> Result<Outcome> {
     let token = match server.kind {
         Kind::Confab => Some(confab_token(server, "bench").await?),
         _ => None,

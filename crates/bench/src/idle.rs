@@ -7,13 +7,13 @@ use anyhow::Result;
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub kind: Kind,
     pub connections: usize,
     pub bytes_per_connection: f64,
 }
 
-pub async fn run(server: &Server, connections: usize) -> Result<Outcome> {
+pub(crate) async fn run(server: &Server, connections: usize) -> Result<Outcome> {
     let token = match server.kind {
         Kind::Confab => Some(confab_token(server, "idle").await?),
         _ => None,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Which server a measurement is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// confab-server: auth, storage (SQLite, fsync per commit group), per-room seq, fan-out.
     Confab,
     /// A minimal broadcast server on Node's `ws` (crates/bench/peers).
@@ -20,7 +20,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Confab => "confab-server",
             Kind::NodeWs => "node ws",
@@ -31,17 +31,17 @@ impl Kind {
 
 /// CPU seconds a process has used so far.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cpu {
+pub(crate) struct Cpu {
     pub user: f64,
     pub sys: f64,
 }
 
 impl Cpu {
-    pub fn total(self) -> f64 {
+    pub(crate) fn total(self) -> f64 {
         self.user + self.sys
     }
 
-    pub fn since(self, earlier: Cpu) -> Cpu {
+    pub(crate) fn since(self, earlier: Cpu) -> Cpu {
         Cpu {
             user: self.user - earlier.user,
             sys: self.sys - earlier.sys,
@@ -60,7 +60,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// utime and stime of `pid` (all threads), from /proc/PID/stat.
-pub fn cpu(pid: u32) -> Result<Cpu> {
+pub(crate) fn cpu(pid: u32) -> Result<Cpu> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields after it are fixed.
     let rest = stat
@@ -80,7 +80,7 @@ pub fn cpu(pid: u32) -> Result<Cpu> {
 
 /// Resident set size of `pid` in bytes (VmRSS: the process's own memory, not the kernel's
 /// socket buffers).
-pub fn rss(pid: u32) -> Result<u64> {
+pub(crate) fn rss(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
@@ -96,7 +96,7 @@ pub fn rss(pid: u32) -> Result<u64> {
 
 /// A running server under test.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     pub kind: Kind,
     pub addr: SocketAddr,
     pub pid: u32,
@@ -106,18 +106,18 @@ pub struct Server {
 
 impl Server {
     /// The WebSocket URL clients connect to.
-    pub fn ws_url(&self) -> String {
+    pub(crate) fn ws_url(&self) -> String {
         match self.kind {
             Kind::Confab => format!("ws://{}/ws", self.addr),
             _ => format!("ws://{}/", self.addr),
         }
     }
 
-    pub fn cpu(&self) -> Result<Cpu> {
+    pub(crate) fn cpu(&self) -> Result<Cpu> {
         cpu(self.pid)
     }
 
-    pub fn rss(&self) -> Result<u64> {
+    pub(crate) fn rss(&self) -> Result<u64> {
         rss(self.pid)
     }
 }
@@ -147,13 +147,13 @@ fn confab_command(bin_dir: &Path, dir: &Path, port: u16) -> Command {
 impl Server {
     /// Restarts confab-server as a deploy does: SIGTERM (every session gets 1001 with a retry
     /// hint), then the same binary on the same port and database. Returns when it is healthy.
-    pub async fn restart(&mut self, bin_dir: &Path) -> Result<()> {
+    pub(crate) async fn restart(&mut self, bin_dir: &Path) -> Result<()> {
         self.stop();
         self.start_again(bin_dir).await
     }
 
     /// Stops the server as a deploy does (SIGTERM) and waits for it to exit.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
             .status();
@@ -161,7 +161,7 @@ impl Server {
     }
 
     /// Starts confab-server again after [`Server::stop`]: same binary, port and database.
-    pub async fn start_again(&mut self, bin_dir: &Path) -> Result<()> {
+    pub(crate) async fn start_again(&mut self, bin_dir: &Path) -> Result<()> {
         let dir = self
             ._dir
             .as_ref()
@@ -174,7 +174,7 @@ impl Server {
     }
 
     /// The HTTP base URL (the client core's server setting).
-    pub fn http_url(&self) -> String {
+    pub(crate) fn http_url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }
@@ -184,7 +184,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Starts a server of `kind`. `bin_dir` holds confab-server; `peers` the Node peer.
-pub async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
+pub(crate) async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Server> {
     let mut dir = None;
     let mut cmd = match kind {
         Kind::Confab => {

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub clients: usize,
     pub resumed_secs: f64,
     pub peak_auth_per_sec: u64,
@@ -61,7 +61,7 @@ async fn reach(counter: &AtomicU64, target: u64, limit: Duration) -> bool {
     true
 }
 
-pub async fn run(bin_dir: &Path, peers: &Path, clients: usize) -> Result<Outcome> {
+pub(crate) async fn run(bin_dir: &Path, peers: &Path, clients: usize) -> Result<Outcome> {
     let mut server = start(Kind::Confab, bin_dir, peers).await?;
     let token = confab_token(&server, "storm").await?;
     let conns = connect_many(&server, Some(&token), clients).await?;

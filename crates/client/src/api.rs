@@ -23,15 +23,11 @@ impl Api {
             .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = extra_root {
             let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| Error::Invalid(format!("CA certificate: {e}")))?;
+                .map_err(|e| Error::BadCertificate(e.to_string()))?;
             builder = builder.add_root_certificate(cert);
         }
         let http = builder.build().map_err(|e| Error::Network(e.to_string()))?;
         Ok(Self { http, base })
-    }
-
-    pub fn base(&self) -> &Url {
-        &self.base
     }
 
     async fn post<B: serde::Serialize>(
@@ -43,7 +39,7 @@ impl Api {
         let url = self
             .base
             .join(path)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| Error::BadServerUrl(e.to_string()))?;
         let mut req = self.http.post(url);
         if let Some(body) = body {
             req = req.json(body);
@@ -117,25 +113,14 @@ impl Api {
         let mut url = self
             .base
             .join("/ws")
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| Error::BadServerUrl(e.to_string()))?;
         let scheme = if self.base.scheme() == "https" {
             "wss"
         } else {
             "ws"
         };
         url.set_scheme(scheme)
-            .map_err(|()| Error::Invalid("bad server URL".into()))?;
+            .map_err(|()| Error::BadServerUrl(self.base.to_string()))?;
         Ok(url)
     }
-}
-
-/// Whether an API error means "sign in again" (as opposed to "try again later").
-pub fn is_auth_rejection(err: &Error) -> bool {
-    matches!(
-        err,
-        Error::Api {
-            status: 401 | 403,
-            ..
-        }
-    )
 }

@@ -5,15 +5,15 @@
 
 use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
-use confab_client::api::Api;
-use confab_client::{Client, ClientConfig, ConnState, Error, Event, KeyringTokens, TokenStore};
+use confab_client::{
+    Account, ClientCode, Code, ConnState, Error, Event, Login, Profile, SignIn, SignedOut,
+    server_url,
+};
 use confab_protocol::{Secret, ServerFrame};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use url::Url;
 
 const EXIT_CODES: &str = "Exit codes:
   0  done (for send: the server stored the message)
@@ -28,23 +28,24 @@ const EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Parser)]
 #[command(version, about, after_help = EXIT_CODES)]
 struct Args {
-    /// Folder for this user's settings, outbox and message cache (use one per user).
+    /// Folder for the signed-in account, its outbox and message cache (the same layout as the
+    /// app's data folder: see docs/client.md).
     #[arg(long, env = "CONFAB_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Log level for diagnostics on stderr (e.g. `debug`).
     #[arg(long, env = "CONFAB_LOG", default_value = "warn", global = true)]
     log: String,
     #[command(subcommand)]
-    command: Command,
+    action: Action,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Action {
     /// Create an account, then sign in. The password is read from the terminal, or from the
     /// first line of stdin when stdin is not a terminal.
-    Register(SignIn),
+    Register(SignInArgs),
     /// Sign in; the tokens go to the system keyring.
-    Login(SignIn),
+    Login(SignInArgs),
     /// Send a message. Waits until the server has stored it, or reports it queued.
     Send {
         room: String,
@@ -67,47 +68,30 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-struct SignIn {
-    /// The server, e.g. https://chat.example.org or http://127.0.0.1:8080.
+struct SignInArgs {
+    /// The server, e.g. chat.example.org, https://chat.example.org or 127.0.0.1:8080.
     #[arg(long)]
-    server: Url,
+    server: String,
     #[arg(long)]
     user: String,
 }
 
-/// Who is signed in where, kept in `<data dir>/account.json` (no secrets).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Account {
-    server: Url,
-    user: String,
-}
-
-fn default_data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|d| d.join("confab"))
-        .unwrap_or_else(|| PathBuf::from(".confab"))
-}
-
-fn keyring_for(account: &Account) -> confab_client::Result<KeyringTokens> {
-    KeyringTokens::for_server(&account.server, &account.user)
+/// The documented exit code of an error.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>().map(Error::code) {
+        Some(Code::Client(ClientCode::KeyringUnavailable)) => 5,
+        Some(code) if code.needs_sign_in() => 4,
+        _ => 1,
+    }
 }
 
 /// Maps an error to the documented exit code and says it in words.
 fn fail(err: &anyhow::Error) -> ExitCode {
     eprintln!("confab: {err:#}");
-    match err.downcast_ref::<Error>() {
-        Some(Error::Keyring(_)) => ExitCode::from(5),
-        Some(Error::NotSignedIn) => ExitCode::from(4),
-        Some(Error::Api {
-            status: 401 | 403, ..
-        }) => ExitCode::from(4),
-        _ => ExitCode::from(1),
-    }
+    ExitCode::from(exit_code(err))
 }
 
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -126,22 +110,22 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    match runtime.block_on(run(args.command, &dir)) {
+    let profile = Profile::new(args.data_dir.clone().unwrap_or_else(Profile::default_root));
+    match runtime.block_on(run(args.action, &profile)) {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
 }
 
-async fn run(command: Command, dir: &Path) -> anyhow::Result<ExitCode> {
-    match command {
-        Command::Register(s) => sign_in(s, dir, true).await,
-        Command::Login(s) => sign_in(s, dir, false).await,
-        Command::Send { room, text, wait } => {
-            send(dir, &room, &text, Duration::from_secs(wait)).await
+async fn run(action: Action, profile: &Profile) -> anyhow::Result<ExitCode> {
+    match action {
+        Action::Register(s) => sign_in(s, profile, true).await,
+        Action::Login(s) => sign_in(s, profile, false).await,
+        Action::Send { room, text, wait } => {
+            send(profile, &room, &text, Duration::from_secs(wait)).await
         }
-        Command::Tail { room, after } => tail(dir, &room, after).await,
-        Command::Logout => logout(dir).await,
+        Action::Tail { room, after } => tail(profile, &room, after).await,
+        Action::Logout => logout(profile).await,
     }
 }
 
@@ -159,47 +143,46 @@ fn read_password() -> anyhow::Result<Secret> {
     Ok(Secret::new(line.trim_end_matches(['\r', '\n'])))
 }
 
-async fn sign_in(s: SignIn, dir: &Path, register: bool) -> anyhow::Result<ExitCode> {
+async fn sign_in(args: SignInArgs, profile: &Profile, register: bool) -> anyhow::Result<ExitCode> {
+    let account = Account::new(server_url(&args.server)?, &args.user);
     let password = read_password()?;
-    let account = Account {
-        server: s.server,
-        user: s.user,
-    };
-    // Check the keyring first: failing after the server issued tokens would strand a login.
-    let tokens = keyring_for(&account)?;
-    tokens.load()?;
-    let api = Api::new(account.server.clone(), None)?;
+    let login = profile
+        .sign_in(SignIn {
+            account,
+            password,
+            register,
+            remember: true,
+        })
+        .await?;
     if register {
-        api.register(&account.user, &password).await?;
-        eprintln!("registered {}", account.user);
+        eprintln!("registered {}", login.account.user);
     }
-    let pair = api.login(&account.user, &password).await?;
-    tokens.save(&pair)?;
-    std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(&account)?;
-    std::fs::write(dir.join("account.json"), json).context("saving account.json")?;
-    eprintln!("signed in as {} on {}", account.user, account.server);
+    eprintln!(
+        "signed in as {} on {}",
+        login.account.user, login.account.server
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_account(dir: &Path) -> anyhow::Result<Account> {
-    let text = std::fs::read_to_string(dir.join("account.json"))
-        .map_err(|_| anyhow!(Error::NotSignedIn))?;
-    serde_json::from_str(&text).context("account.json is damaged; run confab login")
+/// The remembered account, or "not signed in" (exit 4).
+fn login(profile: &Profile) -> anyhow::Result<Login> {
+    profile
+        .resume()
+        .context("reading the account")?
+        .ok_or_else(|| anyhow!(Error::NotSignedIn))
 }
 
-fn start(dir: &Path) -> anyhow::Result<(Client, tokio::sync::mpsc::Receiver<Event>)> {
-    let account = load_account(dir)?;
-    let tokens: Arc<dyn TokenStore> = Arc::new(keyring_for(&account)?);
-    Ok(Client::start(
-        ClientConfig::new(account.server, dir),
-        tokens,
-    )?)
-}
+/// How long a finished command waits for the connection to close cleanly.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-async fn send(dir: &Path, room: &str, text: &str, wait: Duration) -> anyhow::Result<ExitCode> {
-    let (client, mut events) = start(dir)?;
-    let id = client.send(room, text).await?;
+async fn send(
+    profile: &Profile,
+    room: &str,
+    text: &str,
+    wait: Duration,
+) -> anyhow::Result<ExitCode> {
+    let (client, mut events) = profile.start(&login(profile)?, |_| {})?;
+    let id = client.send(room, text).await?.id;
     let outcome = tokio::time::timeout(wait, async {
         while let Some(ev) = events.recv().await {
             match ev {
@@ -212,18 +195,21 @@ async fn send(dir: &Path, room: &str, text: &str, wait: Duration) -> anyhow::Res
                     ..
                 } if *failed == id => return Err(anyhow!(message)),
                 Event::State(ConnState::AuthFailed { reason }) => {
-                    return Err(anyhow!(Error::NotSignedIn).context(reason));
+                    return Err(anyhow!(Error::AuthFailed(reason)));
                 }
-                Event::Error { code, message } if code == "keyring_unavailable" => {
-                    return Err(anyhow!(Error::Keyring(message)));
-                }
+                Event::Error {
+                    code: Code::Client(ClientCode::KeyringUnavailable),
+                    message,
+                } => return Err(anyhow!(Error::Keyring(message))),
                 _ => {}
             }
         }
         Err(anyhow!("the client stopped"))
     })
     .await;
-    let _ = client.shutdown().await;
+    // Nothing more is read: let the core know (a long replay must not wait for us), then close.
+    drop(events);
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.shutdown()).await;
     match outcome {
         Ok(Ok(seq)) => {
             println!("sent {id} as #{seq}");
@@ -239,12 +225,13 @@ async fn send(dir: &Path, room: &str, text: &str, wait: Duration) -> anyhow::Res
     }
 }
 
-async fn tail(dir: &Path, room: &str, after: Option<u64>) -> anyhow::Result<ExitCode> {
-    let (client, mut events) = start(dir)?;
-    match after {
+async fn tail(profile: &Profile, room: &str, after: Option<u64>) -> anyhow::Result<ExitCode> {
+    let (client, mut events) = profile.start(&login(profile)?, |_| {})?;
+    let room = match after {
         Some(a) => client.join_after(room, a).await?,
         None => client.join(room).await?,
-    }
+    };
+    let room = room.as_str();
     let mut stdout = std::io::stdout().lock();
     let mut print = |m: confab_protocol::MessageData| {
         let line = ServerFrame::Message(m).to_json();
@@ -279,8 +266,8 @@ async fn tail(dir: &Path, room: &str, after: Option<u64>) -> anyhow::Result<Exit
                 }
             }
             Some(Event::State(ConnState::AuthFailed { reason })) => {
-                let _ = client.shutdown().await;
-                return Err(anyhow!(Error::NotSignedIn).context(reason));
+                let _ = tokio::time::timeout(CLOSE_WAIT, client.shutdown()).await;
+                return Err(anyhow!(Error::AuthFailed(reason)));
             }
             Some(Event::State(ConnState::Reconnecting {
                 reason,
@@ -296,24 +283,19 @@ async fn tail(dir: &Path, room: &str, after: Option<u64>) -> anyhow::Result<Exit
             None => break,
         }
     }
-    let _ = client.shutdown().await;
+    drop(events);
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.shutdown()).await;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn logout(dir: &Path) -> anyhow::Result<ExitCode> {
-    let account = load_account(dir)?;
-    let tokens = keyring_for(&account)?;
-    if let Some(pair) = tokens.load()? {
-        let api = Api::new(account.server.clone(), None)?;
-        if let Err(e) = api.logout(&pair.access_token).await {
-            // Signing out locally must work offline; the server forgets the login at expiry.
-            eprintln!(
-                "confab: could not reach the server to revoke the login ({e}); signing out here anyway"
-            );
-        }
+async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {
+    let login = login(profile)?;
+    if let SignedOut::LocalOnly(e) = profile.sign_out(&login).await? {
+        // Signing out locally must work offline; the server forgets the login at expiry.
+        eprintln!(
+            "confab: could not reach the server to revoke the login ({e}); signing out here anyway"
+        );
     }
-    tokens.clear()?;
-    std::fs::remove_file(dir.join("account.json")).ok();
     eprintln!("signed out");
     Ok(ExitCode::SUCCESS)
 }

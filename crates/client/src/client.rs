@@ -1,16 +1,19 @@
 //! The handle: a cheap, cloneable front to the actor.
 
-use crate::actor::{Actor, Command};
+use crate::actor::{Actor, Parts};
+use crate::command::{Reply, Request};
+use crate::core::{Core, JoinedRoom};
+use crate::db::Database;
+use crate::event::{Events, Outgoing};
 use crate::transport::{Dial, Dialer};
 use crate::wake::ClockWatch;
-use crate::{
-    BackoffConfig, Error, Event, OutboxLimits, Result, TokenStore, api::Api, local::Local,
-};
-use confab_protocol::MessageData;
+use crate::{BackoffConfig, Error, Event, OutboxLimits, Result, TokenStore, api::Api};
+use confab_protocol::{MessageData, RoomName};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 /// How a client connects and behaves. `ClientConfig::new` gives the documented defaults.
@@ -18,7 +21,8 @@ use url::Url;
 pub struct ClientConfig {
     /// The server, `http(s)://host:port` (the WebSocket URL is derived from it).
     pub server: Url,
-    /// Where the outbox and message cache live; one folder per signed-in user.
+    /// Where the outbox and message cache live; one folder per account
+    /// ([`crate::Account::data_dir`]).
     pub data_dir: PathBuf,
     /// A PEM CA certificate to trust besides the public roots (self-hosted servers).
     pub extra_root_pem: Option<Vec<u8>>,
@@ -65,7 +69,10 @@ impl ClientConfig {
 /// [`Client::shutdown`]).
 #[derive(Debug, Clone)]
 pub struct Client {
-    cmds: mpsc::Sender<Command>,
+    requests: mpsc::Sender<Request>,
+    /// Cancelled by `shutdown`: it reaches the actor even while it waits for room in the
+    /// owner's event queue (which a stopped reader would never make).
+    stop: CancellationToken,
 }
 
 impl Client {
@@ -90,37 +97,62 @@ impl Client {
         dial: Arc<dyn Dial>,
         clock: ClockWatch,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
-        let local = Local::open(&config.data_dir, config.outbox.clone())?;
+        let db = Database::open(&config.data_dir, config.outbox.clone())?;
+        let core = Core::new(db, config.first_join_latest);
         let api = Api::new(config.server.clone(), config.extra_root_pem.as_deref())?;
-        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (req_tx, req_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
-        let actor = Actor::new(config, api, dial, tokens, local, cmd_rx, ev_tx, clock);
+        let stop = CancellationToken::new();
+        let actor = Actor::new(Parts {
+            cfg: config,
+            core,
+            api,
+            dial,
+            tokens,
+            requests: req_rx,
+            events: Events::new(ev_tx, stop.clone()),
+            stop: stop.clone(),
+            clock,
+        });
         tokio::spawn(actor.run());
-        Ok((Self { cmds: cmd_tx }, ev_rx))
+        Ok((
+            Self {
+                requests: req_tx,
+                stop,
+            },
+            ev_rx,
+        ))
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.cmds.send(make(tx)).await.map_err(|_| Error::Closed)?;
+        self.requests
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
 
-    async fn tell(&self, cmd: Command) -> Result<()> {
-        self.cmds.send(cmd).await.map_err(|_| Error::Closed)
+    async fn tell(&self, request: Request) -> Result<()> {
+        self.requests.send(request).await.map_err(|_| Error::Closed)
     }
 
-    /// Queues a message. When this returns `Ok(id)` the message is on disk and will be delivered
-    /// exactly once, whatever happens to the network or this process; `Event::Sent` with the
-    /// same id reports delivery. Joins the room if needed.
-    pub async fn send(&self, room: &str, body: &str) -> Result<String> {
+    /// Queues a message in `room` (a name as typed: `#General` is `general`). When this returns
+    /// the message is on disk and will be delivered exactly once, whatever happens to the
+    /// network or this process; events with its `id` follow it (`Event::Outgoing`, then
+    /// `Event::Sent` or `Event::SendFailed`). Joins the room if needed. Refuses, queuing nothing,
+    /// what the server would refuse for good (a bad room name, an empty or too long body).
+    pub async fn send(&self, room: &str, body: &str) -> Result<Outgoing> {
         let (room, body) = (room.to_owned(), body.to_owned());
-        self.ask(|reply| Command::Send { room, body, reply }).await
+        self.ask(|reply| Request::Send { room, body, reply }).await
     }
 
     /// Joins a room (kept across restarts) and resumes it from the last message received.
-    pub async fn join(&self, room: &str) -> Result<()> {
+    /// A name that is no room name is refused (`bad_room`), and nothing is recorded. Returns
+    /// the room's name as it is on the wire (`#General` joins `general`).
+    pub async fn join(&self, room: &str) -> Result<RoomName> {
         let room = room.to_owned();
-        self.ask(|reply| Command::Join {
+        self.ask(|reply| Request::Join {
             room,
             after: None,
             reply,
@@ -129,9 +161,9 @@ impl Client {
     }
 
     /// Joins a room and (re)starts it after `after`: messages above it are delivered again.
-    pub async fn join_after(&self, room: &str, after: u64) -> Result<()> {
+    pub async fn join_after(&self, room: &str, after: u64) -> Result<RoomName> {
         let room = room.to_owned();
-        self.ask(|reply| Command::Join {
+        self.ask(|reply| Request::Join {
             room,
             after: Some(after),
             reply,
@@ -141,19 +173,19 @@ impl Client {
 
     pub async fn leave(&self, room: &str) -> Result<()> {
         let room = room.to_owned();
-        self.ask(|reply| Command::Leave { room, reply }).await
+        self.ask(|reply| Request::Leave { room, reply }).await
     }
 
     /// Tells the room the user is typing. Dropped when offline: stale typing is worse than none.
     pub async fn typing(&self, room: &str) -> Result<()> {
-        self.tell(Command::Typing {
+        self.tell(Request::Typing {
             room: room.to_owned(),
         })
         .await
     }
 
-    /// Up to `limit` messages older than `before` (newest when `None`): from the server when
-    /// online (and cached), from the local cache when not.
+    /// Up to `limit` (1 to the protocol's 200) messages older than `before` (newest when
+    /// `None`), ascending: from the server when online (and cached), from the cache when not.
     pub async fn history(
         &self,
         room: &str,
@@ -161,7 +193,7 @@ impl Client {
         limit: u32,
     ) -> Result<Vec<MessageData>> {
         let room = room.to_owned();
-        self.ask(|reply| Command::History {
+        self.ask(|reply| Request::History {
             room,
             before,
             limit,
@@ -170,34 +202,44 @@ impl Client {
         .await
     }
 
-    /// Messages waiting in the outbox.
+    /// Every message in the outbox, oldest first, with where it is.
+    pub async fn outbox(&self) -> Result<Vec<Outgoing>> {
+        self.ask(|reply| Request::Outbox { reply }).await
+    }
+
+    /// How many messages wait in the outbox.
     pub async fn queued(&self) -> Result<usize> {
-        self.ask(|reply| Command::Queued { reply }).await
+        Ok(self.outbox().await?.len())
     }
 
     /// Joined rooms and the last seq received in each, by name.
-    pub async fn rooms(&self) -> Result<Vec<(String, u64)>> {
-        self.ask(|reply| Command::Rooms { reply }).await
+    pub async fn rooms(&self) -> Result<Vec<JoinedRoom>> {
+        self.ask(|reply| Request::Rooms { reply }).await
     }
 
     /// Skips the backoff wait and reconnects now (the UI's "Retry now").
     pub async fn retry_now(&self) -> Result<()> {
-        self.tell(Command::RetryNow).await
+        self.tell(Request::RetryNow).await
     }
 
     /// The OS reported a network change: replace the connection now.
     pub async fn network_changed(&self) -> Result<()> {
-        self.tell(Command::NetworkChanged).await
+        self.tell(Request::NetworkChanged).await
     }
 
     /// New tokens were stored (the user signed in again): leave `auth_failed` and connect.
     pub async fn signed_in(&self) -> Result<()> {
-        self.tell(Command::RetryNow).await
+        self.tell(Request::RetryNow).await
     }
 
     /// Closes the connection normally (1000) and stops. Queued messages stay on disk for the
-    /// next start.
+    /// next start. Finishes even if nobody reads the events: events still queued for the owner
+    /// stay readable, and no message is recorded as seen that was not queued for it.
     pub async fn shutdown(&self) -> Result<()> {
-        self.ask(|reply| Command::Shutdown { reply }).await
+        self.stop.cancel();
+        match self.ask(|reply| Request::Shutdown { reply }).await {
+            Err(Error::Closed) => Ok(()),
+            other => other,
+        }
     }
 }

@@ -1,7 +1,11 @@
-//! What the client tells its owner (the desktop app, the CLI), in order.
+//! What the client tells its owner (the desktop app, the CLI), in order, and [`Events`], the
+//! sending end the core and the connection share.
 
+use crate::error::Code;
 use confab_protocol::{ErrorCode, MessageData};
 use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// The connection's state, as a user would describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,23 +48,22 @@ pub enum Event {
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         up_to: u64,
     },
-    /// Our message `id` is stored on the server as `seq`.
+    /// One of our messages entered the outbox, or its delivery moved on (written to a
+    /// connection: `sending`; that connection lost before the ack: `queued` again).
+    Outgoing(Outgoing),
+    /// Our message `id` is stored on the server as `seq`; it has left the outbox.
     Sent {
         id: String,
         room: String,
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
-    /// A queued message was refused for good (e.g. too long) and removed from the outbox.
+    /// A queued message was refused for good (e.g. too long) and has left the outbox.
     SendFailed {
         id: String,
         room: String,
         code: ErrorCode,
         message: String,
-    },
-    /// Messages waiting in the outbox.
-    Outbox {
-        queued: usize,
     },
     Typing {
         room: String,
@@ -72,7 +75,70 @@ pub enum Event {
     },
     /// An error worth showing that is about no particular message.
     Error {
-        code: String,
+        code: Code,
         message: String,
     },
+}
+
+/// One of our messages in the outbox, as the user should see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Outgoing {
+    /// The client-generated id: the message's idempotency key, and `id` of its `sent`.
+    pub id: String,
+    pub room: String,
+    pub body: String,
+    pub status: OutgoingStatus,
+    /// When it was written, Unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub created_ms: u64,
+}
+
+/// Where a message of the outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum OutgoingStatus {
+    /// On disk, waiting for a connection.
+    Queued,
+    /// Written to the open connection, waiting for the server's ack.
+    Sending,
+}
+
+/// The sending end of the event stream. Waits while the owner's queue is full — a slow UI
+/// slows the reading of the socket rather than growing memory — but never past a shutdown
+/// request, and ignores an owner that dropped its receiver: the outbox must still drain.
+#[derive(Debug, Clone)]
+pub(crate) struct Events {
+    tx: mpsc::Sender<Event>,
+    stop: CancellationToken,
+}
+
+/// The owner asked to shut down while an event waited for room in its queue.
+#[derive(Debug)]
+pub(crate) struct Stopping;
+
+impl Events {
+    pub(crate) fn new(tx: mpsc::Sender<Event>, stop: CancellationToken) -> Self {
+        Self { tx, stop }
+    }
+
+    /// Hands `event` to the owner; drops it if the owner is gone.
+    pub(crate) async fn emit(&self, event: Event) -> Result<(), Stopping> {
+        let Some(slot) = self.slot().await? else {
+            return Ok(());
+        };
+        slot.send(event);
+        Ok(())
+    }
+
+    /// Waits for room in the owner's queue (`None`: the owner is gone). Taking the slot before
+    /// recording a message as seen means nothing is ever marked seen that the owner did not get.
+    pub(crate) async fn slot(&self) -> Result<Option<mpsc::Permit<'_, Event>>, Stopping> {
+        tokio::select! {
+            biased;
+            slot = self.tx.reserve() => Ok(slot.ok()),
+            () = self.stop.cancelled() => Err(Stopping),
+        }
+    }
 }

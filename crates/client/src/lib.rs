@@ -1,37 +1,53 @@
-//! confab-client: the connection that never loses a message, shared by the desktop app and the
-//! `confab` CLI. No Tauri, no UI.
+//! confab-client: the client core shared by the desktop app and the `confab` CLI — the
+//! connection that never loses a message, and the accounts it runs for. No Tauri, no UI.
 //!
-//! - [`Client`] ([`client`]): the cloneable handle. Every call is a command to one private actor
-//!   over a bounded channel; the actor answers on a oneshot and reports everything else as
+//! - [`account`]: [`Profile`] (a data folder) and [`Account`]s in it: sign in, register,
+//!   remember, sign out, the keyring entry and the one folder layout of every client.
+//! - [`Client`] ([`client`]): the cloneable handle. Every call is a request to one private
+//!   actor over a bounded channel; the actor answers on a oneshot and reports everything else as
 //!   [`Event`]s ([`event`]) on one ordered stream.
-//! - [`actor`]: the only owner of the socket. Connects, authenticates (refreshing once on 4001),
-//!   backs off ([`backoff`]), notices sleep and network changes ([`wake`]), and while open runs
-//!   [`session`]: resume every room, flush the outbox in order at a paced rate ([`pacer`]), and
-//!   turn server frames into events.
-//! - [`local`]: the client's SQLite: the durable outbox, per-room resume points, a message cache.
-//! - [`tokens`]: where tokens live (the OS keyring in production); [`api`]: the HTTP API;
-//!   [`transport`]: TCP/TLS/WebSocket.
+//! - `core`: the owner of the local database (`db`), of validation (names and bodies, the
+//!   protocol's [`RoomName`](confab_protocol::RoomName) and [`Body`](confab_protocol::Body)),
+//!   of joined rooms and resume points, and of the outbox. No socket.
+//! - `actor`: the connection's state machine — connect, authenticate (`auth`; refreshing once
+//!   on 4001, `refresh`), back off ([`backoff`]), notice sleep and network changes ([`wake`])
+//!   — with one dispatch of every request to the core, whatever the phase.
+//! - `link`: an open connection: resume every room, flush the outbox in order at a paced rate
+//!   (`pacer`), turn server frames into events.
+//! - [`tokens`]: where tokens live (the OS keyring in production); `api`: the HTTP API;
+//!   [`transport`]: TCP/TLS/WebSocket; [`error`]: [`Error`] and its stable [`Code`].
 //!
-//! A sent message travels: `Client::send` → actor writes it to the outbox (only then is the
-//! call answered) → frame when open → server `ack` → removed from the outbox, `Event::Sent`.
-//! A received message: server frame → recorded in `local` unless its seq was seen → `Event::Message`.
+//! Imports point one way: `client` → `actor` → `link` → `core` → `db`.
+//!
+//! A sent message travels: [`Client::send`] → the core writes it to the outbox (only then is
+//! the call answered) → [`Event::Outgoing`] (queued) → written when a link is open (sending) →
+//! server `ack` → removed from the outbox, [`Event::Sent`]. A received message: server frame →
+//! room in the owner's event queue → recorded by the core unless its seq was seen →
+//! [`Event::Message`].
 
-pub mod actor;
+pub mod account;
+mod actor;
 pub mod api;
+mod auth;
 pub mod backoff;
 pub mod client;
-mod error;
+mod command;
+mod core;
+pub mod db;
+pub mod error;
 pub mod event;
-pub mod local;
+mod link;
 mod pacer;
-mod session;
+mod refresh;
 pub mod tokens;
 pub mod transport;
 pub mod wake;
 
+pub use account::{Account, Login, Profile, SignIn, SignedOut, server_url};
 pub use backoff::BackoffConfig;
 pub use client::{Client, ClientConfig};
-pub use error::{Error, Result};
-pub use event::{ConnState, Event};
-pub use local::OutboxLimits;
+pub use core::JoinedRoom;
+pub use db::{Database, OutboxLimits};
+pub use error::{ClientCode, Code, Error, Result};
+pub use event::{ConnState, Event, Outgoing, OutgoingStatus};
 pub use tokens::{KeyringTokens, MemoryTokens, TokenStore};

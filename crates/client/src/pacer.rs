@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 /// A token bucket mirroring the server's, at a safety margin.
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     capacity: f64,
     per_sec: f64,
     tokens: f64,
@@ -15,7 +15,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// Paces to half the server's burst and 90% of its rate.
-    pub fn for_server(burst: u32, per_sec: u32) -> Self {
+    pub(crate) fn for_server(burst: u32, per_sec: u32) -> Self {
         let capacity = (f64::from(burst) / 2.0).max(1.0);
         let per_sec = (f64::from(per_sec) * 0.9).max(0.5);
         Self {
@@ -33,7 +33,7 @@ impl Pacer {
     }
 
     /// Takes a token if one is there.
-    pub fn try_take(&mut self) -> bool {
+    pub(crate) fn try_take(&mut self) -> bool {
         self.refill(Instant::now());
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -44,13 +44,13 @@ impl Pacer {
     }
 
     /// Counts a frame sent once [`Pacer::ready_at`] has passed.
-    pub fn take_anyway(&mut self) {
+    pub(crate) fn take_anyway(&mut self) {
         self.refill(Instant::now());
         self.tokens -= 1.0;
     }
 
     /// When the next token will be there.
-    pub fn ready_at(&mut self) -> Instant {
+    pub(crate) fn ready_at(&mut self) -> Instant {
         let now = Instant::now();
         self.refill(now);
         if self.tokens >= 1.0 {

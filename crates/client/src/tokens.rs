@@ -69,27 +69,15 @@ fn keyring_error(e: keyring::Error) -> Error {
 }
 
 impl KeyringTokens {
-    /// The entry for `user` on `server` (e.g. `alice` at `chat.example.org:443`).
-    pub fn new(server: &str, user: &str) -> Result<Self> {
-        let key = format!("{user}@{server}");
-        let entry = keyring::Entry::new(SERVICE, &key).map_err(keyring_error)?;
-        Ok(Self { entry, key })
+    /// The entry named `key`: an account's [`crate::Account::key`], so that every client of
+    /// the account (the CLI, the app) shares its tokens and refresh lock.
+    pub(crate) fn new(key: &str) -> Result<Self> {
+        let entry = keyring::Entry::new(SERVICE, key).map_err(keyring_error)?;
+        Ok(Self {
+            entry,
+            key: key.to_owned(),
+        })
     }
-
-    /// The entry for `user` on the server at `url`. Every client (the CLI, the app) must name
-    /// an account this way, or they would not share its tokens and refresh lock.
-    pub fn for_server(url: &url::Url, user: &str) -> Result<Self> {
-        Self::new(&host_port(url), user)
-    }
-}
-
-/// `host:port` of a server, its name in the keyring and in data folders.
-pub fn host_port(url: &url::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or("?"),
-        url.port_or_known_default().unwrap_or(0)
-    )
 }
 
 impl TokenStore for KeyringTokens {
@@ -104,7 +92,7 @@ impl TokenStore for KeyringTokens {
     }
 
     fn save(&self, pair: &TokenPair) -> Result<()> {
-        let json = serde_json::to_string(pair).map_err(|e| Error::Invalid(e.to_string()))?;
+        let json = serde_json::to_string(pair).map_err(|e| Error::Internal(e.to_string()))?;
         self.entry.set_password(&json).map_err(keyring_error)
     }
 

@@ -51,7 +51,7 @@ impl Dialer {
     async fn open(url: Url, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Ws> {
         let host = url
             .host_str()
-            .ok_or_else(|| Error::Invalid("server URL has no host".into()))?
+            .ok_or_else(|| Error::BadServerUrl("the address has no host".into()))?
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
         let tcp = TcpStream::connect((host.as_str(), port))
@@ -65,7 +65,7 @@ impl Dialer {
                         .trim_end_matches(']')
                         .to_owned(),
                 )
-                .map_err(|e| Error::Invalid(e.to_string()))?;
+                .map_err(|e| Error::BadServerUrl(e.to_string()))?;
                 let stream = tokio_rustls::TlsConnector::from(config)
                     .connect(name, tcp)
                     .await
@@ -104,16 +104,16 @@ fn tls_config(extra_root: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = extra_root {
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::Invalid(format!("CA certificate: {e}")))?;
+            let cert = cert.map_err(|e| Error::BadCertificate(e.to_string()))?;
             roots
                 .add(cert)
-                .map_err(|e| Error::Invalid(format!("CA certificate: {e}")))?;
+                .map_err(|e| Error::BadCertificate(e.to_string()))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Invalid(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))

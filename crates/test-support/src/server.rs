@@ -157,6 +157,6 @@ impl Drop for TestServer {
 }
 
 /// The password the helpers use for `user`.
-pub fn password(user: &str) -> String {
+pub(crate) fn password(user: &str) -> String {
     format!("password-of-{user}")
 }

@@ -175,7 +175,7 @@ async fn the_outbox_survives_kill_9_and_goes_out_once_in_order() {
         "$CONFAB" --data-dir "$DIR" send general "queued while down" --wait 1; echo "queued=$?"
         "$CONFAB" --data-dir "$DIR" send general "killed while trying" --wait 60 & pid=$!
         for _ in $(seq 200); do
-          n=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from outbox').fetchone()[0])" "$DIR/client.db" 2>/dev/null)
+          n=$(python3 -c "import glob,sqlite3,sys; print(sqlite3.connect(glob.glob(sys.argv[1] + '/accounts/*/client.db')[0]).execute('select count(*) from outbox').fetchone()[0])" "$DIR" 2>/dev/null)
           [ "$n" = 2 ] && break
           sleep 0.05
         done

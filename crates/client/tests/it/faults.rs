@@ -137,7 +137,7 @@ async fn a_blackholed_connection_is_detected_and_replaced() {
     let sent = alice
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
-    assert!(matches!(sent, Event::Sent { id: ref i, .. } if *i == id));
+    assert!(matches!(sent, Event::Sent { id: ref i, .. } if *i == id.id));
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use tokio::sync::mpsc;
 
 /// A client under test with its event stream and data folder.
-pub struct TestClient {
+pub(crate) struct TestClient {
     pub client: Client,
     pub events: mpsc::Receiver<Event>,
     pub _tokens: Arc<MemoryTokens>,
@@ -20,7 +20,7 @@ pub struct TestClient {
 }
 
 /// Fast settings for tests: short backoff, ticks and dead-peer limit.
-pub fn fast_config(server: &str, dir: &std::path::Path) -> ClientConfig {
+pub(crate) fn fast_config(server: &str, dir: &std::path::Path) -> ClientConfig {
     let mut cfg = ClientConfig::new(server.parse().unwrap_or_else(|e| panic!("url: {e}")), dir);
     cfg.backoff.initial = Duration::from_millis(50);
     cfg.backoff.max = Duration::from_millis(400);
@@ -32,7 +32,7 @@ pub fn fast_config(server: &str, dir: &std::path::Path) -> ClientConfig {
 }
 
 impl TestClient {
-    pub fn start(server: &str, tokens: TokenPair) -> Self {
+    pub(crate) fn start(server: &str, tokens: TokenPair) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
         Self::start_in(
             fast_config(server, dir.path()),
@@ -41,7 +41,11 @@ impl TestClient {
         )
     }
 
-    pub fn start_in(cfg: ClientConfig, dir: Arc<TempDir>, tokens: Arc<MemoryTokens>) -> Self {
+    pub(crate) fn start_in(
+        cfg: ClientConfig,
+        dir: Arc<TempDir>,
+        tokens: Arc<MemoryTokens>,
+    ) -> Self {
         let store: Arc<dyn TokenStore> = Arc::clone(&tokens) as Arc<dyn TokenStore>;
         let (client, events) = Client::start(cfg, store).unwrap_or_else(|e| panic!("start: {e}"));
         Self {
@@ -54,7 +58,11 @@ impl TestClient {
     }
 
     /// The next event matching `pred` (others are kept in `received` if they are messages).
-    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+    pub(crate) async fn until(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Event {
         loop {
             let ev = tokio::time::timeout(DEADLINE, self.events.recv())
                 .await
@@ -69,7 +77,7 @@ impl TestClient {
         }
     }
 
-    pub async fn until_open(&mut self) {
+    pub(crate) async fn until_open(&mut self) {
         self.until("open", |e| {
             matches!(e, Event::State(ConnState::Open { .. }))
         })
@@ -77,7 +85,7 @@ impl TestClient {
     }
 
     /// Joins a room and waits until its replay is complete.
-    pub async fn join_synced(&mut self, room: &str) {
+    pub(crate) async fn join_synced(&mut self, room: &str) {
         self.client
             .join(room)
             .await
@@ -90,7 +98,7 @@ impl TestClient {
     }
 
     /// Waits until `n` messages have been received in total.
-    pub async fn until_received(&mut self, n: usize) {
+    pub(crate) async fn until_received(&mut self, n: usize) {
         while self.received.len() < n {
             self.until(
                 &format!("{n} messages (have {})", self.received.len()),
@@ -101,13 +109,12 @@ impl TestClient {
     }
 
     /// Waits until the outbox is empty.
-    pub async fn until_flushed(&mut self) {
-        if self.client.queued().await.unwrap_or(1) == 0 {
-            return;
+    pub(crate) async fn until_flushed(&mut self) {
+        while self.client.queued().await.unwrap_or(1) > 0 {
+            self.until("an empty outbox", |e| {
+                matches!(e, Event::Sent { .. } | Event::SendFailed { .. })
+            })
+            .await;
         }
-        self.until("an empty outbox", |e| {
-            matches!(e, Event::Outbox { queued: 0 })
-        })
-        .await;
     }
 }

@@ -1,7 +1,7 @@
 //! Everyday behaviour: send, receive, history, outbox bounds.
 
 use crate::harness::{TestClient, fast_config};
-use confab_client::{Error, Event, MemoryTokens, OutboxLimits};
+use confab_client::{ConnState, Error, Event, MemoryTokens, OutboxLimits, OutgoingStatus};
 use confab_test_support::TestServer;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ async fn two_clients_exchange_messages_exactly_once() {
     let sent = alice
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
-    assert!(matches!(sent, Event::Sent { id: ref i, seq: 1, .. } if *i == id));
+    assert!(matches!(sent, Event::Sent { id: ref i, seq: 1, .. } if *i == id.id));
     bob.until_received(1).await;
     assert_eq!(bob.received[0].body, "hello bob");
     assert_eq!(bob.received[0].author, "alice");
@@ -58,7 +58,10 @@ async fn a_full_outbox_is_a_clear_error_not_a_silent_drop() {
     }
     let err = alice.client.send("general", "one too many").await;
     assert!(matches!(err, Err(Error::OutboxFull(_))), "{err:?}");
-    assert_eq!(err.err().map(|e| e.code()), Some("outbox_full"));
+    assert_eq!(
+        err.err().map(|e| e.code()),
+        Some(confab_client::ClientCode::OutboxFull.into())
+    );
     assert_eq!(alice.client.queued().await.ok(), Some(3));
 }
 
@@ -140,7 +143,7 @@ async fn a_message_too_long_is_refused_before_it_is_queued() {
     let long = "x".repeat(confab_protocol::limits::MAX_BODY_BYTES + 1);
     let err = alice.client.send("general", &long).await;
     assert!(
-        matches!(err, Err(Error::Invalid(ref m)) if m.contains("too long")),
+        matches!(err, Err(Error::Rejected { code: confab_protocol::ErrorCode::BodyTooLong, ref message }) if message.contains("too long")),
         "{err:?}"
     );
     // Control characters escape to six bytes each in JSON: within the body limit, over the frame.
@@ -243,4 +246,111 @@ async fn a_room_joined_while_empty_later_gets_everything_it_missed() {
     bob.until_received(5).await;
     let bodies: Vec<&str> = bob.received.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["m1", "m2", "m3", "m4", "m5"]);
+}
+
+#[tokio::test]
+async fn room_names_are_checked_once_and_a_refused_one_is_never_recorded() {
+    let server = TestServer::start().await;
+    let mut alice = TestClient::start(&server.http_url(""), server.user("alice").await);
+    alice.until_open().await;
+    // Recorded, a bad name would be refused with bad_room on every reconnect, for ever.
+    let err = alice.client.join("no spaces").await;
+    assert!(
+        matches!(
+            err,
+            Err(Error::Rejected {
+                code: confab_protocol::ErrorCode::BadRoom,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let joined = alice.client.join("#General").await.map(String::from);
+    assert_eq!(
+        joined.ok().as_deref(),
+        Some("general"),
+        "typed names are normalised"
+    );
+    alice
+        .until(
+            "general synced",
+            |e| matches!(e, Event::Synced { room, .. } if room == "general"),
+        )
+        .await;
+    let rooms: Vec<String> = alice
+        .client
+        .rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(rooms, ["general"]);
+    let send = alice.client.send("Bad Room", "hi").await;
+    assert!(send.is_err(), "{send:?}");
+    assert_eq!(
+        alice.client.queued().await.ok(),
+        Some(0),
+        "nothing queued for it"
+    );
+}
+
+/// The owner sees every message of the outbox with its state (what the UI draws), and a
+/// restarted client lists what it still has to send.
+#[tokio::test]
+async fn the_outbox_reports_each_message_and_lists_them_after_a_restart() {
+    let mut server = TestServer::start().await;
+    let tokens = server.user("alice").await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = Arc::new(MemoryTokens::new(Some(tokens)));
+    let cfg = fast_config(&server.http_url(""), dir.path());
+    let mut alice = TestClient::start_in(cfg.clone(), Arc::clone(&dir), Arc::clone(&store));
+    alice.until_open().await;
+    alice.join_synced("general").await;
+    server.stop().await;
+    alice
+        .until("reconnecting", |e| {
+            matches!(e, Event::State(ConnState::Reconnecting { .. }))
+        })
+        .await;
+    let queued = alice
+        .client
+        .send("general", "written offline")
+        .await
+        .unwrap();
+    assert_eq!(queued.status, OutgoingStatus::Queued);
+    let event = alice
+        .until("outgoing", |e| matches!(e, Event::Outgoing(_)))
+        .await;
+    assert_eq!(
+        event,
+        Event::Outgoing(queued.clone()),
+        "the event carries the message"
+    );
+    alice.client.shutdown().await.unwrap();
+    drop(alice);
+
+    let mut again = TestClient::start_in(cfg, Arc::clone(&dir), store);
+    let listed = again.client.outbox().await.unwrap();
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&queued),
+        "a restart still shows it, in its room, as queued"
+    );
+    let server = server.restart().await;
+    let sending = again
+        .until(
+            "sending",
+            |e| matches!(e, Event::Outgoing(o) if o.status == OutgoingStatus::Sending),
+        )
+        .await;
+    assert!(matches!(sending, Event::Outgoing(ref o) if o.id == queued.id));
+    again
+        .until(
+            "sent",
+            |e| matches!(e, Event::Sent { id, .. } if *id == queued.id),
+        )
+        .await;
+    assert_eq!(again.client.outbox().await.ok(), Some(vec![]));
+    drop(server);
 }

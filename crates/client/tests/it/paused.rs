@@ -25,6 +25,8 @@ enum Behaviour {
     Ready,
     /// Answers `ready`, then never reads or writes again (a half-open peer).
     ReadyThenSilent,
+    /// Answers `ready`, then sends this many messages of room `big` (a long replay), then reads.
+    Flood(u64),
 }
 
 #[derive(Clone)]
@@ -93,13 +95,23 @@ async fn fake_server(io: tokio::io::DuplexStream, b: Behaviour) {
             };
             let _ = ws.send(Message::Close(Some(frame))).await;
         }
-        Behaviour::Ready | Behaviour::ReadyThenSilent => {
+        Behaviour::Ready | Behaviour::ReadyThenSilent | Behaviour::Flood(_) => {
             let ready = r#"{"type":"ready","user":"alice","session":"s","heartbeat_ms":15000,"max_body_bytes":16384,"rate_burst":100,"rate_per_sec":20}"#;
             let _ = ws.send(Message::text(ready)).await;
-            if matches!(b, Behaviour::Ready) {
-                while let Some(Ok(_)) = ws.next().await {}
-            } else {
+            if let Behaviour::Flood(n) = b {
+                for seq in 1..=n {
+                    let m = format!(
+                        r#"{{"type":"message","room":"big","seq":{seq},"id":"m{seq}","author":"bob","body":"b","ts":1}}"#
+                    );
+                    if ws.send(Message::text(m)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if matches!(b, Behaviour::ReadyThenSilent) {
                 std::future::pending::<()>().await;
+            } else {
+                while let Some(Ok(_)) = ws.next().await {}
             }
         }
         Behaviour::Fail => {}
@@ -382,7 +394,9 @@ async fn a_keyring_that_is_not_ready_yet_is_retried_not_taken_as_signed_out() {
     let mut saw_error = false;
     loop {
         match tokio::time::timeout(Duration::from_secs(3600), events.recv()).await {
-            Ok(Some(Event::Error { code, .. })) => saw_error |= code == "keyring_unavailable",
+            Ok(Some(Event::Error { code, .. })) => {
+                saw_error |= code == confab_client::ClientCode::KeyringUnavailable.into()
+            }
             Ok(Some(Event::State(ConnState::AuthFailed { reason }))) => panic!("gave up: {reason}"),
             Ok(Some(Event::State(ConnState::Open { .. }))) => break,
             Ok(Some(_)) => {}
@@ -393,4 +407,50 @@ async fn a_keyring_that_is_not_ready_yet_is_retried_not_taken_as_signed_out() {
         saw_error,
         "the user is told the keyring is not available yet"
     );
+}
+
+/// The owner stops reading events (a CLI that has what it waited for) while the server is still
+/// replaying thousands of messages: `shutdown` must still finish, and no message may be recorded
+/// as seen that was never handed to the owner (or the next run would skip it).
+#[tokio::test(start_paused = true)]
+async fn shutdown_finishes_while_nobody_reads_a_long_replay() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = ClientConfig::new(
+        "http://fake:1".parse().unwrap_or_else(|e| panic!("{e}")),
+        dir.path(),
+    );
+    cfg.event_buffer = 64;
+    let dialer = FakeDialer::new(Behaviour::Flood(1000));
+    let (clock, _offset) = fake_wall();
+    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryTokens::new(Some(pair())));
+    let (client, mut events) = Client::start_with(cfg.clone(), tokens, Arc::new(dialer), clock)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Read until the flood has begun, then stop reading (but keep the receiver).
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+            Ok(Some(Event::Message(_))) => break,
+            Ok(Some(_)) => {}
+            _ => panic!("the replay never began"),
+        }
+    }
+    // On the paused clock this returns once every task is idle: the client has filled the
+    // queue and waits for room in it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::timeout(Duration::from_secs(10), client.shutdown())
+        .await
+        .unwrap_or_else(|_| panic!("shutdown hung behind a full event queue"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // What was handed over is what is marked seen: one read, the rest still in the queue.
+    let mut handed = 1;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+        if matches!(ev, Event::Message(_)) {
+            handed += 1;
+        }
+    }
+    drop(client);
+    let seen = confab_client::Database::open(dir.path(), Default::default())
+        .and_then(|db| db.last_seq("big"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(handed < 1000, "the owner did not read them all ({handed})");
+    assert_eq!(seen, handed, "recorded as seen = handed to the owner");
 }

@@ -5,6 +5,7 @@
 //! (the data is in the OS before `commit` returns); only a power cut may lose the last moments,
 //! and then the message was never acknowledged either, so nothing is silently lost.
 
+use crate::event::{Outgoing, OutgoingStatus};
 use crate::{Error, Result};
 use confab_protocol::MessageData;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,15 +30,29 @@ impl Default for OutboxLimits {
 
 /// A message waiting to be acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queued {
-    pub id: String,
-    pub room: String,
-    pub body: String,
+pub(crate) struct Queued {
+    pub(crate) id: String,
+    pub(crate) room: String,
+    pub(crate) body: String,
+    pub(crate) created_ms: u64,
+}
+
+impl Queued {
+    /// How the owner sees it.
+    pub(crate) fn outgoing(&self, status: OutgoingStatus) -> Outgoing {
+        Outgoing {
+            id: self.id.clone(),
+            room: self.room.clone(),
+            body: self.body.clone(),
+            status,
+            created_ms: self.created_ms,
+        }
+    }
 }
 
 /// The local database.
 #[derive(Debug)]
-pub struct Local {
+pub struct Database {
     conn: Connection,
     limits: OutboxLimits,
 }
@@ -77,7 +92,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-impl Local {
+impl Database {
     /// Opens (creating) `dir/client.db`.
     pub fn open(dir: &Path, limits: OutboxLimits) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
@@ -91,7 +106,7 @@ impl Local {
 
     /// Writes a new message to the outbox and returns it with its fresh id. Refuses, without
     /// writing, when the outbox is at its limits.
-    pub fn enqueue(&mut self, room: &str, body: &str) -> Result<Queued> {
+    pub(crate) fn enqueue(&mut self, room: &str, body: &str) -> Result<Queued> {
         let (count, bytes): (usize, usize) = self.conn.query_row(
             "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB))), 0) FROM outbox",
             [],
@@ -107,37 +122,40 @@ impl Local {
             id: uuid::Uuid::new_v4().to_string(),
             room: room.to_owned(),
             body: body.to_owned(),
+            created_ms: now_ms(),
         };
         self.conn.execute(
             "INSERT INTO outbox (id, room, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![item.id, item.room, item.body, now_ms()],
+            params![item.id, item.room, item.body, item.created_ms],
         )?;
         Ok(item)
     }
 
     /// Everything waiting, oldest first.
-    pub fn pending(&self) -> Result<Vec<Queued>> {
+    pub(crate) fn pending(&self) -> Result<Vec<Queued>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, room, body FROM outbox ORDER BY ord")?;
+            .prepare_cached("SELECT id, room, body, created_ms FROM outbox ORDER BY ord")?;
         let rows = stmt.query_map([], |r| {
             Ok(Queued {
                 id: r.get(0)?,
                 room: r.get(1)?,
                 body: r.get(2)?,
+                created_ms: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn pending_count(&self) -> Result<usize> {
+    #[cfg(test)]
+    pub(crate) fn pending_count(&self) -> Result<usize> {
         Ok(self
             .conn
             .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?)
     }
 
     /// Removes a message from the outbox (acknowledged, or refused for good).
-    pub fn remove(&mut self, id: &str) -> Result<bool> {
+    pub(crate) fn remove(&mut self, id: &str) -> Result<bool> {
         Ok(self
             .conn
             .execute("DELETE FROM outbox WHERE id = ?1", [id])?
@@ -145,7 +163,7 @@ impl Local {
     }
 
     /// Remembers whether the user is in `room`, so reconnects re-join it.
-    pub fn set_joined(&mut self, room: &str, joined: bool) -> Result<()> {
+    pub(crate) fn set_joined(&mut self, room: &str, joined: bool) -> Result<()> {
         self.conn.execute(
             "INSERT INTO rooms (room, joined) VALUES (?1, ?2)
              ON CONFLICT(room) DO UPDATE SET joined = excluded.joined",
@@ -156,7 +174,7 @@ impl Local {
 
     /// Rooms to join on every connection: the joined ones, and any room a queued message is
     /// waiting for (the user may have left it after writing), with the last seq received.
-    pub fn rooms_to_resume(&self) -> Result<Vec<(String, u64)>> {
+    pub(crate) fn rooms_to_resume(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT room, last_seq FROM rooms
              WHERE joined = 1 OR room IN (SELECT room FROM outbox) ORDER BY room",
@@ -166,7 +184,7 @@ impl Local {
     }
 
     /// Joined rooms and the last seq received in each.
-    pub fn joined_rooms(&self) -> Result<Vec<(String, u64)>> {
+    pub(crate) fn joined_rooms(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT room, last_seq FROM rooms WHERE joined = 1 ORDER BY room")?;
@@ -175,7 +193,7 @@ impl Local {
     }
 
     /// Whether `room` is one the user has joined (one row, not the whole list).
-    pub fn is_joined(&self, room: &str) -> Result<bool> {
+    pub(crate) fn is_joined(&self, room: &str) -> Result<bool> {
         let joined = self
             .conn
             .prepare_cached("SELECT 1 FROM rooms WHERE room = ?1 AND joined = 1")?
@@ -184,7 +202,7 @@ impl Local {
     }
 
     /// Marks or clears `room` as joined but never replayed (see `fresh_rooms`).
-    pub fn set_fresh(&mut self, room: &str, fresh: bool) -> Result<()> {
+    pub(crate) fn set_fresh(&mut self, room: &str, fresh: bool) -> Result<()> {
         let sql = if fresh {
             "INSERT INTO fresh_rooms (room) VALUES (?1) ON CONFLICT(room) DO NOTHING"
         } else {
@@ -195,7 +213,7 @@ impl Local {
     }
 
     /// Whether `room` was joined and has not had a replay yet.
-    pub fn is_fresh(&self, room: &str) -> Result<bool> {
+    pub(crate) fn is_fresh(&self, room: &str) -> Result<bool> {
         let fresh = self
             .conn
             .prepare_cached("SELECT 1 FROM fresh_rooms WHERE room = ?1")?
@@ -214,7 +232,7 @@ impl Local {
     }
 
     /// Sets where to resume `room` from (e.g. `confab tail --after N`).
-    pub fn set_last_seq(&mut self, room: &str, seq: u64) -> Result<()> {
+    pub(crate) fn set_last_seq(&mut self, room: &str, seq: u64) -> Result<()> {
         self.conn.execute(
             "INSERT INTO rooms (room, last_seq) VALUES (?1, ?2)
              ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq",
@@ -225,7 +243,7 @@ impl Local {
 
     /// Records a message received live or in a replay. Returns `false` for one already seen
     /// (seq at or below the resume point), which the caller must not deliver again.
-    pub fn record(&mut self, m: &MessageData) -> Result<bool> {
+    pub(crate) fn record(&mut self, m: &MessageData) -> Result<bool> {
         let tx = self.conn.transaction()?;
         let last: u64 = tx
             .query_row(
@@ -249,7 +267,7 @@ impl Local {
     }
 
     /// Caches older messages (from `history`) without moving the resume point.
-    pub fn cache(&mut self, messages: &[MessageData]) -> Result<()> {
+    pub(crate) fn cache(&mut self, messages: &[MessageData]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for m in messages {
             insert_message(&tx, m)?;
@@ -259,7 +277,12 @@ impl Local {
     }
 
     /// Cached messages of `room` with seq < `before`, ascending, at most `limit`.
-    pub fn history(&self, room: &str, before: u64, limit: usize) -> Result<Vec<MessageData>> {
+    pub(crate) fn history(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageData>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, id, author, body, ts FROM messages WHERE room = ?1 AND seq < ?2
              ORDER BY seq DESC LIMIT ?3",
@@ -311,43 +334,42 @@ mod tests {
             max_bytes: 1000,
         };
         let ids: Vec<String> = {
-            let mut local =
-                Local::open(dir.path(), limits.clone()).unwrap_or_else(|e| panic!("{e}"));
+            let mut db =
+                Database::open(dir.path(), limits.clone()).unwrap_or_else(|e| panic!("{e}"));
             (0..3)
                 .map(|i| {
-                    local
-                        .enqueue("r", &format!("m{i}"))
+                    db.enqueue("r", &format!("m{i}"))
                         .map(|q| q.id)
                         .unwrap_or_default()
                 })
                 .collect()
         };
-        let mut local = Local::open(dir.path(), limits).unwrap_or_else(|e| panic!("{e}"));
-        let pending: Vec<String> = local
+        let mut db = Database::open(dir.path(), limits).unwrap_or_else(|e| panic!("{e}"));
+        let pending: Vec<String> = db
             .pending()
             .unwrap_or_default()
             .into_iter()
             .map(|q| q.id)
             .collect();
         assert_eq!(pending, ids);
-        let full = local.enqueue("r", "one too many");
+        let full = db.enqueue("r", "one too many");
         assert!(
             matches!(full, Err(Error::OutboxFull(_))),
             "a clear error, not a silent drop"
         );
         assert_eq!(
-            local.pending_count().ok(),
+            db.pending_count().ok(),
             Some(3),
             "nothing written when full"
         );
-        assert!(local.remove(&ids[0]).unwrap_or(false));
-        assert!(local.enqueue("r", "fits again").is_ok());
+        assert!(db.remove(&ids[0]).unwrap_or(false));
+        assert!(db.enqueue("r", "fits again").is_ok());
     }
 
     #[test]
     fn outbox_bytes_are_bounded() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut local = Local::open(
+        let mut db = Database::open(
             dir.path(),
             OutboxLimits {
                 max_messages: 100,
@@ -355,24 +377,21 @@ mod tests {
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(local.enqueue("r", "12345678").is_ok());
-        assert!(matches!(
-            local.enqueue("r", "123"),
-            Err(Error::OutboxFull(_))
-        ));
+        assert!(db.enqueue("r", "12345678").is_ok());
+        assert!(matches!(db.enqueue("r", "123"), Err(Error::OutboxFull(_))));
     }
 
     #[test]
     fn record_rejects_what_was_already_seen() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut local =
-            Local::open(dir.path(), OutboxLimits::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(local.record(&msg(1)).ok(), Some(true));
-        assert_eq!(local.record(&msg(2)).ok(), Some(true));
-        assert_eq!(local.record(&msg(2)).ok(), Some(false));
-        assert_eq!(local.record(&msg(1)).ok(), Some(false));
-        assert_eq!(local.last_seq("r").ok(), Some(2));
-        let seqs: Vec<u64> = local
+        let mut db =
+            Database::open(dir.path(), OutboxLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.record(&msg(1)).ok(), Some(true));
+        assert_eq!(db.record(&msg(2)).ok(), Some(true));
+        assert_eq!(db.record(&msg(2)).ok(), Some(false));
+        assert_eq!(db.record(&msg(1)).ok(), Some(false));
+        assert_eq!(db.last_seq("r").ok(), Some(2));
+        let seqs: Vec<u64> = db
             .history("r", u64::MAX >> 1, 10)
             .unwrap_or_default()
             .iter()

@@ -1,0 +1,47 @@
+//! What the handle ([`crate::Client`]) asks the actor for. Each request carries its reply.
+
+use crate::Result;
+use crate::core::JoinedRoom;
+use crate::event::Outgoing;
+use confab_protocol::{MessageData, RoomName};
+use tokio::sync::oneshot;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
+
+#[derive(Debug)]
+pub(crate) enum Request {
+    Send {
+        room: String,
+        body: String,
+        reply: Reply<Outgoing>,
+    },
+    Join {
+        room: String,
+        after: Option<u64>,
+        reply: Reply<RoomName>,
+    },
+    Leave {
+        room: String,
+        reply: Reply<()>,
+    },
+    Typing {
+        room: String,
+    },
+    History {
+        room: String,
+        before: Option<u64>,
+        limit: u32,
+        reply: Reply<Vec<MessageData>>,
+    },
+    Outbox {
+        reply: Reply<Vec<Outgoing>>,
+    },
+    Rooms {
+        reply: Reply<Vec<JoinedRoom>>,
+    },
+    RetryNow,
+    NetworkChanged,
+    Shutdown {
+        reply: Reply<()>,
+    },
+}

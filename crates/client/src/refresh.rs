@@ -1,0 +1,92 @@
+//! The login's tokens while connected: loaded from the store once, refreshed single-flight
+//! across every process that shares the login.
+
+use crate::api::Api;
+use crate::{Error, Result, TokenStore};
+use confab_protocol::api::TokenPair;
+use std::future::Future;
+use std::sync::Arc;
+use tracing::debug;
+
+pub(crate) struct Refresher {
+    api: Api,
+    tokens: Arc<dyn TokenStore>,
+    /// The newest pair. Kept here so a refresh whose save to the store failed is not undone by
+    /// reloading the spent pair (which the server would take as token theft).
+    current: Option<TokenPair>,
+}
+
+/// Runs a blocking store call (the keyring talks D-Bus) off the runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+}
+
+impl Refresher {
+    pub(crate) fn new(api: Api, tokens: Arc<dyn TokenStore>) -> Self {
+        Self {
+            api,
+            tokens,
+            current: None,
+        }
+    }
+
+    pub(crate) fn remember(&mut self, pair: TokenPair) {
+        self.current = Some(pair);
+    }
+
+    /// After a refusal: the next attempt reads the store again (a new sign-in may be there).
+    pub(crate) fn forget(&mut self) {
+        self.current = None;
+    }
+
+    /// The pair to authenticate with. The future borrows nothing.
+    pub(crate) fn load(&self) -> impl Future<Output = Result<Option<TokenPair>>> + Send + use<> {
+        let (current, store) = (self.current.clone(), Arc::clone(&self.tokens));
+        async move {
+            match current {
+                Some(pair) => Ok(Some(pair)),
+                None => blocking(move || store.load()).await,
+            }
+        }
+    }
+
+    /// One refresh of `spent`. Other processes may share this login: take the lock, then look
+    /// again — if one of them refreshed meanwhile, its pair is in the store and ours is spent.
+    /// Returns the new pair, and the error of saving it if that failed (it works regardless).
+    pub(crate) fn refresh(
+        &self,
+        spent: TokenPair,
+    ) -> impl Future<Output = Result<(TokenPair, Option<Error>)>> + Send + use<> {
+        let (api, store) = (self.api.clone(), Arc::clone(&self.tokens));
+        async move {
+            let locking = Arc::clone(&store);
+            let ours = spent.refresh_token.clone();
+            let (lock, theirs) = blocking(move || {
+                let Some(path) = locking.refresh_lock() else {
+                    return Ok((None, None));
+                };
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(path)?;
+                file.lock()?;
+                let theirs = locking.load()?.filter(|p| p.refresh_token != ours);
+                Ok((Some(file), theirs))
+            })
+            .await?;
+            if let Some(theirs) = theirs {
+                debug!("another process refreshed the tokens; using its pair");
+                return Ok((theirs, None));
+            }
+            let fresh = api.refresh(&spent.refresh_token).await?;
+            let saved = fresh.clone();
+            let unsaved = blocking(move || store.save(&saved)).await.err();
+            drop(lock);
+            debug!("tokens refreshed");
+            Ok((fresh, unsaved))
+        }
+    }
+}
