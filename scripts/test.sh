@@ -24,6 +24,9 @@ npm --prefix ui test
 step "format"
 cargo fmt --all --check
 
+step "structure (no file over 600 lines, no module pair importing each other)"
+python3 scripts/check-structure.py
+
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -117,6 +117,9 @@ test("offline: the banner says so, a new message queues, and goes out once when 
   await s.waitText("#banner-text", (t) => t.startsWith("Offline"), "the offline banner");
   await s.type("#composer", "typed while offline\uE007");
   await waitFor("queued", async () => (await statusOf("typed while offline")) === "queued");
+  // Once each: the UI draws the core's outbox, never a pending copy of a message already sent.
+  const shown = await bodies();
+  assert.equal(shown.filter((b) => b === "hello from the app").length, 1, `one row per message: ${shown}`);
   await shot("offline");
   server = await startServer(dir, port);
   await waitFor("delivered", async () => (await statusOf("typed while offline")) === "sent");
@@ -191,11 +194,21 @@ test("a room with 10,000 messages opens with a bounded number of rows and pages 
   await s.waitText("#room-header h2", (t) => t === "# general");
 });
 
-test("restarting the app signs in silently from the keyring", async () => {
+test("restarting the app signs in silently and shows what is still queued, in place", async () => {
+  const { dir, port } = server;
+  await server.stop();
+  await s.waitText("#banner-text", (t) => t.startsWith("Offline"), "the offline banner");
+  await s.type("#composer", "queued across a restart\uE007");
+  await waitFor("queued", async () => (await statusOf("queued across a restart")) === "queued");
   await s.end();
   s = await Session.start(app);
   await waitFor("the chat view without signing in", () => s.find("#join-input"));
+  await waitFor("the queued message, in its room", async () => (await statusOf("queued across a restart")) === "queued");
+  server = await startServer(dir, port);
   await waitFor("history", async () => (await bodies()).includes("hello from the app"));
+  await waitFor("delivered", async () => (await statusOf("queued across a restart")) === "sent");
+  const all = await bodies();
+  assert.equal(all.filter((b) => b === "queued across a restart").length, 1, "exactly once");
 });
 
 test("launching Confab again hands over to the running instance", async () => {
