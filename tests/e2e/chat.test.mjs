@@ -54,6 +54,17 @@ before(async () => {
   writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
   chmodSync(browser, 0o755);
   process.env.BROWSER = browser; // inherited by tauri-driver, WebKitWebDriver and the app
+  // xdg-open prefers the desktop's default https handler over $BROWSER (a browser installed on
+  // the machine would be launched): make the recorder that default in this throw-away home.
+  const data = process.env.XDG_DATA_HOME, config = process.env.XDG_CONFIG_HOME;
+  if (data && config) {
+    mkdirSync(join(data, "applications"), { recursive: true });
+    writeFileSync(join(data, "applications", "confab-test-browser.desktop"),
+      `[Desktop Entry]\nType=Application\nName=Test browser\nExec=${browser} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\nNoDisplay=true\n`);
+    mkdirSync(config, { recursive: true });
+    writeFileSync(join(config, "mimeapps.list"),
+      "[Default Applications]\nx-scheme-handler/https=confab-test-browser.desktop\nx-scheme-handler/http=confab-test-browser.desktop\n");
+  }
   server = await startServer();
   driver = await startDriver();
   s = await Session.start(app);

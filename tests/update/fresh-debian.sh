@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Does the .deb install on a *fresh* Debian 12 with apt, from what it declares alone, and does
 # the installed app start from its desktop entry? A minimal bookworm (debootstrap, cached as a
-# tarball) in a chroot answers both; the app opens its window on this run's Xvfb.
+# tarball) in a chroot answers both; the app opens its window on this run's Xvfb. Then the UI
+# installs, builds and passes its tests there with Debian's own Node (fresh-debian-ui.sh).
 #   tests/update/fresh-debian.sh PACKAGE.deb CACHE_DIR ARTIFACTS_DIR
 set -euo pipefail
 pkg="$1" cache="$2" artifacts="$3"
@@ -76,3 +77,7 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   kill $app; wait $app 2>/dev/null || true
 '
 echo "the app window opened on a fresh Debian 12: $artifacts/fresh-debian.png"
+
+# The same fresh system builds and tests the UI with its own Node (the .deb was proven first,
+# on a system that had no Node).
+"$here/fresh-debian-ui.sh" "$root"

@@ -19,8 +19,11 @@ export const api = {
   signIn: (server: string, username: string, password: string, remember: boolean, create: boolean) =>
     invoke<Account>("sign_in", { server, username, password, remember, create }),
   signOut: () => invoke<void>("sign_out"),
+  /** Hands a message to the core's outbox; resolves to its id. Its row comes from the events
+   * (`outgoing`, then `sent` or `send_failed`), never from this reply. */
   send: (room: string, body: string) => invoke<string>("send_message", { room, body }),
-  join: (room: string) => invoke<void>("join_room", { room }),
+  /** Joins a room by the name the user typed; resolves to its name (`#General` is `general`). */
+  join: (room: string) => invoke<string>("join_room", { room }),
   leave: (room: string) => invoke<void>("leave_room", { room }),
   history: (room: string, before: number | null, limit: number) =>
     invoke<MessageData[]>("history", { room, before, limit }),
@@ -35,3 +38,5 @@ export const api = {
   /** The first frame is on screen (logged by the backend: the startup figure). */
   painted: () => invoke<void>("painted"),
 };
+
+export type Api = typeof api;

@@ -1,24 +1,40 @@
-// The UI's state and how events change it. Pure: no DOM, no Tauri, so it is unit-tested.
-import type { ConnState, Event, MessageData } from "./types";
+// The UI's state and how the core's events and snapshot change it. Pure: no DOM, no Tauri, so
+// it is unit-tested. The core owns every message's fate; this only records what it said.
+//
+// One row per message id, whatever order the news arrives in: our own message is a pending row
+// from its first `outgoing` (or the snapshot's outbox) until `sent` (it moves to its seq),
+// `send_failed` (it stays, failed, until retried) or its stored copy arrives (the stored copy
+// replaces it). Once an id is settled like that, a late `outgoing` for it is stale and ignored.
+import type { ConnState, Event, MessageData, Outgoing, Snapshot, UiError } from "./types";
 
 export type Status = "queued" | "sending" | "sent" | "failed";
 
-export interface ChatMessage extends Omit<MessageData, "seq" | "ts"> {
-  seq: number | null; // null until the server stored it
-  ts: number | null;
+export interface ChatMessage {
+  /** The row's key, the same while pending and once stored. */
+  key: string;
+  id: string;
+  room: string;
+  author: string;
+  body: string;
+  seq: number | null; // null while pending
+  ts: number; // server time of storage; the time it was written while pending
   status: Status | null; // null for other people's messages
   error?: string;
+  /** Placed from `sent` before its stored copy arrived. */
+  provisional?: boolean;
 }
 
 export interface Room {
   name: string;
-  messages: ChatMessage[]; // stored ones by seq, then our pending ones in send order
+  stored: ChatMessage[]; // by seq
+  pending: ChatMessage[]; // ours, not stored yet (queued, sending, failed), in the order written
+  seqs: Set<number>; // the stored seqs present, so a duplicate is found in O(1)
   unread: number;
+  /** The seq above which the "New messages" line is drawn, set when the room is opened. */
+  marker: number | null;
   typing: Map<string, number>; // user -> expiry (ms since epoch)
   presence: string[];
   oldestLoaded: number | null; // lowest seq we have, for paging back
-  seqs: Set<number>; // stored seqs present, so a duplicate is found in O(1)
-  pending: number; // how many of our unsent messages sit at the end of `messages`
 }
 
 export interface Model {
@@ -26,78 +42,140 @@ export interface Model {
   conn: ConnState;
   rooms: Map<string, Room>;
   current: string | null;
-  queued: number;
+  /** What the core's outbox holds (queued or sending), by id. */
+  outbox: Map<string, Outgoing>;
+  /** Our ids that are stored, sent or failed: an `outgoing` for one of them is stale. */
+  settled: Set<string>;
+  /** Errors to show until dismissed, one per code. */
+  errors: Map<string, UiError>;
 }
 
 export const TYPING_MS = 5000;
 
+/** Errors about the connection, resolved once it opens. */
+const CONNECTION_CODES = new Set<string>(["network", "keyring_unavailable", "auth_failed", "not_signed_in", "closed"]);
+
 export function newModel(): Model {
-  return { user: null, conn: { state: "offline" }, rooms: new Map(), current: null, queued: 0 };
+  return {
+    user: null,
+    conn: { state: "offline" },
+    rooms: new Map(),
+    current: null,
+    outbox: new Map(),
+    settled: new Set(),
+    errors: new Map(),
+  };
 }
 
 export function room(m: Model, name: string): Room {
   let r = m.rooms.get(name);
   if (!r) {
-    r = { name, messages: [], unread: 0, typing: new Map(), presence: [], oldestLoaded: null, seqs: new Set(), pending: 0 };
+    r = { name, stored: [], pending: [], seqs: new Set(), unread: 0, marker: null, typing: new Map(), presence: [], oldestLoaded: null };
     m.rooms.set(name, r);
   }
   return r;
 }
 
-function stored(msg: MessageData): ChatMessage {
-  return { ...msg, status: null };
+const rowKey = (author: string, id: string) => `${author}/${id}`;
+
+/** A room's rows as drawn: the stored messages by seq, then our pending ones. */
+export function rows(r: Room): ChatMessage[] {
+  return r.pending.length === 0 ? r.stored.slice() : r.stored.concat(r.pending);
 }
 
-/** Inserts stored messages (live, replayed or history) in seq order, once each. Our own pending
- * copy of a message is replaced by the stored one. Returns how many were new. */
+/** How many messages wait to go out (the banner's "N waiting to send"). */
+export function waiting(m: Model): number {
+  return m.outbox.size;
+}
+
+export function unreadTotal(m: Model): number {
+  let n = 0;
+  for (const r of m.rooms.values()) n += r.unread;
+  return n;
+}
+
+function dropPending(r: Room, id: string): ChatMessage | null {
+  const at = r.pending.findIndex((x) => x.id === id);
+  return at < 0 ? null : r.pending.splice(at, 1)[0];
+}
+
+/** Puts a stored message at its seq (a binary search, usually landing at the end). A
+ * provisional copy at that seq is replaced. Returns false if the seq was there already. */
+function insertStored(r: Room, entry: ChatMessage): boolean {
+  const seq = entry.seq ?? 0;
+  let hi = r.stored.length;
+  let lo = hi > 0 && (r.stored[hi - 1].seq ?? 0) < seq ? hi : 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((r.stored[mid].seq ?? 0) < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  if (r.seqs.has(seq)) {
+    if (!r.stored[lo]?.provisional || entry.provisional) return false;
+    r.stored[lo] = entry;
+    return true;
+  }
+  r.stored.splice(lo, 0, entry);
+  r.seqs.add(seq);
+  r.oldestLoaded = r.oldestLoaded === null ? seq : Math.min(r.oldestLoaded, seq);
+  return true;
+}
+
+/** Inserts stored messages (live, replayed or history) in seq order, once each. Our pending
+ * copy of a message leaves when its stored copy comes. Returns how many rows were new. */
 export function addStored(m: Model, msgs: MessageData[]): number {
   let added = 0;
   for (const msg of msgs) {
     const r = room(m, msg.room);
-    // Only the few pending messages at the end can be our copy of this one.
-    const storedCount = r.messages.length - r.pending;
-    if (msg.author === m.user && r.pending > 0) {
-      const at = r.messages.findIndex((x, i) => i >= storedCount && x.id === msg.id);
-      if (at >= 0) {
-        r.messages.splice(at, 1);
-        r.pending--;
-      }
+    const own = msg.author === m.user;
+    if (own) {
+      m.settled.add(msg.id);
+      m.outbox.delete(msg.id);
+      dropPending(r, msg.id);
     }
-    if (r.seqs.has(msg.seq)) continue;
-    const entry = stored(msg);
-    if (msg.author === m.user) entry.status = "sent";
-    // Stored messages sit before pending ones, in seq order: binary search, usually at the end.
-    let hi = r.messages.length - r.pending;
-    let lo = hi > 0 && (r.messages[hi - 1].seq ?? 0) < msg.seq ? hi : 0;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((r.messages[mid].seq ?? 0) < msg.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    r.messages.splice(lo, 0, entry);
-    r.seqs.add(msg.seq);
-    r.oldestLoaded = r.oldestLoaded === null ? msg.seq : Math.min(r.oldestLoaded, msg.seq);
+    const entry: ChatMessage = { ...msg, key: rowKey(msg.author, msg.id), status: own ? "sent" : null };
+    const wasThere = r.seqs.has(msg.seq);
+    if (!insertStored(r, entry)) continue;
     r.typing.delete(msg.author);
-    added++;
+    if (!wasThere) added++;
   }
   return added;
 }
 
-/** Our message, shown at once as queued (offline) or sending (online). */
-export function addPending(m: Model, roomName: string, id: string, body: string): void {
-  const status: Status = m.conn.state === "open" ? "sending" : "queued";
-  const r = room(m, roomName);
-  r.messages.push({ room: roomName, id, author: m.user ?? "", body, seq: null, ts: null, status });
-  r.pending++;
+/** One of our messages entered the outbox or moved on in it. Returns whether a row changed. */
+function outgoing(m: Model, out: Outgoing): boolean {
+  if (m.settled.has(out.id)) return false; // sent, stored or failed already: this is old news
+  m.outbox.set(out.id, out);
+  const r = room(m, out.room);
+  const at = r.pending.findIndex((x) => x.id === out.id);
+  if (at >= 0 && r.pending[at].status === out.status) return false;
+  const row: ChatMessage = {
+    key: rowKey(m.user ?? "", out.id),
+    id: out.id,
+    room: out.room,
+    author: m.user ?? "",
+    body: out.body,
+    seq: null,
+    ts: out.created_ms,
+    status: out.status,
+  };
+  if (at >= 0) {
+    r.pending[at] = row;
+    return true;
+  }
+  // In the order written; failed rows stay where they were.
+  let i = r.pending.length;
+  while (i > 0 && r.pending[i - 1].ts > row.ts) i--;
+  r.pending.splice(i, 0, row);
+  return true;
 }
 
-/** Drops one of our pending messages (a failed one the user retries as new). */
-export function removePending(m: Model, roomName: string, id: string): ChatMessage | null {
-  const r = room(m, roomName);
-  const at = r.messages.findIndex((x, i) => i >= r.messages.length - r.pending && x.id === id);
-  if (at < 0) return null;
-  r.pending--;
-  return r.messages.splice(at, 1)[0];
+/** Who we are; pending rows that came before we knew are ours. */
+function setUser(m: Model, user: string): void {
+  m.user = user;
+  for (const r of m.rooms.values()) {
+    r.pending = r.pending.map((x) => (x.author ? x : { ...x, author: user, key: rowKey(user, x.id) }));
+  }
 }
 
 /** Applies one event. Returns the rooms whose view changed. */
@@ -107,47 +185,51 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
     case "state": {
       const { type: _type, ...conn } = e;
       m.conn = conn as ConnState;
-      if (conn.state === "open") m.user = conn.user;
-      // Pending messages show whether they can go out now.
-      for (const r of m.rooms.values()) {
-        for (const msg of r.messages) {
-          if (msg.status === "queued" && conn.state === "open") msg.status = "sending";
-          if (msg.status === "sending" && conn.state !== "open") msg.status = "queued";
-        }
-        changed.add(r.name);
+      if (conn.state === "open") {
+        setUser(m, conn.user);
+        for (const code of CONNECTION_CODES) m.errors.delete(code);
       }
       break;
     }
     case "message": {
       const { type: _type, ...msg } = e;
-      if (addStored(m, [msg]) > 0) {
-        const r = room(m, msg.room);
-        if (msg.author !== m.user && (msg.room !== m.current || !focused)) r.unread++;
-        changed.add(msg.room);
-      }
+      const own = msg.author === m.user;
+      const added = addStored(m, [msg]) > 0;
+      if (added && !own && (msg.room !== m.current || !focused)) room(m, msg.room).unread++;
+      // Our own message's stored copy replaces its pending or provisional row.
+      if (added || own) changed.add(msg.room);
+      break;
+    }
+    case "outgoing": {
+      const { type: _type, ...out } = e;
+      if (outgoing(m, out)) changed.add(out.room);
       break;
     }
     case "sent": {
+      m.settled.add(e.id);
+      m.outbox.delete(e.id);
       const r = room(m, e.room);
-      const msg = r.messages.find((x) => x.id === e.id && x.author === m.user);
-      if (msg && msg.seq === null) {
-        msg.status = "sent";
+      const mine = dropPending(r, e.id);
+      if (mine) {
+        insertStored(r, { ...mine, seq: e.seq, status: "sent", provisional: true });
         changed.add(e.room);
       }
       break;
     }
     case "send_failed": {
-      const msg = room(m, e.room).messages.find((x) => x.id === e.id);
-      if (msg) {
-        msg.status = "failed";
-        msg.error = e.message;
+      m.settled.add(e.id);
+      m.outbox.delete(e.id);
+      const r = room(m, e.room);
+      const at = r.pending.findIndex((x) => x.id === e.id);
+      if (at >= 0) {
+        r.pending[at] = { ...r.pending[at], status: "failed", error: e.message };
+        changed.add(e.room);
+      } else {
+        // Never seen as outgoing (nothing to show a row for): say it where errors go.
+        m.errors.set(e.code, { code: e.code, message: e.message });
       }
-      changed.add(e.room);
       break;
     }
-    case "outbox":
-      m.queued = e.queued;
-      break;
     case "typing":
       if (e.user !== m.user) {
         room(m, e.room).typing.set(e.user, now + TYPING_MS);
@@ -158,57 +240,78 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       room(m, e.room).presence = e.users;
       changed.add(e.room);
       break;
-    case "synced":
     case "error":
+      m.errors.set(e.code, { code: e.code, message: e.message });
+      break;
+    case "synced":
       break;
   }
   return changed;
 }
 
+/** Takes in the core's snapshot (start, sign-in, reload): the account, the connection, the
+ * rooms and every message still in the outbox, shown in place in its room. */
+export function applySnapshot(m: Model, snap: Snapshot): void {
+  if (snap.account) setUser(m, snap.account.user);
+  m.conn = snap.state;
+  for (const r of snap.rooms) room(m, r.name);
+  for (const out of snap.outbox) outgoing(m, out);
+  if (snap.account && snap.notice) m.errors.set(snap.notice.code, snap.notice);
+}
+
+/** Removes a failed message's row, to send its body again as a new message. */
+export function takeFailed(m: Model, roomName: string, id: string): ChatMessage | null {
+  const r = m.rooms.get(roomName);
+  const at = r ? r.pending.findIndex((x) => x.id === id && x.status === "failed") : -1;
+  return r && at >= 0 ? r.pending.splice(at, 1)[0] : null;
+}
+
+/** Marks what arrived while the user was away: the "New messages" line goes above the
+ * oldest of the room's `unread` newest messages from others; the count is cleared. */
+function markRead(m: Model, r: Room): void {
+  if (r.unread === 0) return;
+  let left = r.unread;
+  let marker: number | null = null;
+  for (let i = r.stored.length - 1; i >= 0 && left > 0; i--) {
+    if (r.stored[i].author !== m.user) {
+      marker = r.stored[i].seq;
+      left--;
+    }
+  }
+  r.marker = marker ?? r.marker;
+  r.unread = 0;
+}
+
+/** The user opens a room. */
+export function openRoom(m: Model, name: string): Room {
+  if (m.current && m.current !== name) {
+    const before = m.rooms.get(m.current);
+    if (before) before.marker = null;
+  }
+  m.current = name;
+  const r = room(m, name);
+  r.marker = null;
+  markRead(m, r);
+  return r;
+}
+
+/** The window is back in front: the open room's news is read. Returns whether it had any. */
+export function focusCurrent(m: Model): boolean {
+  const r = m.current ? m.rooms.get(m.current) : undefined;
+  if (!r || r.unread === 0) return false;
+  markRead(m, r);
+  return true;
+}
+
+export function setError(m: Model, e: UiError): void {
+  m.errors.set(e.code, e);
+}
+
+export function dismissError(m: Model, code: string): void {
+  m.errors.delete(code);
+}
+
 /** Who is typing in a room right now. */
 export function typingUsers(r: Room, now: number): string[] {
   return [...r.typing.entries()].filter(([, until]) => until > now).map(([u]) => u).sort();
-}
-
-/** The connection banner's text, or null when all is well. */
-export function banner(conn: ConnState, now: number): { text: string; retry: boolean; signIn: boolean } | null {
-  switch (conn.state) {
-    case "open":
-      return null;
-    case "connecting":
-      return { text: "Connecting…", retry: false, signIn: false };
-    case "reconnecting": {
-      const s = Math.max(0, Math.ceil((conn.retry_at_ms - now) / 1000));
-      return { text: `Offline — retrying in ${s} s`, retry: true, signIn: false };
-    }
-    case "auth_failed":
-      return { text: "Signed out — log in again", retry: false, signIn: true };
-    case "offline":
-      return { text: "Offline", retry: true, signIn: false };
-  }
-}
-
-/** Rooms matching a switcher query: prefix matches first, then substring matches, by name. */
-export function filterRooms(names: string[], query: string): string[] {
-  const q = query.trim().toLowerCase().replace(/^#/, "");
-  const sorted = [...names].sort();
-  if (!q) return sorted;
-  const prefix = sorted.filter((n) => n.startsWith(q));
-  const inside = sorted.filter((n) => !n.startsWith(q) && n.includes(q));
-  return [...prefix, ...inside];
-}
-
-/** Splits text into plain and link parts; links are only http(s) URLs. Never produces HTML. */
-export function linkify(text: string): { text: string; href?: string }[] {
-  const parts: { text: string; href?: string }[] = [];
-  const re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-  let last = 0;
-  for (const match of text.matchAll(re)) {
-    const at = match.index ?? 0;
-    if (at > last) parts.push({ text: text.slice(last, at) });
-    parts.push({ text: match[0], href: match[0] });
-    last = at + match[0].length;
-  }
-  if (last < text.length) parts.push({ text: text.slice(last) });
-  return parts;
 }

@@ -8,7 +8,7 @@ export const FRESH_MS = 2 * 60 * 1000;
 /** Messages of one room within this window become one notification. */
 export const COALESCE_MS = 1500;
 
-export function shouldNotify(m: Model, msg: MessageData, focused: boolean, muted: Set<string>, now: number): boolean {
+export function shouldNotify(m: Model, msg: MessageData, focused: boolean, muted: ReadonlySet<string>, now: number): boolean {
   if (msg.author === m.user || muted.has(msg.room) || muted.has("*")) return false;
   if (now - msg.ts > FRESH_MS) return false;
   return !focused || msg.room !== m.current;

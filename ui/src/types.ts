@@ -1,3 +1,16 @@
 // The UI's view of the backend's types. Everything that crosses from Rust is generated
 // (bindings.ts, checked fresh by a Rust test); nothing here re-declares a Rust type.
-export type { Account, ConnState, ErrorCode, Event, MessageData, RoomView, Snapshot, UiError, UpdateStatus } from "./bindings";
+export type {
+  Account,
+  Code,
+  ConnState,
+  ErrorCode,
+  Event,
+  MessageData,
+  Outgoing,
+  OutgoingStatus,
+  RoomView,
+  Snapshot,
+  UiError,
+  UpdateStatus,
+} from "./bindings";

@@ -1,5 +1,4 @@
 // The update bar: what an update check found, its download progress and "Restart to update".
-import { h } from "./dom";
 import type { UpdateStatus } from "./types";
 
 export type UpdateAction = "install" | "restart" | "dismiss";
@@ -29,16 +28,5 @@ export function updateLine(s: UpdateStatus): { text: string; action: UpdateActio
   }
 }
 
-const LABELS: Record<UpdateAction, string> = { install: "Update now", restart: "Restart to update", dismiss: "Dismiss" };
-
-export function updateView(s: UpdateStatus, on: (a: UpdateAction) => void): HTMLElement | null {
-  const line = updateLine(s);
-  if (!line) return null;
-  return h(
-    "div",
-    { id: "update", role: "status", class: s.state },
-    h("span", { id: "update-text" }, line.text),
-    line.percent !== null ? h("progress", { id: "update-progress", max: 100, value: line.percent }) : null,
-    line.action ? h("button", { id: `update-${line.action}`, onclick: () => on(line.action as UpdateAction) }, LABELS[line.action]) : null,
-  );
-}
+/** The bar's button words. */
+export const UPDATE_LABELS: Record<UpdateAction, string> = { install: "Update now", restart: "Restart to update", dismiss: "Dismiss" };

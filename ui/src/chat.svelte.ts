@@ -1,0 +1,433 @@
+// The window's controller, created once in main.ts: it takes the core's events and snapshot
+// into the model (model.ts, the pure reducer), publishes what the views draw as reactive
+// state, and carries out the views' intents through the backend's commands. The views hold
+// no copy of the state; this holds no DOM.
+import { type Api, asUiError } from "./api";
+import {
+  type ChatMessage,
+  addStored,
+  apply,
+  applySnapshot,
+  dismissError,
+  focusCurrent,
+  newModel,
+  openRoom,
+  rows,
+  setError,
+  takeFailed,
+  typingUsers,
+  unreadTotal,
+  waiting,
+} from "./model";
+import { Coalescer, shouldNotify } from "./notify";
+import { Prefs } from "./prefs";
+import { type BannerLine, banner, dayNumber, typingLine } from "./present";
+import type { Account, ConnState, Event, UiError, UpdateStatus } from "./types";
+import type { UpdateAction } from "./update";
+
+/** What the controller needs from its surroundings; main.ts passes the real ones. */
+export interface Platform {
+  api: Api;
+  listen<T>(event: string, on: (payload: T) => void): Promise<unknown>;
+  notify(title: string, body: string): void;
+  openUrl(url: string): void;
+  storage: Pick<Storage, "getItem" | "setItem">;
+  focused(): boolean;
+  /** Runs `fn` before the next frame is drawn (requestAnimationFrame). */
+  nextFrame(fn: () => void): void;
+}
+
+export interface SignInForm {
+  server: string;
+  user: string;
+  password: string;
+  remember: boolean;
+  create: boolean;
+}
+
+export interface RoomItem {
+  name: string;
+  unread: number;
+  muted: boolean;
+}
+
+/** The open room as its views draw it. */
+export interface OpenRoom {
+  name: string;
+  messages: ChatMessage[];
+  /** The seq above which "New messages" is drawn, or null. */
+  marker: number | null;
+  presence: string[];
+  muted: boolean;
+}
+
+export type Screen = "loading" | "sign-in" | "chat";
+
+/** Older messages are fetched this many at a time when the list reaches the top. */
+export const PAGE = 100;
+const TYPING_EVERY_MS = 3000;
+
+export class Chat {
+  screen = $state<Screen>("loading");
+  signInDefaults = $state.raw({ server: "127.0.0.1:8080", user: "" });
+  signInError = $state<string | null>(null);
+  signingIn = $state(false);
+  user = $state<string | null>(null);
+  rooms = $state.raw<RoomItem[]>([]);
+  current = $state.raw<OpenRoom | null>(null);
+  bannerLine = $state.raw<BannerLine | null>(null);
+  connState = $state<ConnState["state"]>("offline");
+  typing = $state("");
+  errors = $state.raw<UiError[]>([]);
+  update = $state.raw<UpdateStatus>({ state: "idle" });
+  switcherOpen = $state(false);
+  today = $state(dayNumber(Date.now()));
+  /** Counts the user's sends: the message list goes to the newest message on each. */
+  jump = $state(0);
+
+  private model = newModel();
+  private account: Account | null = null;
+  private prefs: Prefs;
+  private notifier: Coalescer;
+  private dirty = { rooms: false, current: false, banner: false, errors: false };
+  private framePending = false;
+  private unreadShown = -1;
+  private lastTyping = 0;
+  private checkedForUpdate = false;
+  private updateSeen = false;
+  private loadingOlder = new Set<string>();
+  private exhausted = new Set<string>();
+
+  constructor(private p: Platform) {
+    this.prefs = new Prefs(p.storage);
+    this.notifier = new Coalescer(
+      (fn, ms) => setTimeout(fn, ms),
+      (note) => p.notify(note.title, note.body),
+    );
+  }
+
+  /** Subscribes, then takes the snapshot (an event cannot fall between the two), and follows
+   * the tray's "Mute all" and the updater. Resolves once the first view is decided. */
+  async start(): Promise<void> {
+    void this.p.listen<boolean>("mute_all", (on) => this.prefs.setMuted("*", on));
+    // The setting outlives the app; the tray's tick starts unticked each launch.
+    void this.p.api.setMuteAll(this.prefs.isMuted("*")).catch(() => {});
+    // Listen first, then ask: an event that lands in between is newer than the answer.
+    void this.p
+      .listen<UpdateStatus>("update", (s) => {
+        this.updateSeen = true;
+        this.update = s;
+      })
+      .then(() => this.p.api.updateStatus())
+      .then((s) => {
+        if (!this.updateSeen) this.update = s;
+      })
+      .catch(() => {});
+    try {
+      await this.p.api.subscribe((e) => this.onEvent(e));
+      await this.refresh();
+    } catch (e) {
+      this.showSignIn(asUiError(e).message);
+    }
+  }
+
+  /** Once a second: the banner's countdown, typing that expired, the day turning. */
+  tick(now = Date.now()): void {
+    if (this.screen !== "chat") return;
+    const b = banner(this.model.conn, now, waiting(this.model));
+    if (b?.text !== this.bannerLine?.text) this.bannerLine = b;
+    const t = this.typingNow(now);
+    if (t !== this.typing) this.typing = t;
+    const day = dayNumber(now);
+    if (day !== this.today) this.today = day;
+  }
+
+  // ---- intents from the views ----
+
+  select(name: string): void {
+    openRoom(this.model, name);
+    this.prefs.lastRoom = name; // reopen it next time
+    this.exhausted.delete(name);
+    this.markAll();
+    this.flush();
+    this.reportUnread();
+    void this.loadRecent(name);
+  }
+
+  async join(input: string): Promise<void> {
+    const typed = input.trim();
+    if (!typed) return;
+    try {
+      // The core checks and normalises the name and answers the room's own.
+      const name = await this.p.api.join(typed);
+      this.select(name || typed.replace(/^#/, "").toLowerCase());
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Hands the body to the core; its row appears from the core's `outgoing` event. */
+  async send(body: string): Promise<boolean> {
+    const name = this.model.current;
+    if (!name || !body.trim()) return false;
+    this.jump++; // your own message: back to the present
+    try {
+      await this.p.api.send(name, body);
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  }
+
+  /** Sends a failed message's body again as a new message; the failed row goes once it has. */
+  async retry(id: string): Promise<void> {
+    const r = this.model.current ? this.model.rooms.get(this.model.current) : undefined;
+    const row = r?.pending.find((x) => x.id === id && x.status === "failed");
+    if (!row) return;
+    this.jump++;
+    try {
+      await this.p.api.send(row.room, row.body);
+      takeFailed(this.model, row.room, id);
+      if (row.room === this.model.current) this.dirty.current = true;
+      this.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  typed(): void {
+    const now = Date.now();
+    if (this.model.current && now - this.lastTyping > TYPING_EVERY_MS) {
+      this.lastTyping = now;
+      void this.p.api.typing(this.model.current).catch(() => {});
+    }
+  }
+
+  /** The list reached its top: the next page of older messages. */
+  loadOlder(): void {
+    const name = this.model.current;
+    const r = name ? this.model.rooms.get(name) : undefined;
+    if (!name || !r || r.oldestLoaded === null || r.oldestLoaded <= 1) return;
+    if (this.loadingOlder.has(name) || this.exhausted.has(name)) return;
+    this.loadingOlder.add(name);
+    this.p.api
+      .history(name, r.oldestLoaded, PAGE)
+      .then((page) => {
+        if (addStored(this.model, page) === 0) this.exhausted.add(name);
+        else if (this.model.current === name) this.dirty.current = true;
+        this.flush();
+      })
+      .catch(() => {}) // offline with nothing older on disk: the next scroll asks again
+      .finally(() => this.loadingOlder.delete(name));
+  }
+
+  retryNow(): void {
+    void this.p.api.retryNow().catch((e) => this.fail(e));
+  }
+
+  toggleMute(name: string): void {
+    this.prefs.setMuted(name, !this.prefs.isMuted(name));
+    this.dirty.rooms = this.dirty.current = true;
+    this.flush();
+  }
+
+  dismissError(code: string): void {
+    dismissError(this.model, code);
+    this.dirty.errors = true;
+    this.flush();
+  }
+
+  /** Links open in the system browser, http(s) only; the window never navigates. */
+  openLink(href: string): void {
+    if (/^https?:\/\//i.test(href)) this.p.openUrl(href);
+  }
+
+  openSwitcher(): void {
+    if (this.screen === "chat") this.switcherOpen = true;
+  }
+
+  closeSwitcher(): void {
+    this.switcherOpen = false;
+  }
+
+  /** The switcher's choice: a room we have, or a new name to join. */
+  go(name: string): void {
+    this.switcherOpen = false;
+    if (this.model.rooms.has(name)) this.select(name);
+    else void this.join(name);
+  }
+
+  async submitSignIn(f: SignInForm): Promise<void> {
+    this.signingIn = true;
+    this.signInError = null;
+    try {
+      const account = await this.p.api.signIn(f.server, f.user, f.password, f.remember, f.create);
+      this.model.user = account.user;
+      await this.refresh();
+    } catch (e) {
+      this.showSignIn(asUiError(e).message, { server: f.server, user: f.user });
+    } finally {
+      this.signingIn = false;
+    }
+  }
+
+  /** The banner's "Log in": the form, filled in with the account that was signed out. */
+  signInAgain(): void {
+    const a = this.account;
+    this.showSignIn(null, a ? { server: a.server, user: a.user } : undefined);
+  }
+
+  async signOut(): Promise<void> {
+    await this.p.api.signOut().catch(() => {});
+    this.model = newModel(); // the next account may be another, on another server
+    this.account = null;
+    this.checkedForUpdate = false;
+    this.showSignIn(null);
+  }
+
+  /** The window came back to the front: what arrived in the open room is read. */
+  focused(): void {
+    if (this.screen === "chat" && focusCurrent(this.model)) {
+      this.dirty.rooms = this.dirty.current = true;
+      this.flush();
+      this.reportUnread();
+    }
+  }
+
+  updateAction(a: UpdateAction): void {
+    if (a === "install") {
+      void this.p.api.installUpdate().catch((e) => (this.update = { state: "failed", message: asUiError(e).message }));
+    } else if (a === "restart") {
+      void this.p.api.restartToUpdate().catch((e) => (this.update = { state: "failed", message: asUiError(e).message }));
+    } else {
+      this.update = { state: "idle" };
+    }
+  }
+
+  // ---- the core's side ----
+
+  private onEvent(e: Event): void {
+    const focused = this.p.focused();
+    const now = Date.now();
+    const wasOpen = this.model.conn.state === "open";
+    const changed = apply(this.model, e, now, focused);
+    // Back online: what the open room holds may not have been readable offline.
+    if (e.type === "state" && e.state === "open" && !wasOpen && this.screen === "chat" && this.model.current) {
+      void this.loadRecent(this.model.current);
+    }
+    if (e.type === "message" && changed.size > 0) {
+      const { type: _t, ...msg } = e;
+      if (shouldNotify(this.model, msg, focused, this.prefs.mutedSet, now)) this.notifier.add(msg);
+    }
+    if (e.type === "state" || e.type === "outgoing" || e.type === "sent" || e.type === "send_failed") this.dirty.banner = true;
+    if (e.type === "error" || e.type === "send_failed" || e.type === "state") this.dirty.errors = true;
+    if (changed.size > 0) {
+      // The tray's count is reported as events arrive, not when drawing: a window closed to
+      // the tray draws no frames, and that is exactly when the count matters.
+      this.reportUnread();
+      this.dirty.rooms = true;
+      if (this.model.current && changed.has(this.model.current)) this.dirty.current = true;
+    }
+    this.schedule();
+  }
+
+  /** Rebuilds the view from the core's snapshot (start, sign-in, page reload). */
+  private async refresh(): Promise<void> {
+    const snap = await this.p.api.snapshot();
+    if (!snap.account) {
+      this.showSignIn(snap.notice?.message ?? null);
+      return;
+    }
+    this.account = snap.account;
+    applySnapshot(this.model, snap);
+    if (!this.model.current && snap.rooms.length > 0) {
+      const last = this.prefs.lastRoom;
+      openRoom(this.model, snap.rooms.some((r) => r.name === last) && last ? last : snap.rooms[0].name);
+    }
+    this.screen = "chat";
+    this.markAll();
+    this.flush();
+    this.reportUnread();
+    // Once per sign-in, quietly: the bar appears only if the server offers a newer version.
+    if (!this.checkedForUpdate) {
+      this.checkedForUpdate = true;
+      void this.p.api.checkUpdate(true).catch(() => {});
+    }
+    if (this.model.current) await this.loadRecent(this.model.current);
+  }
+
+  private async loadRecent(name: string): Promise<void> {
+    const msgs = await this.p.api.history(name, null, PAGE).catch(() => []);
+    if (addStored(this.model, msgs) > 0 && this.model.current === name) {
+      this.dirty.current = this.dirty.rooms = true;
+      this.flush();
+    }
+  }
+
+  private showSignIn(error: string | null, defaults?: { server: string; user: string }): void {
+    if (defaults) this.signInDefaults = defaults;
+    this.signInError = error;
+    this.switcherOpen = false;
+    this.screen = "sign-in";
+  }
+
+  private fail(e: unknown): void {
+    setError(this.model, asUiError(e));
+    this.dirty.errors = true;
+    this.flush();
+  }
+
+  private reportUnread(): void {
+    const n = unreadTotal(this.model);
+    if (n !== this.unreadShown) {
+      this.unreadShown = n;
+      void this.p.api.setUnread(n).catch(() => {});
+    }
+  }
+
+  private typingNow(now: number): string {
+    const r = this.model.current ? this.model.rooms.get(this.model.current) : undefined;
+    return typingLine(r ? typingUsers(r, now) : []);
+  }
+
+  private markAll(): void {
+    this.dirty = { rooms: true, current: true, banner: true, errors: true };
+  }
+
+  /** Events can come by the thousand (a long replay): the views change once per frame. */
+  private schedule(): void {
+    if (this.framePending) return;
+    this.framePending = true;
+    this.p.nextFrame(() => {
+      this.framePending = false;
+      this.flush();
+    });
+  }
+
+  /** Publishes what changed in the model to the views. */
+  private flush(): void {
+    const m = this.model;
+    const d = this.dirty;
+    this.dirty = { rooms: false, current: false, banner: false, errors: false };
+    this.user = m.user;
+    if (d.rooms) {
+      this.rooms = [...m.rooms.values()]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((r) => ({ name: r.name, unread: r.unread, muted: this.prefs.isMuted(r.name) }));
+    }
+    if (d.current) {
+      const r = m.current ? m.rooms.get(m.current) : undefined;
+      this.current = r
+        ? { name: r.name, messages: rows(r), marker: r.marker, presence: r.presence, muted: this.prefs.isMuted(r.name) }
+        : null;
+      this.typing = this.typingNow(Date.now());
+    }
+    if (d.banner) {
+      this.connState = m.conn.state;
+      const b = banner(m.conn, Date.now(), waiting(m));
+      if (b?.text !== this.bannerLine?.text || b?.retry !== this.bannerLine?.retry) this.bannerLine = b;
+    }
+    if (d.errors) this.errors = [...m.errors.values()];
+  }
+}

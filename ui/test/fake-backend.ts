@@ -1,0 +1,135 @@
+// A stand-in for the Tauri backend, for the UI's tests and for looking at the UI in a browser
+// (test/fake-tauri/): the app's commands over canned rooms, with the core's events played the
+// way the core sends them. Never part of the built app.
+import type { Api } from "../src/api";
+import type { Event, MessageData, Outgoing, Snapshot, UpdateStatus } from "../src/types";
+
+export interface FakeOptions {
+  signedIn?: boolean;
+  offline?: boolean;
+  /** Delay of each step of a send (outgoing → sending → sent → stored), ms. */
+  stepMs?: number;
+  now?: number;
+}
+
+export class FakeBackend {
+  calls: string[] = [];
+  rooms = new Map<string, MessageData[]>();
+  outbox: Outgoing[] = [];
+  presence = new Map<string, string[]>();
+  update: UpdateStatus = { state: "idle" };
+  user = "alice";
+  signedIn: boolean;
+  offline: boolean;
+  private emitFn: (e: Event) => void = () => {};
+  private nextId = 1;
+  private stepMs: number;
+
+  constructor(opts: FakeOptions = {}) {
+    this.signedIn = opts.signedIn ?? true;
+    this.offline = opts.offline ?? false;
+    this.stepMs = opts.stepMs ?? 0;
+  }
+
+  emit(e: Event): void {
+    this.emitFn(e);
+  }
+
+  /** Stores a message as the server would, and tells the UI. */
+  post(room: string, author: string, body: string, ts = Date.now(), id = `x${this.nextId++}`): MessageData {
+    const list = this.rooms.get(room) ?? [];
+    this.rooms.set(room, list);
+    const m: MessageData = { room, seq: list.length + 1, id, author, body, ts };
+    list.push(m);
+    return m;
+  }
+
+  private later(fn: () => void): void {
+    if (this.stepMs > 0) setTimeout(fn, this.stepMs);
+    else queueMicrotask(fn);
+  }
+
+  /** The commands, shaped like src/api.ts. */
+  readonly api: Api = {
+    subscribe: async (on) => {
+      this.calls.push("subscribe");
+      this.emitFn = on;
+    },
+    snapshot: async (): Promise<Snapshot> => {
+      this.calls.push("snapshot");
+      return {
+        account: this.signedIn ? { server: "127.0.0.1:8080", user: this.user } : null,
+        state: this.offline
+          ? { state: "reconnecting", attempt: 3, retry_in_ms: 4000, retry_at_ms: Date.now() + 4000, reason: "connection refused" }
+          : { state: "open", user: this.user },
+        rooms: [...this.rooms.entries()].map(([name, l]) => ({ name, last_seq: l.length })),
+        outbox: this.outbox.slice(),
+        notice: null,
+      };
+    },
+    signIn: async (server, username) => {
+      this.calls.push(`signIn ${server} ${username}`);
+      this.signedIn = true;
+      this.user = username;
+      return { server, user: username };
+    },
+    signOut: async () => {
+      this.calls.push("signOut");
+      this.signedIn = false;
+    },
+    send: async (room, body) => {
+      this.calls.push(`send ${room} ${body}`);
+      const id = `c${this.nextId++}`;
+      const o: Outgoing = { id, room, body, status: "queued", created_ms: Date.now() };
+      this.outbox.push(o);
+      this.emit({ type: "outgoing", ...o });
+      if (!this.offline) this.deliver(o);
+      return id;
+    },
+    join: async (typed) => {
+      const room = typed.replace(/^#/, "").toLowerCase();
+      this.calls.push(`join ${room}`);
+      if (!this.rooms.has(room)) this.rooms.set(room, []);
+      this.presence.set(room, [this.user]);
+      this.emit({ type: "presence", room, users: [this.user] });
+      return room;
+    },
+    leave: async (room) => {
+      this.calls.push(`leave ${room}`);
+    },
+    history: async (room, before, limit) => {
+      this.calls.push(`history ${room} ${before} ${limit}`);
+      const list = this.rooms.get(room) ?? [];
+      const end = before === null ? list.length : Math.max(0, before - 1);
+      return list.slice(Math.max(0, end - limit), end);
+    },
+    typing: async () => {},
+    retryNow: async () => {
+      this.calls.push("retryNow");
+    },
+    setUnread: async (count) => {
+      this.calls.push(`setUnread ${count}`);
+    },
+    setMuteAll: async () => {},
+    updateStatus: async () => this.update,
+    checkUpdate: async () => {},
+    installUpdate: async () => {},
+    restartToUpdate: async () => {},
+    painted: async () => {
+      this.calls.push("painted");
+    },
+  };
+
+  /** Sending → sent → the stored copy, a step apart, as the core reports them. */
+  private deliver(o: Outgoing): void {
+    this.later(() => {
+      this.emit({ type: "outgoing", ...o, status: "sending" });
+      this.later(() => {
+        this.outbox = this.outbox.filter((x) => x.id !== o.id);
+        const stored = this.post(o.room, this.user, o.body, Date.now(), o.id);
+        this.emit({ type: "sent", id: o.id, room: o.room, seq: stored.seq });
+        this.later(() => this.emit({ type: "message", ...stored }));
+      });
+    });
+  }
+}
