@@ -9,10 +9,12 @@ if [ -z "${CONFAB_IN_DESKTOP_SESSION:-}" ]; then
   exec xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" dbus-run-session -- "$0" "$@"
 fi
 echo -n session | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-# The daemon answers on the bus a moment after it forks: wait for it (bounded).
+# The daemon takes its bus name a moment after it forks: wait for it (bounded). Ask the bus
+# whether the name has an owner; a call to the name itself would have D-Bus start a second,
+# locked daemon if it came first, and every keyring write would then wait for a prompt.
 for _ in $(seq 200); do
-  dbus-send --session --dest=org.freedesktop.secrets --print-reply \
-    /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break
+  dbus-send --session --dest=org.freedesktop.DBus --print-reply /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
   sleep 0.05
 done
 exec "$@"

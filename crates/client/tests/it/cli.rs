@@ -15,10 +15,12 @@ async fn in_keyring_session(
     server: &str,
     script: &str,
 ) -> Output {
-    // The daemon returns before its Secret Service is on the bus: wait for it (bounded).
+    // The daemon returns before its Secret Service is on the bus: wait for it (bounded), asking
+    // the bus about the name (a call to the name would start a second, locked daemon).
     let setup = "echo -n test-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n\
-        for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.secrets --print-reply \
-        /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1 && break; sleep 0.05; done\n";
+        for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.DBus --print-reply \
+        /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets \
+        2>/dev/null | grep -q 'boolean true' && break; sleep 0.05; done\n";
     let mut cmd = Command::new("dbus-run-session");
     cmd.args(["--", "bash", "-c", &format!("{setup}{script}")])
         .env("XDG_DATA_HOME", keyring_home)
