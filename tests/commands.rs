@@ -28,8 +28,8 @@ fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Resul
 
 #[test]
 fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
-    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let data = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(TestServer::start());
     let url = server.http_url("");
 
@@ -45,7 +45,7 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         .build()
         .unwrap_or_else(|e| panic!("webview: {e}"));
 
-    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"], Value::Null, "nobody is signed in yet");
 
     let wrong = invoke(
@@ -62,18 +62,18 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         "sign_in",
         json!({"server": url, "username": "alice", "password": "correct horse", "remember": false, "create": true}),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(account["user"], "alice");
 
     let bad_room = invoke(&webview, "join_room", json!({"room": "no spaces allowed"}));
     assert_eq!(bad_room.err().unwrap_or_default()["code"], "bad_room");
-    invoke(&webview, "join_room", json!({"room": "General"})).unwrap_or_else(|e| panic!("{e}"));
+    invoke(&webview, "join_room", json!({"room": "General"})).unwrap();
     let id = invoke(
         &webview,
         "send_message",
         json!({"room": "general", "body": "hello"}),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert!(id.as_str().is_some_and(|s| !s.is_empty()));
     let empty = invoke(
         &webview,
@@ -82,7 +82,7 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
     );
     assert_eq!(empty.err().unwrap_or_default()["code"], "empty_body");
 
-    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"]["user"], "alice");
     assert_eq!(snap["rooms"][0]["name"], "general", "{snap}");
     assert!(
@@ -90,8 +90,8 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         "not remembered: nothing on disk"
     );
 
-    invoke(&webview, "sign_out", json!({})).unwrap_or_else(|e| panic!("{e}"));
-    let snap = invoke(&webview, "snapshot", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    invoke(&webview, "sign_out", json!({})).unwrap();
+    let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"], Value::Null);
     drop(server);
 }

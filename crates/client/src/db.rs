@@ -328,14 +328,13 @@ mod tests {
 
     #[test]
     fn outbox_survives_reopen_in_order_and_is_bounded() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let limits = OutboxLimits {
             max_messages: 3,
             max_bytes: 1000,
         };
         let ids: Vec<String> = {
-            let mut db =
-                Database::open(dir.path(), limits.clone()).unwrap_or_else(|e| panic!("{e}"));
+            let mut db = Database::open(dir.path(), limits.clone()).unwrap();
             (0..3)
                 .map(|i| {
                     db.enqueue("r", &format!("m{i}"))
@@ -344,7 +343,7 @@ mod tests {
                 })
                 .collect()
         };
-        let mut db = Database::open(dir.path(), limits).unwrap_or_else(|e| panic!("{e}"));
+        let mut db = Database::open(dir.path(), limits).unwrap();
         let pending: Vec<String> = db
             .pending()
             .unwrap_or_default()
@@ -368,7 +367,7 @@ mod tests {
 
     #[test]
     fn outbox_bytes_are_bounded() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let mut db = Database::open(
             dir.path(),
             OutboxLimits {
@@ -376,16 +375,15 @@ mod tests {
                 max_bytes: 10,
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         assert!(db.enqueue("r", "12345678").is_ok());
         assert!(matches!(db.enqueue("r", "123"), Err(Error::OutboxFull(_))));
     }
 
     #[test]
     fn record_rejects_what_was_already_seen() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut db =
-            Database::open(dir.path(), OutboxLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(dir.path(), OutboxLimits::default()).unwrap();
         assert_eq!(db.record(&msg(1)).ok(), Some(true));
         assert_eq!(db.record(&msg(2)).ok(), Some(true));
         assert_eq!(db.record(&msg(2)).ok(), Some(false));

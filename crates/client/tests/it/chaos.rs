@@ -24,16 +24,13 @@ async fn messages_survive_cuts_and_restarts_exactly_once_in_order() {
     for n in &names {
         // The test reads events only at the end, so let them pile up instead of stalling the
         // client (a real consumer reads as it goes).
-        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
         let mut cfg = fast_config(&proxy.http_url(), dir.path());
         cfg.event_buffer = 1 << 16;
         let tokens =
             std::sync::Arc::new(confab_client::MemoryTokens::new(Some(server.user(n).await)));
         let c = TestClient::start_in(cfg, dir, tokens);
-        c.client
-            .join("chaos")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        c.client.join("chaos").await.unwrap();
         clients.push(c);
     }
     let seed: u64 = rand::rng().random();
@@ -76,10 +73,7 @@ async fn messages_survive_cuts_and_restarts_exactly_once_in_order() {
     }
     // One marker per client flushes out any late duplicate before we count.
     for (i, c) in clients.iter_mut().enumerate() {
-        c.client
-            .send("chaos", &format!("end:{i}"))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        c.client.send("chaos", &format!("end:{i}")).await.unwrap();
     }
     for c in &mut clients {
         while !c

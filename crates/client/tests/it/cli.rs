@@ -53,10 +53,7 @@ async fn bodies_in(server: &TestServer, room: &str) -> Vec<String> {
 #[tokio::test]
 async fn tokens_saved_by_one_process_are_used_by_another() {
     let server = TestServer::start().await;
-    let (home, data) = (
-        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
-        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
-    );
+    let (home, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let out = in_keyring_session(
         home.path(),
         data.path(),
@@ -110,7 +107,7 @@ async fn tokens_saved_by_one_process_are_used_by_another() {
 #[tokio::test]
 async fn a_dead_keyring_is_a_clear_error_and_nothing_is_half_done() {
     let server = TestServer::start().await;
-    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking({
         let (dir, url) = (data.path().to_owned(), server.http_url(""));
         move || {
@@ -137,8 +134,8 @@ async fn a_dead_keyring_is_a_clear_error_and_nothing_is_half_done() {
         }
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("keyring"), "says what is wrong: {stderr}");
@@ -157,10 +154,7 @@ async fn a_dead_keyring_is_a_clear_error_and_nothing_is_half_done() {
 async fn the_outbox_survives_kill_9_and_goes_out_once_in_order() {
     let server = TestServer::start().await;
     let url = server.http_url("");
-    let (home, data) = (
-        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
-        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
-    );
+    let (home, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let out = in_keyring_session(home.path(), data.path(), &url, r#"
         echo password-of-carol | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user carol; echo "register=$?"
     "#).await;

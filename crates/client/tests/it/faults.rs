@@ -97,11 +97,7 @@ async fn a_blackholed_connection_is_detected_and_replaced() {
     // Slow is not dead: with 200 ms each way (under the 600 ms limit) the message goes through
     // on the same connection.
     proxy.set_mode(Mode::Delay(Duration::from_millis(200)));
-    alice
-        .client
-        .send("general", "slowly")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alice.client.send("general", "slowly").await.unwrap();
     let first = alice
         .until("the slow ack", |e| {
             matches!(e, Event::Sent { .. } | Event::State(_))
@@ -131,7 +127,7 @@ async fn a_blackholed_connection_is_detected_and_replaced() {
         .client
         .send("general", "through the storm")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     proxy.set_mode(Mode::Pass);
     proxy.cut();
     let sent = alice
@@ -157,18 +153,14 @@ async fn a_reset_in_the_middle_of_a_send_loses_and_duplicates_nothing() {
         .client
         .send("general", &"x".repeat(200))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     alice
         .until("reconnecting", |e| {
             matches!(e, Event::State(ConnState::Reconnecting { .. }))
         })
         .await;
     proxy.set_mode(Mode::Pass);
-    alice
-        .client
-        .send("general", "second")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alice.client.send("general", "second").await.unwrap();
     alice.until_flushed().await;
     bob.until_received(2).await;
     assert_eq!(
@@ -184,7 +176,7 @@ async fn a_reset_in_the_middle_of_a_send_loses_and_duplicates_nothing() {
 async fn tokens_that_expire_during_an_outage_are_refreshed_on_reconnect() {
     let server = TestServer::start_with(|c| c.access_ttl = Duration::from_secs(1)).await;
     let tokens = server.user("alice").await;
-    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let store = Arc::new(MemoryTokens::new(Some(tokens.clone())));
     let mut alice = TestClient::start_in(
         fast_config(&server.http_url(""), dir.path()),
@@ -221,10 +213,8 @@ async fn a_disabled_account_stops_retrying() {
     let proxy = FaultProxy::start(server.addr).await;
     let mut alice = TestClient::start(&proxy.http_url(), server.user("alice").await);
     alice.until_open().await;
-    let conn = rusqlite::Connection::open(server.data_dir().join("confab.db"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    conn.busy_timeout(Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let conn = rusqlite::Connection::open(server.data_dir().join("confab.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
     assert!(confab_server::store::users::set_disabled(&conn, "alice", true).unwrap_or(false));
     proxy.cut();
     let failed = alice
@@ -258,17 +248,9 @@ async fn a_message_queued_for_a_room_left_offline_is_still_delivered() {
         .client
         .send("side", "written, then left")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    alice
-        .client
-        .leave("side")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    alice
-        .client
-        .send("general", "after it")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    alice.client.leave("side").await.unwrap();
+    alice.client.send("general", "after it").await.unwrap();
     let _server = server.restart().await;
     alice.until_flushed().await;
     bob.until_received(1).await;
@@ -301,17 +283,16 @@ async fn two_clients_sharing_a_login_refresh_once_and_both_reconnect() {
 
     let server = TestServer::start_with(|c| c.access_ttl = Duration::from_secs(1)).await;
     let tokens = server.user("alice").await;
-    let lock_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let lock_dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Shared {
         inner: MemoryTokens::new(Some(tokens)),
         lock: lock_dir.path().join("refresh.lock"),
     });
     let start = |store: Arc<Shared>| {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let cfg = fast_config(&server.http_url(""), dir.path());
         let shared: Arc<dyn TokenStore> = store;
-        let (client, events) =
-            confab_client::Client::start(cfg, shared).unwrap_or_else(|e| panic!("{e}"));
+        let (client, events) = confab_client::Client::start(cfg, shared).unwrap();
         (client, events, dir)
     };
     let (_a, mut a_events, _a_dir) = start(Arc::clone(&store));

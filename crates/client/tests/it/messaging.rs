@@ -15,11 +15,7 @@ async fn two_clients_exchange_messages_exactly_once() {
     bob.until_open().await;
     bob.join_synced("general").await;
 
-    let id = alice
-        .client
-        .send("general", "hello bob")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let id = alice.client.send("general", "hello bob").await.unwrap();
     let sent = alice
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
@@ -41,7 +37,7 @@ async fn two_clients_exchange_messages_exactly_once() {
 async fn a_full_outbox_is_a_clear_error_not_a_silent_drop() {
     let server = TestServer::start().await;
     let tokens = server.user("alice").await;
-    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     // Nothing listens at this port: the client stays offline and queues.
     let mut cfg = fast_config("http://127.0.0.1:9", dir.path());
     cfg.outbox = OutboxLimits {
@@ -54,7 +50,7 @@ async fn a_full_outbox_is_a_clear_error_not_a_silent_drop() {
             .client
             .send("general", &format!("m{i}"))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     let err = alice.client.send("general", "one too many").await;
     assert!(matches!(err, Err(Error::OutboxFull(_))), "{err:?}");
@@ -77,11 +73,7 @@ async fn joining_many_rooms_is_paced_under_the_server_rate() {
     alice.until_open().await;
     let rooms = 60;
     for i in 0..rooms {
-        alice
-            .client
-            .join(&format!("room-{i}"))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        alice.client.join(&format!("room-{i}")).await.unwrap();
     }
     let mut synced = 0;
     while synced < rooms {
@@ -106,9 +98,8 @@ async fn connects_over_wss_with_a_private_ca() {
     // Register over HTTPS with the client's own API type, trusting the private CA.
     let base: url::Url = format!("https://localhost:{}", server.addr.port())
         .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let api = confab_client::api::Api::new(base.clone(), Some(cert.pem.as_bytes()))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let api = confab_client::api::Api::new(base.clone(), Some(cert.pem.as_bytes())).unwrap();
     let password = confab_protocol::Secret::new("password-of-alice");
     api.register("alice", &password)
         .await
@@ -118,16 +109,12 @@ async fn connects_over_wss_with_a_private_ca() {
         .await
         .unwrap_or_else(|e| panic!("login: {e}"));
 
-    let data = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let data = Arc::new(tempfile::tempdir().unwrap());
     let mut cfg = fast_config(base.as_str(), data.path());
     cfg.extra_root_pem = Some(cert.pem.clone().into_bytes());
     let mut alice = TestClient::start_in(cfg, data, Arc::new(MemoryTokens::new(Some(tokens))));
     alice.until_open().await;
-    alice
-        .client
-        .send("general", "over TLS")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alice.client.send("general", "over TLS").await.unwrap();
     alice
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
@@ -151,11 +138,7 @@ async fn a_message_too_long_is_refused_before_it_is_queued() {
     assert!(alice.client.send("general", &escaped).await.is_err());
     assert!(alice.client.send("general", "   ").await.is_err());
     assert_eq!(alice.client.queued().await.ok(), Some(0));
-    alice
-        .client
-        .send("general", "fine")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alice.client.send("general", "fine").await.unwrap();
     alice
         .until("ack", |e| matches!(e, Event::Sent { .. }))
         .await;
@@ -174,12 +157,12 @@ async fn a_first_join_brings_only_the_newest_messages_and_history_reaches_the_re
             .client
             .send("general", &format!("m{i}"))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     alice.until_flushed().await;
 
     let tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
-    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut cfg = fast_config(&url, dir.path());
     cfg.first_join_latest = Some(4);
     let mut bob = TestClient::start_in(cfg.clone(), Arc::clone(&dir), Arc::clone(&tokens));
@@ -189,24 +172,13 @@ async fn a_first_join_brings_only_the_newest_messages_and_history_reaches_the_re
         ms.iter().map(|m| m.body.clone()).collect()
     };
     assert_eq!(bodies(&bob.received), ["m9", "m10", "m11", "m12"]);
-    let older = bob
-        .client
-        .history("general", Some(9), 3)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let older = bob.client.history("general", Some(9), 3).await.unwrap();
     assert_eq!(bodies(&older), ["m6", "m7", "m8"]);
 
     // Restarted, it resumes after what it had: only the new message, nothing from the past.
-    bob.client
-        .shutdown()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bob.client.shutdown().await.unwrap();
     drop(bob);
-    alice
-        .client
-        .send("general", "m13")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alice.client.send("general", "m13").await.unwrap();
     alice.until_flushed().await;
     let mut bob = TestClient::start_in(cfg, dir, tokens);
     bob.until_received(1).await;
@@ -220,26 +192,19 @@ async fn a_room_joined_while_empty_later_gets_everything_it_missed() {
     let server = TestServer::start().await;
     let url = server.http_url("");
     let tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
-    let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut cfg = fast_config(&url, dir.path());
     cfg.first_join_latest = Some(2);
     let mut bob = TestClient::start_in(cfg.clone(), Arc::clone(&dir), Arc::clone(&tokens));
     bob.until_open().await;
     bob.join_synced("quiet").await;
-    bob.client
-        .shutdown()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bob.client.shutdown().await.unwrap();
     drop(bob);
 
     let mut alice = TestClient::start(&url, server.user("alice").await);
     alice.until_open().await;
     for i in 1..=5 {
-        alice
-            .client
-            .send("quiet", &format!("m{i}"))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        alice.client.send("quiet", &format!("m{i}")).await.unwrap();
     }
     alice.until_flushed().await;
     let mut bob = TestClient::start_in(cfg, dir, tokens);

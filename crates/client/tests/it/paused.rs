@@ -226,7 +226,7 @@ async fn backoff_doubles_to_the_cap_with_jitter_and_retry_now_skips_the_wait() {
     // Now in a 30 s wait: "Retry now" dials at once.
     let before = h.dialer.dials().len();
     let asked = Instant::now();
-    h.client.retry_now().await.unwrap_or_else(|e| panic!("{e}"));
+    h.client.retry_now().await.unwrap();
     h.until_state(|s| matches!(s, ConnState::Reconnecting { .. }))
         .await;
     assert_eq!(h.dialer.dials().len(), before + 1, "one more attempt");
@@ -253,10 +253,7 @@ async fn the_attempt_counter_resets_only_after_ready() {
     h.dialer.set(Behaviour::Ready);
     h.until_state(|s| matches!(s, ConnState::Open { .. })).await;
     h.dialer.set(Behaviour::Close(1011, "oops"));
-    h.client
-        .network_changed()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.client.network_changed().await.unwrap();
     match h
         .until_state(|s| matches!(s, ConnState::Reconnecting { .. }))
         .await
@@ -310,7 +307,7 @@ async fn auth_failed_stops_retrying_until_signed_in_again() {
         "no hammering: one attempt in an hour"
     );
     h.dialer.set(Behaviour::Ready);
-    h.client.signed_in().await.unwrap_or_else(|e| panic!("{e}"));
+    h.client.signed_in().await.unwrap();
     h.until_state(|s| matches!(s, ConnState::Open { .. })).await;
 }
 
@@ -379,18 +376,14 @@ impl TokenStore for FlakyStore {
 
 #[tokio::test(start_paused = true)]
 async fn a_keyring_that_is_not_ready_yet_is_retried_not_taken_as_signed_out() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = ClientConfig::new(
-        "http://fake:1".parse().unwrap_or_else(|e| panic!("{e}")),
-        dir.path(),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ClientConfig::new("http://fake:1".parse().unwrap(), dir.path());
     let dialer = FakeDialer::new(Behaviour::Ready);
     let (clock, _offset) = fake_wall();
     let store: Arc<dyn TokenStore> = Arc::new(FlakyStore {
         failures: Mutex::new(2),
     });
-    let (_client, mut events) =
-        Client::start_with(cfg, store, Arc::new(dialer), clock).unwrap_or_else(|e| panic!("{e}"));
+    let (_client, mut events) = Client::start_with(cfg, store, Arc::new(dialer), clock).unwrap();
     let mut saw_error = false;
     loop {
         match tokio::time::timeout(Duration::from_secs(3600), events.recv()).await {
@@ -414,17 +407,14 @@ async fn a_keyring_that_is_not_ready_yet_is_retried_not_taken_as_signed_out() {
 /// as seen that was never handed to the owner (or the next run would skip it).
 #[tokio::test(start_paused = true)]
 async fn shutdown_finishes_while_nobody_reads_a_long_replay() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut cfg = ClientConfig::new(
-        "http://fake:1".parse().unwrap_or_else(|e| panic!("{e}")),
-        dir.path(),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ClientConfig::new("http://fake:1".parse().unwrap(), dir.path());
     cfg.event_buffer = 64;
     let dialer = FakeDialer::new(Behaviour::Flood(1000));
     let (clock, _offset) = fake_wall();
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryTokens::new(Some(pair())));
-    let (client, mut events) = Client::start_with(cfg.clone(), tokens, Arc::new(dialer), clock)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (client, mut events) =
+        Client::start_with(cfg.clone(), tokens, Arc::new(dialer), clock).unwrap();
     // Read until the flood has begun, then stop reading (but keep the receiver).
     loop {
         match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
@@ -439,7 +429,7 @@ async fn shutdown_finishes_while_nobody_reads_a_long_replay() {
     tokio::time::timeout(Duration::from_secs(10), client.shutdown())
         .await
         .unwrap_or_else(|_| panic!("shutdown hung behind a full event queue"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // What was handed over is what is marked seen: one read, the rest still in the queue.
     let mut handed = 1;
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
@@ -450,7 +440,7 @@ async fn shutdown_finishes_while_nobody_reads_a_long_replay() {
     drop(client);
     let seen = confab_client::Database::open(dir.path(), Default::default())
         .and_then(|db| db.last_seq("big"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(handed < 1000, "the owner did not read them all ({handed})");
     assert_eq!(seen, handed, "recorded as seen = handed to the owner");
 }

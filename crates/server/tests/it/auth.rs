@@ -78,8 +78,7 @@ async fn register_login_refresh_rotation_and_reuse() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let second: confab_protocol::api::TokenPair =
-        serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+    let second: confab_protocol::api::TokenPair = serde_json::from_value(body).unwrap();
     assert_ne!(second.access_token, first.access_token);
     assert_ne!(second.refresh_token, first.refresh_token);
     // The rotated access token works.
@@ -292,7 +291,7 @@ async fn logout_and_disabling_end_connections_that_are_already_open() {
         .bearer_auth(tokens.access_token.expose())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     assert_eq!(
         open.closed().await.code,
@@ -306,7 +305,7 @@ async fn logout_and_disabling_end_connections_that_are_already_open() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
         .args(["--db", &db.to_string_lossy(), "disable-user", "hank"])
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(open.closed().await.code, close::FORBIDDEN);
 }

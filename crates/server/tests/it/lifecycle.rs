@@ -62,26 +62,20 @@ async fn shutdown_sends_1001_and_loses_nothing_acked() {
 async fn a_peer_that_stops_answering_pings_is_dropped() {
     let server = TestServer::start_with(|c| c.limits.heartbeat = Duration::from_millis(200)).await;
     let tokens = server.user("alice").await;
-    let mut tcp = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     let upgrade = format!(
         "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         server.addr
     );
-    tcp.write_all(upgrade.as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    tcp.write_all(upgrade.as_bytes()).await.unwrap();
     // A masked text frame with an all-zero mask (legal, and the payload stays readable).
     let auth = json!({"type": "auth", "token": tokens.access_token.expose()}).to_string();
     let mut frame = vec![0x81u8, 0x80 | 126];
     frame.extend_from_slice(&(auth.len() as u16).to_be_bytes());
     frame.extend_from_slice(&[0, 0, 0, 0]);
     frame.extend_from_slice(auth.as_bytes());
-    tcp.write_all(&frame)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    tcp.write_all(&frame).await.unwrap();
 
     let mut received = vec![];
     let read_all = async {
@@ -152,7 +146,7 @@ fn spawn_binary(
 
 #[tokio::test]
 async fn the_binary_stops_on_sigterm_with_1001_and_never_logs_secrets() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (mut child, addr, log) = spawn_binary(&dir.path().join("c.db"));
     let http = reqwest::Client::new();
     let password = "a-very-secret-password";

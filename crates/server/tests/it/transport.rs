@@ -30,16 +30,12 @@ async fn server_hangs_up(mut tcp: TcpStream) {
 async fn half_sent_or_silent_handshakes_are_cut() {
     let server =
         TestServer::start_with(|c| c.limits.handshake_timeout = Duration::from_millis(300)).await;
-    let silent = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut partial = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut partial = TcpStream::connect(server.addr).await.unwrap();
     partial
         .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     tokio::join!(server_hangs_up(silent), server_hangs_up(partial));
     // A well-behaved client right after is served normally.
     server.client("alice").await;
@@ -78,7 +74,7 @@ async fn foreign_origins_are_refused_and_native_clients_allowed() {
         .json(&json!({"username": "alice", "password": "password-of-alice"}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     assert_eq!(body["code"], "origin_not_allowed");
@@ -92,12 +88,10 @@ async fn wss_works_with_a_certificate() {
 
     // HTTPS login.
     let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
-        )
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap())
         .resolve("localhost", server.addr)
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let base = format!("https://localhost:{}", server.addr.port());
     let creds = json!({"username": "alice", "password": "password-of-alice"});
     let reg = http
@@ -105,46 +99,41 @@ async fn wss_works_with_a_certificate() {
         .json(&creds)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(reg.status().as_u16(), 201);
     let pair: confab_protocol::api::TokenPair = http
         .post(format!("{base}/api/login"))
         .json(&creds)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .json()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     // wss:// over a rustls client that trusts only this certificate.
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls::pki_types::CertificateDer::from(cert.der.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let name =
-        rustls::pki_types::ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}"));
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let (mut ws, _) =
         tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", server.addr.port()), tls)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     let auth = json!({"type": "auth", "token": pair.access_token.expose()}).to_string();
-    ws.send(Message::text(auth))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    ws.send(Message::text(auth)).await.unwrap();
     let reply = tokio::time::timeout(DEADLINE, ws.next())
         .await
         .ok()
@@ -152,20 +141,18 @@ async fn wss_works_with_a_certificate() {
     let Some(Ok(Message::Text(text))) = reply else {
         panic!("no reply over wss: {reply:?}")
     };
-    let ready: ServerFrame = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let ready: ServerFrame = serde_json::from_str(&text).unwrap();
     assert!(
         matches!(ready, ServerFrame::Ready { ref user, .. } if user == "alice"),
         "{ready:?}"
     );
 
     // A plain-text client gets nothing from a TLS-only server.
-    let mut plain = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut plain = TcpStream::connect(server.addr).await.unwrap();
     plain
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     server_hangs_up(plain).await;
 }
 
@@ -173,12 +160,10 @@ async fn wss_works_with_a_certificate() {
 async fn a_dribbled_request_body_is_cut() {
     let server =
         TestServer::start_with(|c| c.limits.request_timeout = Duration::from_millis(300)).await;
-    let mut tcp = TcpStream::connect(server.addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     tcp.write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut answer = Vec::new();
     let read = async {
         let mut buf = [0u8; 1024];
