@@ -10,7 +10,7 @@
 //! in memory for a login the user chose not to remember.
 
 use crate::api::Api;
-use crate::tokens::{KeyringTokens, MemoryTokens};
+use crate::tokens::{KeyringTokens, MemoryTokens, blocking};
 use crate::{Client, ClientConfig, Error, Event, Result, TokenStore};
 use confab_protocol::Secret;
 use serde::{Deserialize, Serialize};
@@ -124,13 +124,6 @@ pub enum SignedOut {
 #[derive(Debug, Clone)]
 pub struct Profile {
     root: PathBuf,
-}
-
-/// Runs a blocking keyring call off the runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 impl Profile {

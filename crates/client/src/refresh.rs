@@ -2,6 +2,7 @@
 //! across every process that shares the login.
 
 use crate::api::Api;
+use crate::tokens::blocking;
 use crate::{Error, Result, TokenStore};
 use confab_protocol::api::TokenPair;
 use std::future::Future;
@@ -14,13 +15,6 @@ pub(crate) struct Refresher {
     /// The newest pair. Kept here so a refresh whose save to the store failed is not undone by
     /// reloading the spent pair (which the server would take as token theft).
     current: Option<TokenPair>,
-}
-
-/// Runs a blocking store call (the keyring talks D-Bus) off the runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 impl Refresher {

@@ -19,6 +19,15 @@ pub trait TokenStore: Send + Sync + 'static {
     }
 }
 
+/// Runs a blocking [`TokenStore`] call (the keyring talks D-Bus) off the runtime's threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+}
+
 /// Tokens in memory only: for tests and for sessions the user chose not to remember.
 #[derive(Debug, Default)]
 pub struct MemoryTokens(Mutex<Option<TokenPair>>);
