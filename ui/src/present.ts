@@ -85,9 +85,9 @@ export function dayLabel(ts: number, today: number): string {
   if (day === today - 1) return "Yesterday";
   const d = new Date(ts);
   const sameYear = d.getFullYear() === new Date(today * 86_400_000).getUTCFullYear();
-  return d.toLocaleDateString(undefined, sameYear
-    ? { weekday: "long", month: "long", day: "numeric" }
-    : { year: "numeric", month: "long", day: "numeric" });
+  return sameYear
+    ? (dayFormat ??= new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" })).format(d)
+    : (dayOfYearFormat ??= new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" })).format(d);
 }
 
 /** The row's surroundings, from the row before it. `today` is dayNumber(now). */
@@ -99,12 +99,20 @@ export function rowMeta(prev: ChatMessage | undefined, msg: ChatMessage, marker:
   return { day, newLine, grouped };
 }
 
+// Each format is made once, when first needed: making one (what every
+// `toLocale…String(…, options)` call does) costs about a millisecond in WebKit, and every row
+// drawn formats two or three times (docs/bench.md).
+let timeFormat: Intl.DateTimeFormat | undefined;
+let fullFormat: Intl.DateTimeFormat | undefined;
+let dayFormat: Intl.DateTimeFormat | undefined;
+let dayOfYearFormat: Intl.DateTimeFormat | undefined;
+
 export function shortTime(ts: number): string {
-  return new Date(ts).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return (timeFormat ??= new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" })).format(ts);
 }
 
 export function fullTime(ts: number): string {
-  return new Date(ts).toLocaleString(undefined, { dateStyle: "full", timeStyle: "medium" });
+  return (fullFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" })).format(ts);
 }
 
 export function initial(name: string): string {
