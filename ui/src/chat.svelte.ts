@@ -35,6 +35,8 @@ export interface Platform {
   focused(): boolean;
   /** Runs `fn` before the next frame is drawn (requestAnimationFrame). */
   nextFrame(fn: () => void): void;
+  /** Runs `fn` once after `ms` (setTimeout); the function returned cancels it. */
+  later(ms: number, fn: () => void): () => void;
 }
 
 export interface SignInForm {
@@ -95,6 +97,8 @@ export class Chat {
   private lastTyping = 0;
   private checkedForUpdate = false;
   private updateSeen = false;
+  /** The clock's next wake-up (see `armClock`): when, and how to cancel it. */
+  private clock: { at: number; cancel: () => void } | null = null;
   private loadingOlder = new Set<string>();
   private exhausted = new Set<string>();
 
@@ -131,7 +135,8 @@ export class Chat {
     }
   }
 
-  /** Once a second: the banner's countdown, typing that expired, the day turning. */
+  /** What changes on screen with time alone: the banner's countdown, typing that expired,
+   * the day turning. Runs when the clock wakes (and when the window comes to the front). */
   tick(now = Date.now()): void {
     if (this.screen !== "chat") return;
     const b = banner(this.model.conn, now, waiting(this.model));
@@ -140,6 +145,7 @@ export class Chat {
     if (t !== this.typing) this.typing = t;
     const day = dayNumber(now);
     if (day !== this.today) this.today = day;
+    this.armClock(now);
   }
 
   // ---- intents from the views ----
@@ -286,8 +292,10 @@ export class Chat {
     this.showSignIn(null);
   }
 
-  /** The window came back to the front: what arrived in the open room is read. */
+  /** The window came back to the front: what arrived in the open room is read, and the
+   * clock catches up (its timer may have slept with the machine). */
   focused(): void {
+    this.tick();
     if (this.screen === "chat" && focusCurrent(this.model)) {
       this.dirty.rooms = this.dirty.current = true;
       this.flush();
@@ -370,6 +378,7 @@ export class Chat {
     this.signInError = error;
     this.switcherOpen = false;
     this.screen = "sign-in";
+    this.armClock(Date.now());
   }
 
   private fail(e: unknown): void {
@@ -389,6 +398,23 @@ export class Chat {
   private typingNow(now: number): string {
     const r = this.model.current ? this.model.rooms.get(this.model.current) : undefined;
     return typingLine(r ? typingUsers(r, now) : []);
+  }
+
+  /** Wakes the clock when the screen next changes by itself: every second while a countdown
+   * or a typing line shows, else at midnight for the day lines. An idle window otherwise
+   * wakes for nothing (idle CPU, docs/bench.md). */
+  private armClock(now: number): void {
+    const ticking = this.screen === "chat" && (this.model.conn.state === "reconnecting" || this.typing !== "");
+    const at = this.screen !== "chat" ? null : ticking ? now + 1000 : nextMidnight(now);
+    if (this.clock && at !== null && this.clock.at <= at && this.clock.at > now) return;
+    this.clock?.cancel();
+    this.clock = null;
+    if (at === null) return;
+    const cancel = this.p.later(at - now, () => {
+      this.clock = null;
+      this.tick();
+    });
+    this.clock = { at, cancel };
   }
 
   private markAll(): void {
@@ -429,5 +455,13 @@ export class Chat {
       if (b?.text !== this.bannerLine?.text || b?.retry !== this.bannerLine?.retry) this.bannerLine = b;
     }
     if (d.errors) this.errors = [...m.errors.values()];
+    this.armClock(Date.now());
   }
+}
+
+/** The next local midnight after `now`, in ms since the epoch. */
+function nextMidnight(now: number): number {
+  const d = new Date(now);
+  d.setHours(24, 0, 0, 0);
+  return d.getTime();
 }

@@ -8,6 +8,7 @@ function setup(fake = new FakeBackend(), stored: Record<string, string> = {}) {
   const listeners = new Map<string, (p: unknown) => void>();
   const opened: string[] = [];
   const notes: string[] = [];
+  const timers: { ms: number; fn: () => void; cancelled: boolean }[] = [];
   const platform: Platform = {
     api: fake.api,
     listen: async (event, on) => void listeners.set(event, on as (p: unknown) => void),
@@ -16,8 +17,14 @@ function setup(fake = new FakeBackend(), stored: Record<string, string> = {}) {
     storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => void storage.set(k, v) },
     focused: () => true,
     nextFrame: (fn) => fn(),
+    later: (ms, fn) => {
+      const t = { ms, fn, cancelled: false };
+      timers.push(t);
+      return () => void (t.cancelled = true);
+    },
   };
-  return { chat: new Chat(platform), fake, storage, listeners, opened, notes };
+  const armed = () => timers.filter((t) => !t.cancelled);
+  return { chat: new Chat(platform), fake, storage, listeners, opened, notes, armed };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
@@ -142,5 +149,34 @@ describe("the controller", () => {
     chat.openLink("https://example.org/guide");
     chat.openLink("javascript:alert(1)");
     expect(opened).toEqual(["https://example.org/guide"]);
+  });
+  it("wakes each second only while a countdown shows, and otherwise sleeps until midnight", async () => {
+    const { chat, fake, armed } = setup();
+    fake.rooms.set("general", []);
+    await chat.start();
+    /** The one armed timer fires. */
+    const fire = () => {
+      const [t] = armed();
+      t.cancelled = true;
+      t.fn();
+    };
+    const midnight = new Date();
+    midnight.setHours(24, 0, 0, 0);
+    // Online, nobody typing: nothing on screen changes before the day does.
+    expect(armed()).toHaveLength(1);
+    expect(Date.now() + armed()[0].ms).toBeGreaterThan(midnight.getTime() - 1000);
+
+    const retryAt = Date.now() + 3000;
+    fake.emit({ type: "state", state: "reconnecting", attempt: 1, retry_in_ms: 3000, retry_at_ms: retryAt, reason: "lost" });
+    expect(chat.bannerLine?.text).toMatch(/retrying in 3 s/);
+    expect(armed().map((t) => t.ms)).toEqual([1000]);
+    fire();
+    expect(armed().map((t) => t.ms)).toEqual([1000]); // still counting down
+
+    fake.emit({ type: "state", state: "open", user: "alice" });
+    expect(chat.bannerLine).toBeNull();
+    fire(); // the second that was due
+    expect(armed()).toHaveLength(1);
+    expect(Date.now() + armed()[0].ms).toBeGreaterThan(midnight.getTime() - 1000);
   });
 });

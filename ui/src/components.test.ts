@@ -43,6 +43,7 @@ async function start(fake: FakeBackend) {
     storage: { getItem: () => null, setItem: () => {} },
     focused: () => true,
     nextFrame: (fn) => fn(),
+    later: () => () => {}, // the clock stands still
   });
   app = mount(App, { target, props: { chat } });
   await chat.start();

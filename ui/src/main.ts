@@ -26,12 +26,13 @@ const chat = new Chat({
   storage: localStorage,
   focused: () => document.hasFocus(),
   nextFrame: (fn) => requestAnimationFrame(() => fn()),
+  later: (ms, fn) => {
+    const id = setTimeout(fn, ms);
+    return () => clearTimeout(id);
+  },
 });
 
 mount(App, { target: document.getElementById("app") as HTMLElement, props: { chat } });
-
-// The banner's countdown and typing expiry tick once a second.
-setInterval(() => chat.tick(), 1000);
 
 // Once the first view (the sign-in form or the rooms) is drawn, the backend logs the moment
 // (docs/bench.md): a requestAnimationFrame callback runs just before its frame is painted, a
