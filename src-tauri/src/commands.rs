@@ -231,7 +231,7 @@ pub async fn send_message(
     room: String,
     body: String,
 ) -> Result<String, UiError> {
-    Ok(state.client()?.send(&room, &body).await?.id)
+    Ok(state.client()?.send(&room, &body).await?.id.into())
 }
 
 /// Joins a room by the name the user typed; answers its name (`#General` is `general`).

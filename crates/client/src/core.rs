@@ -6,7 +6,7 @@
 use crate::db::{Database, Queued};
 use crate::event::{Outgoing, OutgoingStatus};
 use crate::{Error, Result};
-use confab_protocol::{Body, ClientFrame, ErrorCode, MessageData, RoomName, limits};
+use confab_protocol::{Body, ClientFrame, ErrorCode, MessageData, MessageId, RoomName, limits};
 
 /// A joined room, as the owner lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl Core {
             .pending()?
             .iter()
             .map(|q| {
-                let status = if sending(&q.id) {
+                let status = if sending(q.id.as_str()) {
                     OutgoingStatus::Sending
                 } else {
                     OutgoingStatus::Queued
@@ -184,7 +184,7 @@ impl Core {
     }
 
     /// The server stored (or refused for good) message `id`: it leaves the outbox.
-    pub(crate) fn settle(&mut self, id: &str) -> Result<()> {
+    pub(crate) fn settle(&mut self, id: &MessageId) -> Result<()> {
         self.db.remove(id).map(drop)
     }
 

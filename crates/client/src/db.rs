@@ -7,7 +7,7 @@
 
 use crate::event::{Outgoing, OutgoingStatus};
 use crate::{Error, Result};
-use confab_protocol::MessageData;
+use confab_protocol::{MessageData, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,7 +31,7 @@ impl Default for OutboxLimits {
 /// A message waiting to be acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Queued {
-    pub(crate) id: String,
+    pub(crate) id: MessageId,
     pub(crate) room: String,
     pub(crate) body: String,
     pub(crate) created_ms: u64,
@@ -119,14 +119,14 @@ impl Database {
             return Err(Error::OutboxFull(format!("{bytes} bytes waiting")));
         }
         let item = Queued {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MessageId::random(),
             room: room.to_owned(),
             body: body.to_owned(),
             created_ms: now_ms(),
         };
         self.conn.execute(
             "INSERT INTO outbox (id, room, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![item.id, item.room, item.body, item.created_ms],
+            params![item.id.as_str(), item.room, item.body, item.created_ms],
         )?;
         Ok(item)
     }
@@ -137,8 +137,12 @@ impl Database {
             .conn
             .prepare_cached("SELECT id, room, body, created_ms FROM outbox ORDER BY ord")?;
         let rows = stmt.query_map([], |r| {
+            let id: String = r.get(0)?;
             Ok(Queued {
-                id: r.get(0)?,
+                // Only ever written from a MessageId; anything else is a damaged file.
+                id: MessageId::try_from(id).map_err(|code| {
+                    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, code.to_string().into())
+                })?,
                 room: r.get(1)?,
                 body: r.get(2)?,
                 created_ms: r.get(3)?,
@@ -155,10 +159,10 @@ impl Database {
     }
 
     /// Removes a message from the outbox (acknowledged, or refused for good).
-    pub(crate) fn remove(&mut self, id: &str) -> Result<bool> {
+    pub(crate) fn remove(&mut self, id: &MessageId) -> Result<bool> {
         Ok(self
             .conn
-            .execute("DELETE FROM outbox WHERE id = ?1", [id])?
+            .execute("DELETE FROM outbox WHERE id = ?1", [id.as_str()])?
             == 1)
     }
 
@@ -333,23 +337,14 @@ mod tests {
             max_messages: 3,
             max_bytes: 1000,
         };
-        let ids: Vec<String> = {
+        let ids: Vec<MessageId> = {
             let mut db = Database::open(dir.path(), limits.clone()).unwrap();
             (0..3)
-                .map(|i| {
-                    db.enqueue("r", &format!("m{i}"))
-                        .map(|q| q.id)
-                        .unwrap_or_default()
-                })
+                .map(|i| db.enqueue("r", &format!("m{i}")).unwrap().id)
                 .collect()
         };
         let mut db = Database::open(dir.path(), limits).unwrap();
-        let pending: Vec<String> = db
-            .pending()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|q| q.id)
-            .collect();
+        let pending: Vec<MessageId> = db.pending().unwrap().into_iter().map(|q| q.id).collect();
         assert_eq!(pending, ids);
         let full = db.enqueue("r", "one too many");
         assert!(

@@ -2,7 +2,7 @@
 //! sending end the core and the connection share.
 
 use crate::error::Code;
-use confab_protocol::{ErrorCode, MessageData};
+use confab_protocol::{ErrorCode, MessageData, MessageId};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -53,14 +53,16 @@ pub enum Event {
     Outgoing(Outgoing),
     /// Our message `id` is stored on the server as `seq`; it has left the outbox.
     Sent {
-        id: String,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        id: MessageId,
         room: String,
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
     /// A queued message was refused for good (e.g. too long) and has left the outbox.
     SendFailed {
-        id: String,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        id: MessageId,
         room: String,
         code: ErrorCode,
         message: String,
@@ -85,7 +87,8 @@ pub enum Event {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Outgoing {
     /// The client-generated id: the message's idempotency key, and `id` of its `sent`.
-    pub id: String,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub id: MessageId,
     pub room: String,
     pub body: String,
     pub status: OutgoingStatus,

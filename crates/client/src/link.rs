@@ -11,7 +11,7 @@ use crate::error::{ClientCode, Code};
 use crate::event::{Event, Events, OutgoingStatus, Stopping};
 use crate::pacer::Pacer;
 use crate::transport::Ws;
-use confab_protocol::{ClientFrame, ErrorCode, MessageData, RoomName, ServerFrame, close};
+use confab_protocol::{ClientFrame, ErrorCode, MessageData, MessageId, RoomName, ServerFrame, close};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use std::collections::{HashMap, VecDeque};
@@ -97,7 +97,7 @@ pub(crate) struct Link {
     /// Outbox messages not yet written to this socket, oldest first.
     unsent: VecDeque<Queued>,
     /// Written to this socket, awaiting their ack: id → the message.
-    in_flight: HashMap<String, Queued>,
+    in_flight: HashMap<MessageId, Queued>,
     max_in_flight: usize,
     pacer: Pacer,
     history: HashMap<String, VecDeque<HistoryWaiter>>,
@@ -187,7 +187,7 @@ impl Link {
                 break;
             };
             let frame = ClientFrame::Send {
-                id: q.id.clone(),
+                id: q.id.to_string(),
                 room: q.room.clone(),
                 body: q.body.clone(),
             };
@@ -356,7 +356,14 @@ impl Link {
                 }
             }
             ServerFrame::Ack { id, room, seq } => {
-                self.in_flight.remove(&id);
+                let id = match self.in_flight.remove_entry(id.as_str()) {
+                    Some((id, _)) => id,
+                    // Not written on this socket: the outbox may still hold it.
+                    None => match MessageId::try_from(id) {
+                        Ok(id) => id,
+                        Err(_) => return Ok(()), // never one of ours
+                    },
+                };
                 core.settle(&id).map_err(Ended::storage)?;
                 self.events.emit(Event::Sent { id, room, seq }).await?;
                 self.pump().await?;
@@ -414,7 +421,8 @@ impl Link {
         reference: Option<String>,
         retry_after_ms: Option<u64>,
     ) -> Step {
-        let Some(id) = reference.filter(|id| self.in_flight.contains_key(id)) else {
+        let in_flight = reference.and_then(|r| self.in_flight.get_key_value(r.as_str()));
+        let Some(id) = in_flight.map(|(id, _)| id.clone()) else {
             let code = Code::Protocol(code);
             self.events.emit(Event::Error { code, message }).await?;
             return Ok(());

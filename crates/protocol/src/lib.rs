@@ -8,7 +8,8 @@
 //! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
 //! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
 //! - [`limits`]: the documented default limits and the validation rules for names and bodies.
-//! - [`names`]: [`RoomName`] and [`Body`], values that exist only once they follow those rules.
+//! - [`names`]: [`RoomName`], [`MessageId`] and [`Body`], values that exist only once they
+//!   follow those rules.
 //! - [`secret`]: [`Secret`], a wrapper that keeps tokens and passwords out of logs and panics.
 //!
 //! Parsing a client frame goes through [`ClientFrame::parse`], which classifies a bad frame into
@@ -23,5 +24,5 @@ pub mod secret;
 
 pub use code::{ErrorCode, close};
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
-pub use names::{Body, RoomName};
+pub use names::{Body, MessageId, RoomName};
 pub use secret::Secret;

@@ -1,6 +1,7 @@
-//! Checked values: a [`RoomName`] and a message [`Body`] exist only once they follow the rules in
-//! [`limits`](crate::limits), so code that holds one never checks again. A refusal is the wire
-//! [`ErrorCode`] the server would answer with, so a client refuses exactly what a server would.
+//! Checked values: a [`RoomName`], a [`MessageId`] and a message [`Body`] exist only once they
+//! follow the rules in [`limits`](crate::limits), so code that holds one never checks again. A
+//! refusal is the wire [`ErrorCode`] the server would answer with, so a client refuses exactly
+//! what a server would.
 
 use crate::ErrorCode;
 use crate::limits;
@@ -94,6 +95,62 @@ impl Body {
     }
 }
 
+/// A message's id: the idempotency key its author's client chose (see [`limits::valid_id`]).
+/// The wire carries it as a string; a server answers a bad one with `bad_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// A fresh random id (a UUID v4): what a client sends a new message with.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Exactly `id`, or [`ErrorCode::BadId`].
+    pub fn parse(id: &str) -> Result<Self, ErrorCode> {
+        if limits::valid_id(id) {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(ErrorCode::BadId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = ErrorCode;
+    fn try_from(id: String) -> Result<Self, ErrorCode> {
+        if limits::valid_id(&id) {
+            Ok(Self(id))
+        } else {
+            Err(ErrorCode::BadId)
+        }
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Maps keyed by id can be searched with the `&str` of a frame (hashes like the `String`).
+impl std::borrow::Borrow<str> for MessageId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +170,18 @@ mod tests {
         assert_eq!(RoomName::from_input("no spaces"), Err(ErrorCode::BadRoom));
         let wire: Result<RoomName, _> = serde_json::from_str("\"Bad Room\"");
         assert!(wire.is_err(), "a bad name never deserialises");
+    }
+
+    #[test]
+    fn message_ids_are_checked_and_fresh_ones_valid_and_distinct() {
+        assert_eq!(MessageId::parse(""), Err(ErrorCode::BadId));
+        assert_eq!(MessageId::parse("a\nb"), Err(ErrorCode::BadId));
+        assert_eq!(MessageId::parse("c1").map(String::from).ok(), Some("c1".into()));
+        let (a, b) = (MessageId::random(), MessageId::random());
+        assert_ne!(a, b);
+        assert_eq!(MessageId::parse(a.as_str()).ok(), Some(a));
+        let wire: Result<MessageId, _> = serde_json::from_str("\"\"");
+        assert!(wire.is_err(), "an empty id never deserialises");
     }
 
     #[test]
