@@ -22,7 +22,7 @@ import {
 import { Coalescer, shouldNotify } from "./notify";
 import { Prefs } from "./prefs";
 import { type BannerLine, banner, dayNumber, typingLine } from "./present";
-import type { Account, ConnState, Event, UiError, UpdateStatus } from "./types";
+import type { Account, ConnState, Event, MessageData, UiError, UpdateStatus } from "./types";
 import type { UpdateAction } from "./update";
 
 /** What the controller needs from its surroundings; main.ts passes the real ones. */
@@ -67,6 +67,8 @@ export type Screen = "loading" | "sign-in" | "chat";
 
 /** Older messages are fetched this many at a time when the list reaches the top. */
 export const PAGE = 100;
+/** How long the first view waits for the open room's messages before it is drawn without. */
+const RECENT_WAIT_MS = 300;
 const TYPING_EVERY_MS = 3000;
 
 export class Chat {
@@ -340,8 +342,13 @@ export class Chat {
     this.schedule();
   }
 
-  /** Rebuilds the view from the core's snapshot (start, sign-in, page reload). */
+  /** Rebuilds the view from the core's snapshot (start, sign-in, page reload). The room to
+   * open is usually known before the snapshot (the one open last time): its newest messages
+   * are asked for alongside, so the window is drawn once with them (the first paint,
+   * docs/bench.md), waiting for them at most RECENT_WAIT_MS. */
   private async refresh(): Promise<void> {
+    const guess = this.model.current ?? this.prefs.lastRoom;
+    const recent = guess ? this.p.api.history(guess, null, PAGE).catch(() => null) : null;
     const snap = await this.p.api.snapshot();
     if (!snap.account) {
       this.showSignIn(snap.notice?.message ?? null);
@@ -353,6 +360,10 @@ export class Chat {
       const last = this.prefs.lastRoom;
       openRoom(this.model, snap.rooms.some((r) => r.name === last) && last ? last : snap.rooms[0].name);
     }
+    const name = this.model.current;
+    const early = name !== null && name === guess && recent !== null;
+    const page = early ? await Promise.race([recent, this.after(RECENT_WAIT_MS)]) : null;
+    if (page) addStored(this.model, page);
     this.screen = "chat";
     this.markAll();
     this.flush();
@@ -362,11 +373,19 @@ export class Chat {
       this.checkedForUpdate = true;
       void this.p.api.checkUpdate(true).catch(() => {});
     }
-    if (this.model.current) await this.loadRecent(this.model.current);
+    if (name && !page) await (early ? recent.then((p) => this.showRecent(name, p ?? [])) : this.loadRecent(name));
+  }
+
+  /** Resolves with null after `ms`. */
+  private after(ms: number): Promise<null> {
+    return new Promise((resolve) => this.p.later(ms, () => resolve(null)));
   }
 
   private async loadRecent(name: string): Promise<void> {
-    const msgs = await this.p.api.history(name, null, PAGE).catch(() => []);
+    this.showRecent(name, await this.p.api.history(name, null, PAGE).catch(() => []));
+  }
+
+  private showRecent(name: string, msgs: MessageData[]): void {
     if (addStored(this.model, msgs) > 0 && this.model.current === name) {
       this.dirty.current = this.dirty.rooms = true;
       this.flush();

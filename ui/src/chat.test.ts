@@ -91,6 +91,35 @@ describe("the controller", () => {
     expect(chat.current?.messages[0].body).toBe("message 51");
   });
 
+  it("draws the window with the reopened room's messages, or without them if they are slow", async () => {
+    const fake = new FakeBackend();
+    for (let i = 1; i <= 3; i++) fake.post("big", "bob", `message ${i}`);
+    const { chat } = setup(fake, { "confab.room": "big" });
+    // Asked for alongside the snapshot, and there in the first view.
+    await chat.start();
+    expect(fake.calls.indexOf("history big null 100")).toBeGreaterThan(-1);
+    expect(fake.calls.indexOf("history big null 100")).toBeLessThan(fake.calls.indexOf("snapshot"));
+    expect(chat.current?.messages.map((m) => m.body)).toEqual(["message 1", "message 2", "message 3"]);
+
+    // A slow answer: the window is drawn without them, and they follow.
+    const slow = setup(fake, { "confab.room": "big" });
+    const history = fake.api.history;
+    let answer = () => {};
+    fake.api.history = (room, before, limit) =>
+      new Promise((resolve) => (answer = () => void history(room, before, limit).then(resolve)));
+    const started = slow.chat.start();
+    await settle();
+    expect(slow.chat.screen).toBe("loading");
+    const wait = slow.armed().find((t) => t.ms === 300);
+    wait?.fn();
+    await settle();
+    expect(slow.chat.screen).toBe("chat");
+    expect(slow.chat.current?.messages).toEqual([]);
+    answer();
+    await started;
+    expect(slow.chat.current?.messages).toHaveLength(3);
+  });
+
   it("keeps errors in their own place, one per code, until dismissed", async () => {
     const { chat, fake } = setup();
     await chat.start();
