@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
 import { cli, seedRoom, startServer } from "./services.mjs";
+import { closeWindow, keyringLocked, lockKeyring, unlockKeyring, windowTitles } from "./desktop.mjs";
 
 const app = process.env.CONFAB_APP;
 const artifacts = process.env.CONFAB_ARTIFACTS ?? "artifacts/e2e";
@@ -230,4 +231,38 @@ test("launching Confab again hands over to the running instance", async () => {
   if (code === "still running") second.kill();
   assert.equal(code, 0, "the second launch exits and the first one stays");
   assert.ok(await s.find("#composer"), "the running window is still there");
+});
+
+test("a locked keyring is said where errors go, and once it is unlocked the app connects", async () => {
+  await s.end();
+  lockKeyring();
+  assert.ok(keyringLocked());
+  try {
+    s = await Session.start(app);
+    // The system asks for the keyring's password; the user closes its prompt (again, as each
+    // retry asks again) until the app says what is wrong.
+    const keyringError = async () => {
+      for (const t of windowTitles()) if (t !== "Confab") closeWindow(t);
+      return s.cmd("POST", "/execute/sync", {
+        script: "return document.querySelector('#errors [data-code=keyring_unavailable]')?.textContent ?? null",
+        args: [],
+      });
+    };
+    const said = await waitFor("the keyring error in the errors area", keyringError, 60_000);
+    assert.match(said, /keyring/i);
+    assert.ok(await s.find("#banner"), "not online meanwhile");
+    await shot("keyring-locked");
+  } finally {
+    unlockKeyring();
+  }
+  assert.ok(!keyringLocked());
+  // Unlocked: the next retry reads the tokens, connects, and the error goes.
+  await waitFor("online again", async () => {
+    for (const t of windowTitles()) if (t !== "Confab") closeWindow(t);
+    const left = await s.cmd("POST", "/execute/sync", {
+      script: "return [document.querySelector('#banner') === null, document.querySelector('#errors') === null]",
+      args: [],
+    });
+    return left.every(Boolean);
+  }, 60_000);
 });

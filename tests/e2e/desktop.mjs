@@ -90,3 +90,26 @@ export function trayLook(icon) {
   }
   return null;
 }
+
+/** Titles of the windows on screen (the app's, and any the system shows, e.g. a keyring's
+ * unlock prompt). */
+export function windowTitles() {
+  return run(PYTHON, [X11, "titles"]).split("\n").filter(Boolean);
+}
+
+const KEYRING = join(import.meta.dirname, "keyring.py");
+
+/** Locks the session's keyring, as the desktop does on a screen lock or after a timeout. */
+export function lockKeyring() {
+  run(PYTHON, [KEYRING, "lock"]);
+}
+
+/** Unlocks it with its password (scripts/desktop-session.sh), as logging in does. */
+export function unlockKeyring(password = "session") {
+  run(PYTHON, [KEYRING, "unlock", password]);
+}
+
+/** Whether the session's keyring is locked. */
+export function keyringLocked() {
+  return run(PYTHON, [KEYRING, "locked"]).trim() === "true";
+}

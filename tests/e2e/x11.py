@@ -2,9 +2,10 @@
 under Xvfb): ask it to close (WM_DELETE_WINDOW, as a title-bar close button does), move and
 resize it, and report whether it is mapped and where it is.
 
-    x11.py close NAME | state NAME | move-resize NAME X Y W H
+    x11.py close NAME | state NAME | move-resize NAME X Y W H | titles
 
-`state` prints JSON: {"mapped": bool, "x", "y", "width", "height"} (root coordinates).
+`state` prints JSON: {"mapped": bool, "x", "y", "width", "height"} (root coordinates);
+`titles` the titles of the mapped top-level windows, one per line.
 """
 
 import json
@@ -24,6 +25,12 @@ def find(d, name):
 
 def main(argv):
     d = display.Display()
+    if argv[1] == "titles":
+        for w in d.screen().root.query_tree().children:
+            title = w.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+            if title and w.get_attributes().map_state == X.IsViewable:
+                print(title.value.decode(errors="replace"))
+        return
     cmd, name = argv[1], argv[2]
     w = find(d, name)
     if cmd == "close":
