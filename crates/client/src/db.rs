@@ -141,7 +141,11 @@ impl Database {
             Ok(Queued {
                 // Only ever written from a MessageId; anything else is a damaged file.
                 id: MessageId::try_from(id).map_err(|code| {
-                    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, code.to_string().into())
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        code.to_string().into(),
+                    )
                 })?,
                 room: r.get(1)?,
                 body: r.get(2)?,

@@ -11,7 +11,9 @@ use crate::error::{ClientCode, Code};
 use crate::event::{Event, Events, OutgoingStatus, Stopping};
 use crate::pacer::Pacer;
 use crate::transport::Ws;
-use confab_protocol::{ClientFrame, ErrorCode, MessageData, MessageId, RoomName, ServerFrame, close};
+use confab_protocol::{
+    ClientFrame, ErrorCode, MessageData, MessageId, RoomName, ServerFrame, close,
+};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use std::collections::{HashMap, VecDeque};

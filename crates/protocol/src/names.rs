@@ -176,7 +176,10 @@ mod tests {
     fn message_ids_are_checked_and_fresh_ones_valid_and_distinct() {
         assert_eq!(MessageId::parse(""), Err(ErrorCode::BadId));
         assert_eq!(MessageId::parse("a\nb"), Err(ErrorCode::BadId));
-        assert_eq!(MessageId::parse("c1").map(String::from).ok(), Some("c1".into()));
+        assert_eq!(
+            MessageId::parse("c1").map(String::from).ok(),
+            Some("c1".into())
+        );
         let (a, b) = (MessageId::random(), MessageId::random());
         assert_ne!(a, b);
         assert_eq!(MessageId::parse(a.as_str()).ok(), Some(a));
