@@ -16,11 +16,7 @@ pub struct RoomName(String);
 impl RoomName {
     /// Exactly `name`, or [`ErrorCode::BadRoom`]: for names that come from a machine.
     pub fn parse(name: &str) -> Result<Self, ErrorCode> {
-        if limits::valid_room(name) {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(ErrorCode::BadRoom)
-        }
+        Self::try_from(name.to_owned())
     }
 
     /// What a person typed: surrounding space and a leading `#` dropped, lower-cased (room names
@@ -107,15 +103,6 @@ impl MessageId {
         Self(uuid::Uuid::new_v4().to_string())
     }
 
-    /// Exactly `id`, or [`ErrorCode::BadId`].
-    pub fn parse(id: &str) -> Result<Self, ErrorCode> {
-        if limits::valid_id(id) {
-            Ok(Self(id.to_owned()))
-        } else {
-            Err(ErrorCode::BadId)
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -174,15 +161,18 @@ mod tests {
 
     #[test]
     fn message_ids_are_checked_and_fresh_ones_valid_and_distinct() {
-        assert_eq!(MessageId::parse(""), Err(ErrorCode::BadId));
-        assert_eq!(MessageId::parse("a\nb"), Err(ErrorCode::BadId));
+        assert_eq!(MessageId::try_from(String::new()), Err(ErrorCode::BadId));
         assert_eq!(
-            MessageId::parse("c1").map(String::from).ok(),
+            MessageId::try_from("a\nb".to_owned()),
+            Err(ErrorCode::BadId)
+        );
+        assert_eq!(
+            MessageId::try_from("c1".to_owned()).map(String::from).ok(),
             Some("c1".into())
         );
         let (a, b) = (MessageId::random(), MessageId::random());
         assert_ne!(a, b);
-        assert_eq!(MessageId::parse(a.as_str()).ok(), Some(a));
+        assert_eq!(MessageId::try_from(a.to_string()).ok(), Some(a));
         let wire: Result<MessageId, _> = serde_json::from_str("\"\"");
         assert!(wire.is_err(), "an empty id never deserialises");
     }
