@@ -1,6 +1,6 @@
 //! Credentials: argon2 password hashes and random bearer tokens stored only as SHA-256 hashes.
 
-use crate::store::{self, AccessCheck, RefreshOutcome, Store};
+use crate::store::{self, AccessCheck, RefreshOutcome, Store, StoredToken, TokenPairHashes};
 use crate::{Config, Error, Result};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -37,8 +37,7 @@ pub struct Auth {
 /// A freshly minted pair and the hashes to store for it.
 struct Minted {
     pair: TokenPair,
-    access: (Vec<u8>, u64),
-    refresh: (Vec<u8>, u64),
+    hashes: TokenPairHashes,
 }
 
 impl Auth {
@@ -96,11 +95,16 @@ impl Auth {
 
     fn mint(&self) -> Minted {
         let now = store::now_ms();
-        let ttl_ms = |d: std::time::Duration| now.saturating_add(d.as_millis() as u64);
+        let stored = |token: &Secret, ttl: std::time::Duration| StoredToken {
+            hash: token_hash(token),
+            expires_ms: now.saturating_add(ttl.as_millis() as u64),
+        };
         let (access, refresh) = (new_token(), new_token());
         Minted {
-            access: (token_hash(&access), ttl_ms(self.config.access_ttl)),
-            refresh: (token_hash(&refresh), ttl_ms(self.config.refresh_ttl)),
+            hashes: TokenPairHashes {
+                access: stored(&access, self.config.access_ttl),
+                refresh: stored(&refresh, self.config.refresh_ttl),
+            },
             pair: TokenPair {
                 access_token: access,
                 refresh_token: refresh,
@@ -112,49 +116,26 @@ impl Auth {
     /// Starts a login for an authenticated user.
     pub async fn login(&self, user_id: i64) -> Result<TokenPair> {
         let m = self.mint();
-        let (access, refresh) = (m.access, m.refresh);
-        self.store
-            .write(move |c| {
-                store::users::start_login(
-                    c,
-                    user_id,
-                    (&access.0, access.1),
-                    (&refresh.0, refresh.1),
-                )
-            })
-            .await?;
+        self.store.start_login(user_id, m.hashes).await?;
         Ok(m.pair)
     }
 
     /// Exchanges a refresh token for a new pair.
     pub async fn refresh(&self, old: &Secret) -> Result<(RefreshOutcome, Option<TokenPair>)> {
         let m = self.mint();
-        let old = token_hash(old);
-        let (access, refresh) = (m.access, m.refresh);
-        let outcome = self
-            .store
-            .write(move |c| {
-                store::users::refresh(c, &old, (&access.0, access.1), (&refresh.0, refresh.1))
-            })
-            .await?;
+        let outcome = self.store.refresh(token_hash(old), m.hashes).await?;
         let pair = (outcome == RefreshOutcome::Rotated).then_some(m.pair);
         Ok((outcome, pair))
     }
 
     /// Checks an access token.
     pub async fn check(&self, token: &Secret) -> Result<AccessCheck> {
-        let hash = token_hash(token);
-        self.store
-            .read(move |c| store::users::check_access(c, &hash))
-            .await
+        self.store.check_access(token_hash(token)).await
     }
 
     /// Revokes the login an access token belongs to.
     pub async fn logout(&self, token: &Secret) -> Result<bool> {
-        let hash = token_hash(token);
-        self.store
-            .write(move |c| store::users::logout(c, &hash))
-            .await
+        self.store.logout(token_hash(token)).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! Server configuration with the documented defaults (docs/protocol.md, "Limits").
 
+use crate::store::Database;
 use confab_protocol::limits;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,8 +8,8 @@ use std::time::Duration;
 /// Everything `run` needs to know. `Config::new(db_path)` gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The SQLite database file (created with its folder if missing).
-    pub db_path: PathBuf,
+    /// The database: a SQLite file (created with its folder if missing) or PostgreSQL.
+    pub db: Database,
     /// Browser origins allowed to call the API and open `/ws` (exact match, e.g.
     /// `https://chat.example.org`). Requests without an `Origin` header (native clients) are
     /// always allowed; any other origin gets 403.
@@ -98,10 +99,10 @@ impl Default for Limits {
 }
 
 impl Config {
-    /// The defaults, storing data in `db_path`.
-    pub fn new(db_path: impl Into<PathBuf>) -> Self {
+    /// The defaults, storing data in `db` (a SQLite file path, or a [`Database`]).
+    pub fn new(db: impl Into<Database>) -> Self {
         Self {
-            db_path: db_path.into(),
+            db: db.into(),
             allowed_origins: Vec::new(),
             tls: None,
             access_ttl: Duration::from_secs(15 * 60),

@@ -9,6 +9,11 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled PostgreSQL connection could be had (the database is down or overloaded).
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
     #[error("the database schema is version {found}, newer than this server ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("commit failed: {0}")]
@@ -21,6 +26,12 @@ pub enum Error {
     Hash(String),
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Pool(e.to_string())
+    }
 }
 
 /// The crate's result type.

@@ -1,7 +1,7 @@
 //! The HTTP surface: `/api/*` JSON endpoints, the `/ws` upgrade and the Origin allowlist.
 
 use crate::http_error::HttpError;
-use crate::store::{self, RefreshOutcome};
+use crate::store::RefreshOutcome;
 use crate::{AppState, ws};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -144,10 +144,9 @@ async fn register(
         .hash_password(creds.password)
         .await
         .map_err(|e| HttpError::internal(&e))?;
-    let name = creds.username.clone();
     let created = state
         .store
-        .write(move |c| store::users::create_user(c, &name, &hash))
+        .create_user(&creds.username, &hash)
         .await
         .map_err(|e| HttpError::internal(&e))?;
     if !created {
@@ -172,10 +171,9 @@ async fn login(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let creds: Credentials = parse(body)?;
-    let name = creds.username.clone();
     let user = state
         .store
-        .read(move |c| store::users::find_user(c, &name))
+        .find_user(&creds.username)
         .await
         .map_err(|e| HttpError::internal(&e))?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());

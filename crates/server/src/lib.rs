@@ -9,8 +9,8 @@
 //!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
 //! - [`auth`]: argon2 passwords, random tokens stored as hashes, refresh rotation.
-//! - [`store`]: SQLite in WAL mode behind one group-committing writer thread and read-only
-//!   readers; sequence numbers and idempotent sends live here.
+//! - [`store`]: one storage interface on SQLite (default: WAL mode, one group-committing writer
+//!   thread) or PostgreSQL (several nodes); sequence numbers and idempotent sends live here.
 //!
 //! A message travels: reader → store writer (commit) → hub fan-out and the sender's ack →
 //! each member's writer → socket. Shutdown cancels one token: the accept loop stops, every
@@ -44,8 +44,6 @@ pub(crate) struct AppState {
     pub store: store::Store,
     pub auth: auth::Auth,
     pub hub: Arc<rooms::Hub>,
-    /// Fans committed messages out from a runtime task (see [`rooms::Publisher`]).
-    pub publisher: rooms::Publisher,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     /// Open WebSocket sessions are capped at `limits.max_connections`.
@@ -64,14 +62,15 @@ impl AppState {
 /// waits for them up to the grace period and closes the database.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<()> {
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
-    let (store, writer) = store::Store::open(&config.db_path, config.max_db_bytes)?;
-    let config = Arc::new(config);
     let hub = Arc::new(rooms::Hub::default());
+    let (committed, to_fan_out) = tokio::sync::mpsc::channel(rooms::PUBLISH_QUEUE);
+    rooms::fan_out(Arc::clone(&hub), to_fan_out);
+    let (store, closer) = store::Store::open(&config.db, config.max_db_bytes, committed).await?;
+    let config = Arc::new(config);
     let state = Arc::new(AppState {
         auth: auth::Auth::new(store.clone(), Arc::clone(&config)),
         config: Arc::clone(&config),
         store,
-        publisher: rooms::Publisher::start(Arc::clone(&hub)),
         hub,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
@@ -81,7 +80,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         session_ids: AtomicU64::new(rand::random::<u32>().into()),
     });
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, tls = config.tls.is_some(), db = %config.db_path.display(), "listening");
+    tracing::info!(%addr, tls = config.tls.is_some(), db = %config.db, "listening");
 
     let router = http::router(Arc::clone(&state));
     net::accept_loop(listener, tls, router, Arc::clone(&state)).await;
@@ -99,7 +98,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     // that outlived the grace period still holds one, so the wait is bounded too; anything it
     // has not committed was never acknowledged.
     drop(state);
-    let joined = tokio::task::spawn_blocking(move || writer.join());
+    let joined = tokio::task::spawn_blocking(move || closer.join());
     if tokio::time::timeout(config.limits.shutdown_grace, joined)
         .await
         .is_err()

@@ -2,14 +2,15 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use confab_server::{Config, TlsFiles, store};
+use confab_server::store::{Database, Store};
+use confab_server::{Config, TlsFiles};
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Confab chat server: HTTP login and WebSocket rooms on embedded SQLite.
+/// Confab chat server: HTTP login and WebSocket rooms, on embedded SQLite or PostgreSQL.
 ///
 /// Every flag can also be set from the environment variable shown.
 #[derive(Debug, Parser)]
@@ -21,9 +22,10 @@ struct Args {
     /// Folder for the database when --db is not given.
     #[arg(long, env = "CONFAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// SQLite database file [default: <data dir>/confab.db].
+    /// SQLite database file, or a PostgreSQL URL (postgres://user@host/db) for several nodes
+    /// sharing one database [default: <data dir>/confab.db].
     #[arg(long, env = "CONFAB_DB")]
-    db: Option<PathBuf>,
+    db: Option<String>,
     /// Browser origin allowed to use the server (repeat, or comma-separate in the variable).
     /// Clients that send no Origin (native apps, the CLI) are always allowed.
     #[arg(long = "origin", env = "CONFAB_ORIGINS", value_delimiter = ',')]
@@ -52,7 +54,8 @@ struct Args {
     /// Heartbeat (ping) interval in seconds.
     #[arg(long, env = "CONFAB_HEARTBEAT_SECS", default_value_t = 15)]
     heartbeat_secs: u64,
-    /// Cap on the database size in MiB; beyond it new messages are refused (storage_failed).
+    /// Cap on the SQLite database size in MiB; beyond it new messages are refused
+    /// (storage_failed). PostgreSQL is capped by its own means (quotas, disk).
     #[arg(long, env = "CONFAB_MAX_DB_MB")]
     max_db_mb: Option<u64>,
     /// Publish desktop app updates: `latest.json` and the signed packages it names, served at
@@ -93,14 +96,17 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let db = args.db.clone().unwrap_or_else(|| {
-        args.data_dir
-            .clone()
-            .unwrap_or_else(default_data_dir)
-            .join("confab.db")
-    });
+    let db = match &args.db {
+        Some(db) => Database::parse(db),
+        None => Database::Sqlite(
+            args.data_dir
+                .clone()
+                .unwrap_or_else(default_data_dir)
+                .join("confab.db"),
+        ),
+    };
     if let Some(command) = args.command {
-        return admin(&db, command);
+        return admin(&db, command).await;
     }
     let mut config = Config::new(db);
     config.allowed_origins = args
@@ -156,22 +162,23 @@ async fn on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-fn admin(db: &std::path::Path, command: Command) -> anyhow::Result<()> {
+async fn admin(db: &Database, command: Command) -> anyhow::Result<()> {
     let (name, disabled) = match &command {
         Command::DisableUser { username } => (username.clone(), true),
         Command::EnableUser { username } => (username.clone(), false),
     };
-    let conn = rusqlite_open(db)?;
-    if !store::users::set_disabled(&conn, &name, disabled)? {
-        anyhow::bail!("no user named {name}");
+    if let Database::Sqlite(path) = db {
+        anyhow::ensure!(path.exists(), "no database at {}", path.display());
     }
+    // Nothing is sent here, so nothing is published.
+    let (committed, _) = tokio::sync::mpsc::channel(1);
+    let (store, closer) = Store::open(db, None, committed)
+        .await
+        .with_context(|| format!("opening {db}"))?;
+    let found = store.set_disabled(&name, disabled).await?;
+    drop(store);
+    tokio::task::spawn_blocking(move || closer.join()).await?;
+    anyhow::ensure!(found, "no user named {name}");
     eprintln!("{name}: {}", if disabled { "disabled" } else { "enabled" });
     Ok(())
-}
-
-fn rusqlite_open(db: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
-    anyhow::ensure!(db.exists(), "no database at {}", db.display());
-    let conn = rusqlite::Connection::open(db)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
 }

@@ -8,7 +8,7 @@
 //! The lock is a plain mutex held only for map operations and `try_send`s, never across `.await`.
 
 use axum::extract::ws::Utf8Bytes;
-use confab_protocol::ServerFrame;
+use confab_protocol::{MessageData, ServerFrame};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -77,45 +77,23 @@ struct Room {
     users: BTreeMap<Arc<str>, usize>,
 }
 
-/// A committed message on its way to its room's members.
-#[derive(Debug)]
-struct Committed {
-    room: String,
-    seq: u64,
-    frame: Utf8Bytes,
-}
+/// Committed messages that may wait for the fan-out before the store waits for it.
+pub const PUBLISH_QUEUE: usize = 4096;
 
-/// Carries committed messages, in commit order, from the storage thread to one runtime task that
-/// fans them out. Fanning out on the storage thread itself woke every member's writer from
-/// outside the runtime — a cross-thread wake-up (futex, eventfd) per delivery; from a worker
-/// thread a wake-up is a push onto its own run queue.
-#[derive(Debug, Clone)]
-pub struct Publisher(mpsc::Sender<Committed>);
-
-/// Messages committed but not yet fanned out before the storage thread waits for the fan-out.
-const PUBLISH_QUEUE: usize = 4096;
-
-impl Publisher {
-    /// Starts the fan-out task; it ends when the last `Publisher` is dropped.
-    pub fn start(hub: Arc<Hub>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Committed>(PUBLISH_QUEUE);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(64);
-            while rx.recv_many(&mut batch, 64).await > 0 {
-                for c in batch.drain(..) {
-                    hub.publish(&c.room, c.seq, &c.frame);
-                }
+/// Fans committed messages out, in the order the store committed them, from one runtime task
+/// until the store drops its sender. The SQLite backend commits on a thread of its own; fanning
+/// out there woke every member's writer from outside the runtime — a cross-thread wake-up
+/// (futex, eventfd) per delivery; from a worker thread a wake-up is a push onto its run queue.
+pub fn fan_out(hub: Arc<Hub>, mut committed: mpsc::Receiver<MessageData>) {
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(64);
+        while committed.recv_many(&mut batch, 64).await > 0 {
+            for m in batch.drain(..) {
+                let (room, seq) = (m.room.clone(), m.seq);
+                hub.publish(&room, seq, &text(&ServerFrame::Message(m)));
             }
-        });
-        Self(tx)
-    }
-
-    /// Queues a committed message for fan-out. Called on the storage thread, in commit order;
-    /// waits (holding up later commits) only while the fan-out is a full queue behind.
-    pub fn publish_blocking(&self, room: String, seq: u64, frame: Utf8Bytes) {
-        // Closed only when the server is stopping; nobody is left to deliver to.
-        let _ = self.0.blocking_send(Committed { room, seq, frame });
-    }
+        }
+    });
 }
 
 /// All rooms with at least one member.

@@ -1,16 +1,19 @@
 //! Test helpers shared by the workspace's integration tests: a real confab-server on loopback
 //! ([`TestServer`]) and a raw protocol client ([`WsClient`]) that speaks docs/protocol.md frame
 //! by frame, so server tests assert exactly what goes over the wire, and a fault-injecting
-//! TCP proxy ([`FaultProxy`]) for network failures.
+//! TCP proxy ([`FaultProxy`]) for network failures. Servers run on SQLite, or on PostgreSQL
+//! when the environment names a cluster ([`backend`]).
 //!
 //! Every wait has a deadline ([`DEADLINE`]): a test that would hang fails instead, with what it
 //! was waiting for.
 
+pub mod backend;
 mod client;
 pub mod proxy;
 mod server;
 mod tls;
 
+pub use backend::Backend;
 pub use client::{Closed, WsClient};
 pub use proxy::{FaultProxy, Mode};
 pub use server::TestServer;

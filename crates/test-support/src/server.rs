@@ -2,6 +2,7 @@
 
 use confab_protocol::api::TokenPair;
 use confab_server::Config;
+use confab_server::store::Database;
 use serde_json::json;
 use std::net::SocketAddr;
 use tempfile::TempDir;
@@ -31,14 +32,29 @@ impl TestServer {
         crate::init_logs();
         let dir =
             std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")));
-        let mut config = Config::new(dir.path().join("confab.db"));
+        let mut config = Config::new(crate::backend::new_database(dir.path()).await);
         tweak(&mut config);
-        Self::launch(
+        let server = Self::launch(
             config,
             dir,
             "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         )
-        .await
+        .await;
+        if let (Database::Postgres(url), Some(cap)) =
+            (&server.config.db, server.config.max_db_bytes)
+        {
+            crate::backend::cap_postgres_storage(url, cap).await;
+        }
+        server
+    }
+
+    /// Another node on this server's database (PostgreSQL: several nodes share one), on its own
+    /// port, with the same configuration.
+    pub async fn another_node(&self) -> Self {
+        let dir =
+            std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")));
+        let at = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+        Self::launch(self.config.clone(), dir, at).await
     }
 
     async fn launch(config: Config, dir: std::sync::Arc<TempDir>, at: SocketAddr) -> Self {
@@ -97,9 +113,53 @@ impl TestServer {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// The folder holding the database.
+    /// The server's own folder (the SQLite database lives here).
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// Disables an account as an administrator would, through a second handle on the database
+    /// (as `confab-server disable-user` does from another process).
+    pub async fn disable_user(&self, user: &str) {
+        let (committed, _) = tokio::sync::mpsc::channel(1);
+        let (store, closer) = confab_server::store::Store::open(&self.config.db, None, committed)
+            .await
+            .unwrap_or_else(|e| panic!("open the database: {e}"));
+        let found = store.set_disabled(user, true).await;
+        assert!(matches!(found, Ok(true)), "disable {user}: {found:?}");
+        drop(store);
+        let closed = tokio::task::spawn_blocking(move || closer.join()).await;
+        closed.unwrap_or_else(|e| panic!("close the database: {e}"));
+    }
+
+    /// What `confab-server --db` takes to reach this server's database.
+    pub fn db_arg(&self) -> String {
+        match &self.config.db {
+            Database::Sqlite(path) => path.to_string_lossy().into_owned(),
+            Database::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Everything the database holds about accounts, as bytes an attacker who copied it would
+    /// see: SQLite's files (with the WAL), or PostgreSQL's account tables as text.
+    pub async fn stored_account_bytes(&self) -> Vec<u8> {
+        match &self.config.db {
+            Database::Sqlite(path) => {
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                let db = std::fs::read(path).unwrap_or_default();
+                [db, std::fs::read(wal).unwrap_or_default()].concat()
+            }
+            Database::Postgres(url) => {
+                let sql = "SELECT concat_ws(' ', (SELECT string_agg(u::text, ' ') FROM users u),
+                    (SELECT string_agg(l::text, ' ') FROM logins l),
+                    (SELECT string_agg(t::text, ' ') FROM tokens t))";
+                let rows = crate::backend::postgres_query(url, sql).await;
+                rows.first()
+                    .map(|r| r.get::<_, String>(0).into_bytes())
+                    .unwrap_or_default()
+            }
+        }
     }
 
     /// POSTs JSON to the API; returns the status and the JSON body (Null if empty).

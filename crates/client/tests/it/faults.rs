@@ -213,9 +213,7 @@ async fn a_disabled_account_stops_retrying() {
     let proxy = FaultProxy::start(server.addr).await;
     let mut alice = TestClient::start(&proxy.http_url(), server.user("alice").await);
     alice.until_open().await;
-    let conn = rusqlite::Connection::open(server.data_dir().join("confab.db")).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    assert!(confab_server::store::users::set_disabled(&conn, "alice", true).unwrap_or(false));
+    server.disable_user("alice").await;
     proxy.cut();
     let failed = alice
         .until("auth_failed", |e| {

@@ -1,242 +1,158 @@
-//! Storage on embedded SQLite (WAL mode).
+//! Storage behind one interface, on one of two backends chosen by the database URL:
+//! - [`sqlite`]: embedded SQLite, the default — one file, nothing else to run;
+//! - [`postgres`]: PostgreSQL, which several server nodes share.
 //!
-//! One writer thread owns the only read-write connection and applies jobs in arrival order. It
-//! takes every job that is waiting, runs each inside its own savepoint (one failing job does not
-//! undo the others), commits them all in one transaction — one fsync for the whole group — and
-//! only then runs each job's completion, in order. Completions are where acks are sent and
-//! messages handed to the fan-out (`rooms::Publisher`), so nothing is acknowledged before it is
-//! durable, and a room's messages are broadcast in sequence order.
-//!
-//! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
-//! the writer commits.
+//! Both keep the same promises, and the same integration tests run against each:
+//! - a room's seqs are gap-free: each stored message takes the room's next number, however many
+//!   writers (nodes) there are, and a failed send gives its number back;
+//! - an author's client id is stored at most once ([`SendOutcome::Duplicate`]);
+//! - a connection's sends are stored in the order it made them, and none is stored after one of
+//!   them failed ([`SendOrder`]);
+//! - a send's outcome is reported only once it is durable, and each committed message is then
+//!   handed to the `committed` channel given to [`Store::open`], in commit order per node.
 
-pub mod messages;
-mod schema;
-pub mod users;
+mod location;
+pub mod postgres;
+pub mod sqlite;
+mod types;
 
-pub use messages::{NewMessage, SendOutcome};
-pub use users::{AccessCheck, RefreshOutcome, UserRecord};
+pub use location::Database;
+pub use types::{
+    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, StoredToken,
+    TokenPairHashes, UserRecord,
+};
 
-use crate::{Error, Result};
-use rusqlite::{Connection, OpenFlags};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use crate::Result;
+use confab_protocol::MessageData;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-/// Jobs waiting for the writer before `write` starts to wait (backpressure).
-const WRITE_QUEUE: usize = 4096;
-/// Most jobs committed in one transaction.
-const MAX_GROUP: usize = 512;
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 4;
-
-type Completion = Box<dyn FnOnce(Result<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
-
-/// A cloneable handle to the database.
-#[derive(Clone)]
-pub struct Store {
-    jobs: mpsc::Sender<Job>,
-    readers: Arc<Readers>,
+/// A cloneable handle to the database, whichever backend holds it.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.readers.path)
-            .finish()
-    }
-}
-
-/// The writer thread; joining it after every [`Store`] is dropped guarantees the database was
-/// closed cleanly.
+/// What must be awaited after the last [`Store`] handle is dropped for the database to be
+/// closed cleanly (SQLite's writer thread finishing its queue).
 #[derive(Debug)]
-pub struct WriterThread(JoinHandle<()>);
+pub struct Closer(Option<sqlite::WriterThread>);
 
-impl WriterThread {
-    /// Waits for the writer to finish its queue and close the database.
+impl Closer {
+    /// Waits for the backend to finish what it was given and close.
     pub fn join(self) {
-        if self.0.join().is_err() {
-            tracing::error!("the storage writer thread panicked");
+        if let Some(writer) = self.0 {
+            writer.join();
         }
     }
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! on_backend {
+    ($self:ident, $b:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($b) => $call,
+            Store::Postgres($b) => $call,
+        }
+    };
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, migrates it and starts the writer.
-    pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<(Self, WriterThread)> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut conn = Connection::open(path)?;
-        configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        if let Some(max) = max_bytes {
-            let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-            conn.pragma_update(None, "max_page_count", (max / page.max(1)).max(1))?;
-        }
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let thread = std::thread::Builder::new()
-            .name("confab-store".into())
-            .spawn(move || writer_loop(conn, rx))?;
-        let readers = Arc::new(Readers {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-        });
-        Ok((Self { jobs: tx, readers }, WriterThread(thread)))
-    }
-
-    /// Runs `f` in the writer and returns its result once committed.
-    pub async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        self.write_then(f, move |result| {
-            let _ = tx.send(result);
-        })
-        .await?;
-        rx.await.map_err(|_| Error::StoreClosed)?
-    }
-
-    /// Queues `f` for the writer and returns as soon as it is queued; `then` runs on the writer
-    /// thread after the commit (or failure), in queue order. `then` must be quick: it may wait
-    /// only as back-pressure (the fan-out queue being full), never on the runtime.
-    pub async fn write_then<T, F, C>(&self, f: F, then: C) -> Result<()>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-        C: FnOnce(Result<T>) + Send + 'static,
-    {
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let completion: Completion = Box::new(move |commit| then(commit.and(result)));
-            (ok, completion)
-        });
-        self.jobs.send(job).await.map_err(|_| Error::StoreClosed)
-    }
-
-    /// Runs `f` on a read-only connection on the blocking pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let readers = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.take()?;
-            let result = f(&conn);
-            readers.put(conn);
-            result
-        })
-        .await?
-    }
-}
-
-struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl Readers {
-    fn take(&self) -> Result<Connection> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(&self.path, flags)?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(conn)
+    /// Opens (creating if needed) and migrates the database. Committed messages are sent to
+    /// `committed`, in commit order; a full channel holds up later commits (back-pressure).
+    pub async fn open(
+        db: &Database,
+        max_bytes: Option<u64>,
+        committed: mpsc::Sender<MessageData>,
+    ) -> Result<(Self, Closer)> {
+        match db {
+            Database::Sqlite(path) => {
+                let path = path.clone();
+                let (store, writer) = tokio::task::spawn_blocking(move || {
+                    sqlite::SqliteStore::open(&path, max_bytes, committed)
+                })
+                .await??;
+                Ok((Self::Sqlite(store), Closer(Some(writer))))
+            }
+            Database::Postgres(url) => {
+                let store = postgres::PgStore::open(url, committed).await?;
+                Ok((Self::Postgres(store), Closer(None)))
             }
         }
     }
 
-    fn put(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
+    /// Queues a send; returns once it is queued. Its outcome comes once it is durable (or
+    /// failed). Sends with one `order` are stored in the order they are queued.
+    pub async fn send(&self, msg: NewMessage, order: &SendOrder) -> Result<PendingSend> {
+        on_backend!(self, b => b.send(msg, order).await)
     }
-}
 
-fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a commit is on disk before the ack goes out, even across a power cut. Group commit
-    // keeps the cost to one fsync per batch.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(())
-}
-
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        run_group(&mut conn, &mut batch);
+    /// Holds back every send with `order` queued after this call (see [`SendOrder`]).
+    pub async fn hold(&self, order: &SendOrder) -> Result<()> {
+        on_backend!(self, b => b.hold(order).await)
     }
-    tracing::debug!("storage writer finished");
-}
 
-fn run_group(conn: &mut Connection, batch: &mut Vec<Job>) {
-    let mut completions = Vec::with_capacity(batch.len());
-    let commit = (|| -> Result<()> {
-        let mut tx = conn.transaction()?;
-        for job in batch.drain(..) {
-            let sp = tx.savepoint()?;
-            let (ok, done) = job(&sp);
-            completions.push(done);
-            if ok {
-                sp.commit()?;
-                continue;
-            }
-            drop(sp); // rolls this job back
-            // SQLITE_FULL, IOERR and NOMEM may roll back the whole transaction, not only the
-            // statement. Going on would run later jobs outside it, commit them one by one and
-            // still report them failed: stop, and fail the whole group instead.
-            if tx.is_autocommit() {
-                return Err(Error::Commit("the database rolled the group back".into()));
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    })();
-    if let Err(err) = &commit {
-        tracing::error!(error = %err, jobs = completions.len() + batch.len(), "commit failed");
+    /// The room's highest seq (0 for a room with no messages).
+    pub async fn last_seq(&self, room: &str) -> Result<u64> {
+        on_backend!(self, b => b.last_seq(room).await)
     }
-    // Jobs never started (a savepoint could not be opened) are dropped: dropping a job drops its
-    // completion, which its waiter sees as a failed write, so it is never acknowledged.
-    batch.clear();
-    for done in completions {
-        done(match &commit {
-            Ok(()) => Ok(()),
-            Err(e) => Err(copy_error(e)),
-        });
-    }
-}
 
-/// Every job of a failed group gets its own copy of the failure.
-fn copy_error(err: &Error) -> Error {
-    match err {
-        Error::Db(rusqlite::Error::SqliteFailure(code, msg)) => {
-            Error::Db(rusqlite::Error::SqliteFailure(*code, msg.clone()))
-        }
-        other => Error::Commit(other.to_string()),
+    /// Up to `limit` messages with seq > `after`, ascending.
+    pub async fn after(&self, room: &str, after: u64, limit: usize) -> Result<Vec<MessageData>> {
+        on_backend!(self, b => b.after(room, after, limit).await)
+    }
+
+    /// Up to `limit` messages with seq < `before`, ascending, and whether older ones exist.
+    pub async fn before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<MessageData>, bool)> {
+        on_backend!(self, b => b.before(room, before, limit).await)
+    }
+
+    /// Creates a user; `false` if the name (in any case) is taken.
+    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
+        on_backend!(self, b => b.create_user(username, password_hash).await)
+    }
+
+    /// Looks a user up by name, in any case.
+    pub async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        on_backend!(self, b => b.find_user(username).await)
+    }
+
+    /// Disables (revoking every login) or re-enables an account; `false` if no such user.
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        on_backend!(self, b => b.set_disabled(username, disabled).await)
+    }
+
+    /// Starts a new login (one device's token family) with its first pair.
+    pub async fn start_login(&self, user_id: i64, tokens: TokenPairHashes) -> Result<()> {
+        on_backend!(self, b => b.start_login(user_id, tokens).await)
+    }
+
+    /// Spends a refresh token for a new pair in the same login. Reuse of a spent token is
+    /// taken as theft: the login is revoked, so neither the thief nor the victim keeps access.
+    pub async fn refresh(&self, old: Vec<u8>, tokens: TokenPairHashes) -> Result<RefreshOutcome> {
+        on_backend!(self, b => b.refresh(old, tokens).await)
+    }
+
+    /// Checks an access token hash.
+    pub async fn check_access(&self, hash: Vec<u8>) -> Result<AccessCheck> {
+        on_backend!(self, b => b.check_access(hash).await)
+    }
+
+    /// Whether a login is still good for an open connection: not revoked, account not
+    /// disabled. Expiry does not matter here: a token is checked when a connection opens.
+    pub async fn check_login(&self, login: i64) -> Result<AccessCheck> {
+        on_backend!(self, b => b.check_login(login).await)
+    }
+
+    /// Revokes the login an access token belongs to; `false` if the token was not a live one.
+    pub async fn logout(&self, access: Vec<u8>) -> Result<bool> {
+        on_backend!(self, b => b.logout(access).await)
     }
 }
 

@@ -1,13 +1,10 @@
 //! What each client frame does, once authenticated and admitted by flood control.
 
 use super::session::{Pending, SendResult, Session};
-use crate::Error;
-use crate::rooms::{Member, Outbound, text};
-use crate::store::{NewMessage, SendOutcome, messages};
+use crate::rooms::{Member, Outbound};
+use crate::store::{NewMessage, SendOutcome};
 use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use tokio::sync::oneshot;
 use tracing::error;
 
 impl Session {
@@ -160,46 +157,8 @@ impl Session {
             author: self.user.to_string(),
             body,
         };
-        let (tx, rx) = oneshot::channel();
-        let state = Arc::clone(&self.state);
-        let (held, held_after) = (Arc::clone(&self.held), Arc::clone(&self.held));
-        let queued = self
-            .state
-            .store
-            .write_then(
-                // Jobs run one at a time on the writer thread, so the flag orders exactly:
-                // once a send fails, no later send of this connection is stored.
-                move |c| {
-                    if held.load(Ordering::Acquire) {
-                        return Ok(SendOutcome::HeldBack);
-                    }
-                    let result = messages::insert(c, msg);
-                    if result.is_err() {
-                        held.store(true, Ordering::Release);
-                    }
-                    result
-                },
-                // Runs on the writer thread right after the commit, in commit order, so each
-                // room's messages are queued for fan-out in sequence.
-                move |result| {
-                    if result.is_err() {
-                        held_after.store(true, Ordering::Release);
-                    }
-                    if let Ok(SendOutcome::Stored(m)) = &result {
-                        let frame = text(&ServerFrame::Message(m.clone()));
-                        state
-                            .publisher
-                            .publish_blocking(m.room.clone(), m.seq, frame);
-                    }
-                    let _ = tx.send(result);
-                },
-            )
-            .await;
-        let pending: Pending = match queued {
-            Ok(()) => Box::pin(async move {
-                let result = rx.await.unwrap_or(Err(Error::StoreClosed));
-                (id, room, result)
-            }),
+        let pending: Pending = match self.state.store.send(msg, &self.order).await {
+            Ok(sent) => Box::pin(async move { (id, room, sent.outcome().await) }),
             Err(e) => Box::pin(async move { (id, room, Err(e)) }),
         };
         self.inflight.push_back(pending);
@@ -208,12 +167,7 @@ impl Session {
     /// Answers a send once the database has decided about it.
     pub(super) async fn finish_send(&mut self, (id, room, result): SendResult) {
         let frame = match result {
-            Ok(SendOutcome::Stored(m)) => ServerFrame::Ack {
-                id,
-                room: room.to_string(),
-                seq: m.seq,
-            },
-            Ok(SendOutcome::Duplicate { seq }) => ServerFrame::Ack {
+            Ok(SendOutcome::Stored { seq } | SendOutcome::Duplicate { seq }) => ServerFrame::Ack {
                 id,
                 room: room.to_string(),
                 seq,

@@ -4,7 +4,7 @@ use super::ratelimit::{FloodGuard, Verdict};
 use super::writer;
 use crate::AppState;
 use crate::rooms::{Outbound, text};
-use crate::store::{AccessCheck, SendOutcome};
+use crate::store::{AccessCheck, SendOrder, SendOutcome};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_protocol::{ClientFrame, ErrorCode, Secret, ServerFrame, close};
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -132,10 +132,10 @@ pub(super) struct Session {
     pub(super) state: Arc<AppState>,
     pub(super) out: mpsc::Sender<Outbound>,
     pub(super) overflowed: Arc<AtomicBool>,
-    /// Set once a send of this connection is refused for now (rate, storage): every later send
-    /// is held back too, so a resend can never be overtaken. Cleared by reconnecting.
-    pub(super) held: Arc<AtomicBool>,
-    /// Whether the job setting `held` was queued already.
+    /// Held once a send of this connection is refused for now (rate, storage): every later
+    /// send is held back too, so a resend can never be overtaken. Cleared by reconnecting.
+    pub(super) order: SendOrder,
+    /// Whether holding `order` was queued already.
     hold_requested: bool,
     pub(super) joined: HashSet<Arc<str>>,
     guard: FloodGuard,
@@ -167,7 +167,7 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
         state: Arc::clone(&state),
         out,
         overflowed,
-        held: Arc::new(AtomicBool::new(false)),
+        order: SendOrder::default(),
         hold_requested: false,
         joined: HashSet::new(),
         inflight: FuturesOrdered::new(),
@@ -267,11 +267,7 @@ impl Session {
     /// Ends the connection if its login was revoked (logout, refresh-token reuse) or the
     /// account disabled since it opened.
     async fn recheck_login(&mut self, login: i64) -> Option<End> {
-        let check = self
-            .state
-            .store
-            .read(move |c| crate::store::users::check_login(c, login))
-            .await;
+        let check = self.state.store.check_login(login).await;
         match check {
             Ok(AccessCheck::Valid { .. }) | Err(_) => None,
             Ok(AccessCheck::Invalid) => {
@@ -291,21 +287,9 @@ impl Session {
         if std::mem::replace(&mut self.hold_requested, true) {
             return;
         }
-        let held = Arc::clone(&self.held);
-        let marked = self
-            .state
-            .store
-            .write_then(
-                move |_| {
-                    held.store(true, std::sync::atomic::Ordering::Release);
-                    Ok(())
-                },
-                |_: crate::Result<()>| {},
-            )
-            .await;
-        if marked.is_err() {
+        if self.state.store.hold(&self.order).await.is_err() {
             // No writer: nothing can be stored anyway.
-            self.held.store(true, std::sync::atomic::Ordering::Release);
+            self.order.hold();
         }
     }
 

@@ -6,7 +6,6 @@
 //! back from the database before going on.
 
 use crate::rooms::{Outbound, text};
-use crate::store::messages;
 use crate::{AppState, Error};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_protocol::{ServerFrame, close, limits};
@@ -204,12 +203,7 @@ impl Writer {
         after: u64,
         latest: Option<u64>,
     ) -> Result<(), Stop> {
-        let name = room.to_string();
-        let last_seq = self
-            .state
-            .store
-            .read(move |c| messages::last_seq(c, &name))
-            .await?;
+        let last_seq = self.state.store.last_seq(&room).await?;
         self.feed(text(&ServerFrame::Joined {
             room: room.to_string(),
             last_seq,
@@ -225,12 +219,7 @@ impl Writer {
     }
 
     async fn history(&mut self, room: Arc<str>, before: u64, limit: usize) -> Result<(), Stop> {
-        let name = room.to_string();
-        let (mut messages, mut more) = self
-            .state
-            .store
-            .read(move |c| messages::before(c, &name, before, limit))
-            .await?;
+        let (mut messages, mut more) = self.state.store.before(&room, before, limit).await?;
         // Keep a page to a bounded size: drop the oldest beyond the cap; `more` says so.
         let mut bytes = 0;
         if let Some(keep_from) = messages.iter().rev().position(|m| {
@@ -255,11 +244,10 @@ impl Writer {
             let Some(&from) = self.delivered.get(room) else {
                 return Ok(());
             };
-            let name = room.to_string();
             let batch = self
                 .state
                 .store
-                .read(move |c| messages::after(c, &name, from, limits::REPLAY_BATCH))
+                .after(room, from, limits::REPLAY_BATCH)
                 .await?;
             let more = batch.len() == limits::REPLAY_BATCH;
             let mut up_to = from;

@@ -227,9 +227,8 @@ async fn no_auth_in_time_closes_with_4000() {
 async fn disabled_account_gets_4003_and_cannot_log_in() {
     let server = TestServer::start().await;
     let tokens = server.user("frank").await;
-    let db = server.data_dir().join("confab.db");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
-        .args(["--db", &db.to_string_lossy(), "disable-user", "frank"])
+        .args(["--db", &server.db_arg(), "disable-user", "frank"])
         .output()
         .unwrap_or_else(|e| panic!("run admin command: {e}"));
     assert!(
@@ -262,9 +261,7 @@ async fn disabled_account_gets_4003_and_cannot_log_in() {
 async fn tokens_and_passwords_are_not_stored_in_clear() {
     let server = TestServer::start().await;
     let tokens = server.user("grace").await;
-    let db = std::fs::read(server.data_dir().join("confab.db")).unwrap_or_default();
-    let wal = std::fs::read(server.data_dir().join("confab.db-wal")).unwrap_or_default();
-    let haystack = [db, wal].concat();
+    let haystack = server.stored_account_bytes().await;
     let contains = |needle: &str| {
         haystack
             .windows(needle.len())
@@ -301,9 +298,8 @@ async fn logout_and_disabling_end_connections_that_are_already_open() {
 
     let tokens = server.user("hank").await;
     let mut open = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
-    let db = server.data_dir().join("confab.db");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
-        .args(["--db", &db.to_string_lossy(), "disable-user", "hank"])
+        .args(["--db", &server.db_arg(), "disable-user", "hank"])
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -1,10 +1,12 @@
-//! Integration tests of confab-server over real sockets on 127.0.0.1:0 and real SQLite.
-//! One test binary for the whole crate keeps link time down.
+//! Integration tests of confab-server over real sockets on 127.0.0.1:0, on real SQLite — or on
+//! a real PostgreSQL when `CONFAB_TEST_POSTGRES` names a cluster (scripts/test.sh runs them
+//! both ways). One test binary for the whole crate keeps link time down.
 
 mod auth;
 mod bad_input;
 mod chat;
 mod lifecycle;
+mod nodes;
 mod resume;
 mod transport;
 mod updates;

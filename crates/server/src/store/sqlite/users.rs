@@ -1,48 +1,14 @@
 //! Users, logins and tokens. Token values never enter this module: callers pass SHA-256 hashes.
 
-use super::now_ms;
 use crate::Result;
+use crate::store::{AccessCheck, RefreshOutcome, TokenPairHashes, UserRecord, now_ms};
 use rusqlite::{Connection, OptionalExtension, params};
 
 const ACCESS: i64 = 0;
 const REFRESH: i64 = 1;
 
-/// A user row as login needs it.
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: i64,
-    pub username: String,
-    pub password_hash: String,
-    pub disabled: bool,
-}
-
-/// The verdict on an access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccessCheck {
-    Valid {
-        username: String,
-        /// The login (token family) it belongs to, rechecked while a connection lives.
-        login: i64,
-    },
-    /// Unknown, expired or revoked.
-    Invalid,
-    /// Valid token of a disabled account.
-    Forbidden,
-}
-
-/// The result of exchanging a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshOutcome {
-    /// The token was good and is now spent; new tokens were stored for the same login.
-    Rotated,
-    Invalid,
-    /// The token was already spent: the whole login has been revoked.
-    Reused,
-    Forbidden,
-}
-
 /// Creates a user; `false` if the name (in any case) is taken.
-pub fn create_user(conn: &Connection, username: &str, password_hash: &str) -> Result<bool> {
+pub(super) fn create_user(conn: &Connection, username: &str, password_hash: &str) -> Result<bool> {
     let n = conn.execute(
         "INSERT INTO users (username, password_hash, created_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT(username) DO NOTHING",
@@ -52,7 +18,7 @@ pub fn create_user(conn: &Connection, username: &str, password_hash: &str) -> Re
 }
 
 /// Looks a user up by name, in any case.
-pub fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
+pub(super) fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
     Ok(conn
         .query_row(
             "SELECT id, username, password_hash, disabled FROM users WHERE username = ?1",
@@ -70,7 +36,7 @@ pub fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>
 }
 
 /// Disables or re-enables an account; disabling also revokes every login. `false` if no such user.
-pub fn set_disabled(conn: &Connection, username: &str, disabled: bool) -> Result<bool> {
+pub(super) fn set_disabled(conn: &Connection, username: &str, disabled: bool) -> Result<bool> {
     let n = conn.execute(
         "UPDATE users SET disabled = ?2 WHERE username = ?1",
         params![username, disabled],
@@ -85,40 +51,31 @@ pub fn set_disabled(conn: &Connection, username: &str, disabled: bool) -> Result
 }
 
 /// Starts a new login for `user_id` and stores its first token pair.
-pub fn start_login(
-    conn: &Connection,
-    user_id: i64,
-    access: (&[u8], u64),
-    refresh: (&[u8], u64),
-) -> Result<()> {
+pub(super) fn start_login(conn: &Connection, user_id: i64, tokens: &TokenPairHashes) -> Result<()> {
     let now = now_ms();
     conn.execute(
         "INSERT INTO logins (user_id, created_ms) VALUES (?1, ?2)",
         params![user_id, now],
     )?;
     let login = conn.last_insert_rowid();
-    store_pair(conn, login, access, refresh)?;
+    store_pair(conn, login, tokens)?;
     // Housekeeping rides on logins: drop tokens that expired, so the table does not grow forever.
     conn.execute("DELETE FROM tokens WHERE expires_ms < ?1", [now])?;
     Ok(())
 }
 
-fn store_pair(
-    conn: &Connection,
-    login: i64,
-    access: (&[u8], u64),
-    refresh: (&[u8], u64),
-) -> Result<()> {
+fn store_pair(conn: &Connection, login: i64, tokens: &TokenPairHashes) -> Result<()> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO tokens (hash, login_id, kind, expires_ms) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    insert.execute(params![access.0, login, ACCESS, access.1])?;
-    insert.execute(params![refresh.0, login, REFRESH, refresh.1])?;
+    let (access, refresh) = (&tokens.access, &tokens.refresh);
+    insert.execute(params![access.hash, login, ACCESS, access.expires_ms])?;
+    insert.execute(params![refresh.hash, login, REFRESH, refresh.expires_ms])?;
     Ok(())
 }
 
 /// Checks an access token hash.
-pub fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
+pub(super) fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
     // Every connection runs this: compiling the join took more than a third of the server's
     // instructions per authentication. Pooled reader connections keep it prepared.
     let row: Option<(String, bool, bool, u64, i64)> = conn
@@ -141,7 +98,7 @@ pub fn check_access(conn: &Connection, hash: &[u8]) -> Result<AccessCheck> {
 
 /// Whether a login is still good for an open connection: not revoked, account not disabled.
 /// Expiry does not matter here: a token is checked when a connection opens, not while it lives.
-pub fn check_login(conn: &Connection, login: i64) -> Result<AccessCheck> {
+pub(super) fn check_login(conn: &Connection, login: i64) -> Result<AccessCheck> {
     let row: Option<(String, bool, bool)> = conn
         .prepare_cached(
             "SELECT u.username, u.disabled, l.revoked FROM logins l JOIN users u ON u.id = l.user_id
@@ -159,11 +116,10 @@ pub fn check_login(conn: &Connection, login: i64) -> Result<AccessCheck> {
 
 /// Spends a refresh token and stores the new pair in the same login. Reuse of a spent token is
 /// taken as theft: the login is revoked, so neither the thief nor the victim keeps access.
-pub fn refresh(
+pub(super) fn refresh(
     conn: &Connection,
     old: &[u8],
-    access: (&[u8], u64),
-    refresh: (&[u8], u64),
+    tokens: &TokenPairHashes,
 ) -> Result<RefreshOutcome> {
     let row: Option<(i64, bool, u64, bool, bool)> = conn
         .query_row(
@@ -188,12 +144,12 @@ pub fn refresh(
         return Ok(RefreshOutcome::Reused);
     }
     conn.execute("UPDATE tokens SET used = 1 WHERE hash = ?1", [old])?;
-    store_pair(conn, login, access, refresh)?;
+    store_pair(conn, login, tokens)?;
     Ok(RefreshOutcome::Rotated)
 }
 
 /// Revokes the login an access token belongs to. `false` if the token was not a live one.
-pub fn logout(conn: &Connection, access: &[u8]) -> Result<bool> {
+pub(super) fn logout(conn: &Connection, access: &[u8]) -> Result<bool> {
     let login: Option<i64> = conn
         .query_row(
             "SELECT t.login_id FROM tokens t JOIN logins l ON l.id = t.login_id

@@ -1,35 +1,14 @@
 //! Rooms and messages: sequence numbers, idempotent inserts, replay and history.
 
-use super::now_ms;
 use crate::Result;
+use crate::store::now_ms;
+use crate::store::types::Inserted;
+use crate::store::{NewMessage, SendOutcome};
 use confab_protocol::MessageData;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// A message as a client sent it.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub room: String,
-    pub client_id: String,
-    pub author: String,
-    pub body: String,
-}
-
-/// What storing a message did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Stored now, with its sequence number.
-    Stored(MessageData),
-    /// This author already stored this id in this room: the original seq, nothing new stored.
-    Duplicate { seq: u64 },
-    /// This author already used this id in another room.
-    IdReused { room: String },
-    /// Not attempted: an earlier send of the same connection failed, and storing this one
-    /// would put it ahead of that one.
-    HeldBack,
-}
-
 /// Stores `msg` with the room's next sequence number, unless its id was seen before.
-pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
+pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
     // Cached statements: this runs for every message, and parsing SQL cost more than storing.
     let prior: Option<(String, u64)> = conn
         .prepare_cached(
@@ -41,11 +20,11 @@ pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
         })
         .optional()?;
     if let Some((room, seq)) = prior {
-        return Ok(if room == msg.room {
+        return Ok(Inserted::Not(if room == msg.room {
             SendOutcome::Duplicate { seq }
         } else {
             SendOutcome::IdReused { room }
-        });
+        }));
     }
     conn.prepare_cached("INSERT INTO rooms (name) VALUES (?1) ON CONFLICT(name) DO NOTHING")?
         .execute([&msg.room])?;
@@ -68,7 +47,7 @@ pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
         msg.body,
         ts
     ])?;
-    Ok(SendOutcome::Stored(MessageData {
+    Ok(Inserted::New(MessageData {
         room: msg.room,
         seq,
         id: msg.client_id,
@@ -79,7 +58,7 @@ pub fn insert(conn: &Connection, msg: NewMessage) -> Result<SendOutcome> {
 }
 
 /// The room's highest sequence number (0 for a room with no messages).
-pub fn last_seq(conn: &Connection, room: &str) -> Result<u64> {
+pub(super) fn last_seq(conn: &Connection, room: &str) -> Result<u64> {
     let seq = conn
         .query_row("SELECT last_seq FROM rooms WHERE name = ?1", [room], |r| {
             r.get(0)
@@ -89,7 +68,12 @@ pub fn last_seq(conn: &Connection, room: &str) -> Result<u64> {
 }
 
 /// Up to `limit` messages with seq > `after`, ascending.
-pub fn after(conn: &Connection, room: &str, after: u64, limit: usize) -> Result<Vec<MessageData>> {
+pub(super) fn after(
+    conn: &Connection,
+    room: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<MessageData>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.seq, m.client_id, m.author, m.body, m.ts_ms FROM messages m
          JOIN rooms r ON r.id = m.room_id
@@ -100,7 +84,7 @@ pub fn after(conn: &Connection, room: &str, after: u64, limit: usize) -> Result<
 }
 
 /// Up to `limit` messages with seq < `before`, ascending, and whether older ones exist.
-pub fn before(
+pub(super) fn before(
     conn: &Connection,
     room: &str,
     before: u64,

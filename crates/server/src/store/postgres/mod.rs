@@ -1,0 +1,303 @@
+//! The PostgreSQL backend, for several server nodes sharing one database.
+//!
+//! Reads and account writes run on a connection pool, each write in its own transaction.
+//! Sends go through one writer task per node, like SQLite's writer thread: it takes every send
+//! that is waiting, stores each inside its own savepoint and commits them together (group
+//! commit: one WAL flush for the batch), then reports the outcomes and hands the stored messages
+//! to the fan-out, in order.
+//!
+//! Seqs stay gap-free with writers on several nodes because a send takes the next number with
+//! `UPDATE rooms SET last_seq = last_seq + 1 … RETURNING` in the transaction that stores it: the
+//! row lock makes writers of a room take turns, and a rollback gives the number back. A group
+//! locks all its rooms first, in id order, so two nodes' groups never wait on each other in a
+//! circle (deadlock).
+
+mod queries;
+mod schema;
+
+use super::types::Inserted;
+use super::{
+    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, TokenPairHashes,
+    UserRecord,
+};
+use crate::{Error, Result};
+use confab_protocol::MessageData;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::str::FromStr as _;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+/// Sends waiting for the writer before `send` starts to wait (backpressure).
+const WRITE_QUEUE: usize = 4096;
+/// Most sends committed in one transaction.
+const MAX_GROUP: usize = 256;
+/// Pooled connections per node: the writer's, and the rest for reads and account writes.
+const POOL_SIZE: usize = 16;
+/// How long a caller waits for a pooled connection before its request fails.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// A cloneable handle to the database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+enum Job {
+    Send {
+        msg: NewMessage,
+        order: SendOrder,
+        reply: oneshot::Sender<Result<SendOutcome>>,
+    },
+    Hold(SendOrder),
+}
+
+impl PgStore {
+    /// Connects, migrates and starts the writer task. The task ends when the last handle is
+    /// dropped, after committing what was queued.
+    pub async fn open(url: &str, committed: mpsc::Sender<MessageData>) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| Error::Pool(e.to_string()))?;
+        let mut client = pool.get().await?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        let (jobs, rx) = mpsc::channel(WRITE_QUEUE);
+        tokio::spawn(writer(pool.clone(), rx, committed));
+        Ok(Self { pool, jobs })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// The storage interface (see [`crate::store::Store`] for what each call promises).
+impl PgStore {
+    pub(super) async fn send(&self, msg: NewMessage, order: &SendOrder) -> Result<PendingSend> {
+        let (reply, rx) = oneshot::channel();
+        let order = order.clone();
+        self.jobs
+            .send(Job::Send { msg, order, reply })
+            .await
+            .map_err(|_| Error::StoreClosed)?;
+        Ok(PendingSend(rx))
+    }
+
+    pub(super) async fn hold(&self, order: &SendOrder) -> Result<()> {
+        self.jobs
+            .send(Job::Hold(order.clone()))
+            .await
+            .map_err(|_| Error::StoreClosed)
+    }
+
+    pub(super) async fn last_seq(&self, room: &str) -> Result<u64> {
+        queries::last_seq(&self.client().await?, room).await
+    }
+
+    pub(super) async fn after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageData>> {
+        queries::after(&self.client().await?, room, after, limit).await
+    }
+
+    pub(super) async fn before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<MessageData>, bool)> {
+        queries::before(&self.client().await?, room, before, limit).await
+    }
+
+    pub(super) async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
+        queries::create_user(&self.client().await?, username, password_hash).await
+    }
+
+    pub(super) async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        queries::find_user(&self.client().await?, username).await
+    }
+
+    pub(super) async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let found = queries::set_disabled(&tx, username, disabled).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    pub(super) async fn start_login(&self, user_id: i64, tokens: TokenPairHashes) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        queries::start_login(&tx, user_id, &tokens).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn refresh(
+        &self,
+        old: Vec<u8>,
+        tokens: TokenPairHashes,
+    ) -> Result<RefreshOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let outcome = queries::refresh(&tx, &old, &tokens).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub(super) async fn check_access(&self, hash: Vec<u8>) -> Result<AccessCheck> {
+        queries::check_access(&self.client().await?, &hash).await
+    }
+
+    pub(super) async fn check_login(&self, login: i64) -> Result<AccessCheck> {
+        queries::check_login(&self.client().await?, login).await
+    }
+
+    pub(super) async fn logout(&self, access: Vec<u8>) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let done = queries::logout(&tx, &access).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
+/// Commits waiting sends in groups until every handle is gone.
+async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Sender<MessageData>) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while jobs.recv_many(&mut batch, MAX_GROUP).await > 0 {
+        let results = match run_group(&pool, &batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "commit failed");
+                batch
+                    .iter()
+                    .map(|_| Some(Err(Error::Commit(e.to_string()))))
+                    .collect()
+            }
+        };
+        for (job, result) in batch.drain(..).zip(results) {
+            let (Job::Send { order, reply, .. }, Some(result)) = (job, result) else {
+                continue;
+            };
+            if result.is_err() {
+                order.hold();
+            }
+            let (outcome, stored) = Inserted::split(result);
+            let _ = reply.send(outcome);
+            if let Some(m) = stored {
+                // Closed only when the server is stopping; nobody is left to deliver to.
+                let _ = committed.send(m).await;
+            }
+        }
+    }
+    tracing::debug!("storage writer finished");
+}
+
+/// Stores one group in one transaction: an outcome per job (`None` for a hold), or the error
+/// that failed the whole group.
+async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Option<Result<Inserted>>>> {
+    let mut client = pool.get().await?;
+    let mut rooms: Vec<&str> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Send { msg, .. } => Some(msg.room.as_str()),
+            Job::Hold(_) => None,
+        })
+        .collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    // Outside the transaction: a new room's row must not be a lock this group holds while it
+    // waits, in id order, for the others.
+    client
+        .execute(
+            "INSERT INTO rooms (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING",
+            &[&rooms],
+        )
+        .await?;
+    let mut tx = client.transaction().await?;
+    tx.execute(
+        "SELECT 1 FROM rooms WHERE name = ANY($1) ORDER BY id FOR UPDATE",
+        &[&rooms],
+    )
+    .await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let (msg, order) = match job {
+            Job::Hold(order) => {
+                // In queue order, like the sends: those queued before it are still stored.
+                order.hold();
+                results.push(None);
+                continue;
+            }
+            Job::Send { msg, order, .. } => (msg, order),
+        };
+        if order.is_held() {
+            results.push(Some(Ok(Inserted::Not(SendOutcome::HeldBack))));
+            continue;
+        }
+        let sp = tx.savepoint("send").await?;
+        let result = match queries::insert(&sp, msg).await {
+            Ok(inserted) => {
+                sp.commit().await?;
+                Ok(inserted)
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                // Another node stored the same id a moment ago (a client that failed over
+                // resent it): the original answers it, as on one node.
+                match already_stored(&tx, msg, &e).await? {
+                    Some(outcome) => Ok(Inserted::Not(outcome)),
+                    None => {
+                        order.hold();
+                        Err(e)
+                    }
+                }
+            }
+        };
+        results.push(Some(result));
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// After a failed insert: the earlier send it collided with, if the failure was the dedup index.
+async fn already_stored(
+    tx: &deadpool_postgres::Transaction<'_>,
+    msg: &NewMessage,
+    err: &Error,
+) -> Result<Option<SendOutcome>> {
+    let Error::Postgres(e) = err else {
+        return Ok(None);
+    };
+    if e.code() != Some(&SqlState::UNIQUE_VIOLATION) {
+        return Ok(None);
+    }
+    queries::prior_send(tx, &msg.author, &msg.client_id, &msg.room).await
+}

@@ -1,0 +1,92 @@
+//! Schema migrations for PostgreSQL, tracked in `confab_schema`. Several nodes may start at once:
+//! a transaction-scoped advisory lock lets one migrate while the others wait, then find nothing
+//! to do.
+
+use crate::{Error, Result};
+use tokio_postgres::Client;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append only: never edit a shipped
+/// one. The tables mirror the SQLite backend's (see `sqlite/schema.rs`), in Postgres types.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE users (
+        id            BIGSERIAL PRIMARY KEY,
+        username      TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+        created_ms    BIGINT NOT NULL
+    );
+    -- Usernames are ASCII (protocol rule) and unique in any case, as SQLite's NOCASE makes them.
+    CREATE UNIQUE INDEX users_username ON users (lower(username));
+    -- A login is one sign-in on one device: a family of rotated tokens revoked together.
+    CREATE TABLE logins (
+        id         BIGSERIAL PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_ms BIGINT NOT NULL,
+        revoked    BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    -- Only SHA-256 hashes of tokens are stored; a leaked database reveals no usable token.
+    CREATE TABLE tokens (
+        hash       BYTEA PRIMARY KEY,
+        login_id   BIGINT NOT NULL REFERENCES logins(id) ON DELETE CASCADE,
+        kind       SMALLINT NOT NULL,  -- 0 access, 1 refresh
+        expires_ms BIGINT NOT NULL,
+        used       BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX tokens_login ON tokens(login_id);
+    CREATE INDEX tokens_expiry ON tokens(expires_ms);
+    -- last_seq is the room's counter: a send increments it under the row lock, so writers on
+    -- every node take turns, and a rolled-back send gives its number back (a SEQUENCE would not).
+    CREATE TABLE rooms (
+        id       BIGSERIAL PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        last_seq BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        room_id   BIGINT NOT NULL REFERENCES rooms(id),
+        seq       BIGINT NOT NULL,
+        client_id TEXT NOT NULL,
+        author    TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        ts_ms     BIGINT NOT NULL,
+        PRIMARY KEY (room_id, seq)
+    );
+    -- Idempotent sends: one author cannot store the same client id twice.
+    CREATE UNIQUE INDEX messages_dedup ON messages(author, client_id);
+"#];
+
+/// Names the advisory lock every node takes to migrate: "confab" in ASCII.
+const MIGRATION_LOCK: i64 = 0x636f_6e66_6162;
+
+/// Brings the database up to the newest schema; refuses one written by a newer server.
+pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS confab_schema (version INTEGER NOT NULL)")
+        .await?;
+    let found: i64 = match tx
+        .query_opt("SELECT version FROM confab_schema", &[])
+        .await?
+    {
+        Some(row) => i64::from(row.get::<_, i32>(0)),
+        None => {
+            tx.execute("INSERT INTO confab_schema (version) VALUES (0)", &[])
+                .await?;
+            0
+        }
+    };
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(Error::SchemaTooNew { found, supported });
+    }
+    for sql in MIGRATIONS.iter().skip(found as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    tx.execute(
+        "UPDATE confab_schema SET version = $1",
+        &[&(supported as i32)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

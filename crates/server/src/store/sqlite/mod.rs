@@ -1,0 +1,373 @@
+//! The embedded SQLite backend (WAL mode).
+//!
+//! One writer thread owns the only read-write connection and applies jobs in arrival order. It
+//! takes every job that is waiting, runs each inside its own savepoint (one failing job does not
+//! undo the others), commits them all in one transaction — one fsync for the whole group — and
+//! only then runs each job's completion, in order. Completions are where outcomes are reported
+//! and committed messages handed on to the fan-out, so nothing is acknowledged before it is
+//! durable, and a room's messages are broadcast in sequence order.
+//!
+//! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
+//! the writer commits.
+
+mod messages;
+mod schema;
+mod users;
+
+use super::types::Inserted;
+use super::{
+    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, TokenPairHashes,
+    UserRecord,
+};
+use crate::{Error, Result};
+use confab_protocol::MessageData;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Jobs waiting for the writer before `write` starts to wait (backpressure).
+const WRITE_QUEUE: usize = 4096;
+/// Most jobs committed in one transaction.
+const MAX_GROUP: usize = 512;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// A cloneable handle to the database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
+    committed: mpsc::Sender<MessageData>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.readers.path)
+            .finish()
+    }
+}
+
+/// The writer thread; joining it after every [`SqliteStore`] is dropped guarantees the database was
+/// closed cleanly.
+#[derive(Debug)]
+pub struct WriterThread(JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to finish its queue and close the database.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the storage writer thread panicked");
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it and starts the writer.
+    /// Blocks: call it off the runtime.
+    pub fn open(
+        path: &Path,
+        max_bytes: Option<u64>,
+        committed: mpsc::Sender<MessageData>,
+    ) -> Result<(Self, WriterThread)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        if let Some(max) = max_bytes {
+            let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            conn.pragma_update(None, "max_page_count", (max / page.max(1)).max(1))?;
+        }
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("confab-store".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        let readers = Arc::new(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let store = Self {
+            jobs: tx,
+            readers,
+            committed,
+        };
+        Ok((store, WriterThread(thread)))
+    }
+
+    /// Runs `f` in the writer and returns its result once committed.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.write_then(f, move |result| {
+            let _ = tx.send(result);
+        })
+        .await?;
+        rx.await.map_err(|_| Error::StoreClosed)?
+    }
+
+    /// Queues `f` for the writer and returns as soon as it is queued; `then` runs on the writer
+    /// thread after the commit (or failure), in queue order. `then` must be quick: it may wait
+    /// only as back-pressure (the fan-out queue being full), never on the runtime.
+    async fn write_then<T, F, C>(&self, f: F, then: C) -> Result<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        C: FnOnce(Result<T>) + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| then(commit.and(result)));
+            (ok, completion)
+        });
+        self.jobs.send(job).await.map_err(|_| Error::StoreClosed)
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.put(conn);
+            result
+        })
+        .await?
+    }
+}
+
+/// The storage interface (see [`crate::store::Store`] for what each call promises).
+impl SqliteStore {
+    pub(super) async fn send(&self, msg: NewMessage, order: &SendOrder) -> Result<PendingSend> {
+        let (tx, rx) = oneshot::channel();
+        let (order, order_after) = (order.clone(), order.clone());
+        let committed = self.committed.clone();
+        self.write_then(
+            // Jobs run one at a time on the writer thread, so the flag orders exactly: once a
+            // send fails, no later send of this connection is stored.
+            move |c| {
+                if order.is_held() {
+                    return Ok(Inserted::Not(SendOutcome::HeldBack));
+                }
+                let result = messages::insert(c, msg);
+                if result.is_err() {
+                    order.hold();
+                }
+                result
+            },
+            // On the writer thread right after the commit, in commit order: each room's
+            // messages reach the fan-out in sequence.
+            move |result| {
+                if result.is_err() {
+                    order_after.hold();
+                }
+                let (outcome, stored) = Inserted::split(result);
+                let _ = tx.send(outcome);
+                if let Some(m) = stored {
+                    // Closed only when the server is stopping; nobody is left to deliver to.
+                    let _ = committed.blocking_send(m);
+                }
+            },
+        )
+        .await?;
+        Ok(PendingSend(rx))
+    }
+
+    pub(super) async fn hold(&self, order: &SendOrder) -> Result<()> {
+        let order = order.clone();
+        self.write_then(
+            move |_| {
+                order.hold();
+                Ok(())
+            },
+            |_: Result<()>| {},
+        )
+        .await
+    }
+
+    pub(super) async fn last_seq(&self, room: &str) -> Result<u64> {
+        let room = room.to_owned();
+        self.read(move |c| messages::last_seq(c, &room)).await
+    }
+
+    pub(super) async fn after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageData>> {
+        let room = room.to_owned();
+        self.read(move |c| messages::after(c, &room, after, limit))
+            .await
+    }
+
+    pub(super) async fn before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<MessageData>, bool)> {
+        let room = room.to_owned();
+        self.read(move |c| messages::before(c, &room, before, limit))
+            .await
+    }
+
+    pub(super) async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
+        let (name, hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |c| users::create_user(c, &name, &hash))
+            .await
+    }
+
+    pub(super) async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        let name = username.to_owned();
+        self.read(move |c| users::find_user(c, &name)).await
+    }
+
+    pub(super) async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let name = username.to_owned();
+        self.write(move |c| users::set_disabled(c, &name, disabled))
+            .await
+    }
+
+    pub(super) async fn start_login(&self, user_id: i64, tokens: TokenPairHashes) -> Result<()> {
+        self.write(move |c| users::start_login(c, user_id, &tokens))
+            .await
+    }
+
+    pub(super) async fn refresh(
+        &self,
+        old: Vec<u8>,
+        tokens: TokenPairHashes,
+    ) -> Result<RefreshOutcome> {
+        self.write(move |c| users::refresh(c, &old, &tokens)).await
+    }
+
+    pub(super) async fn check_access(&self, hash: Vec<u8>) -> Result<AccessCheck> {
+        self.read(move |c| users::check_access(c, &hash)).await
+    }
+
+    pub(super) async fn check_login(&self, login: i64) -> Result<AccessCheck> {
+        self.read(move |c| users::check_login(c, login)).await
+    }
+
+    pub(super) async fn logout(&self, access: Vec<u8>) -> Result<bool> {
+        self.write(move |c| users::logout(c, &access)).await
+    }
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&self.path, flags)?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before the ack goes out, even across a power cut. Group commit
+    // keeps the cost to one fsync per batch.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&mut conn, &mut batch);
+    }
+    tracing::debug!("storage writer finished");
+}
+
+fn run_group(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let mut completions = Vec::with_capacity(batch.len());
+    let commit = (|| -> Result<()> {
+        let mut tx = conn.transaction()?;
+        for job in batch.drain(..) {
+            let sp = tx.savepoint()?;
+            let (ok, done) = job(&sp);
+            completions.push(done);
+            if ok {
+                sp.commit()?;
+                continue;
+            }
+            drop(sp); // rolls this job back
+            // SQLITE_FULL, IOERR and NOMEM may roll back the whole transaction, not only the
+            // statement. Going on would run later jobs outside it, commit them one by one and
+            // still report them failed: stop, and fail the whole group instead.
+            if tx.is_autocommit() {
+                return Err(Error::Commit("the database rolled the group back".into()));
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(err) = &commit {
+        tracing::error!(error = %err, jobs = completions.len() + batch.len(), "commit failed");
+    }
+    // Jobs never started (a savepoint could not be opened) are dropped: dropping a job drops its
+    // completion, which its waiter sees as a failed write, so it is never acknowledged.
+    batch.clear();
+    for done in completions {
+        done(match &commit {
+            Ok(()) => Ok(()),
+            Err(e) => Err(copy_error(e)),
+        });
+    }
+}
+
+/// Every job of a failed group gets its own copy of the failure.
+fn copy_error(err: &Error) -> Error {
+    match err {
+        Error::Db(rusqlite::Error::SqliteFailure(code, msg)) => {
+            Error::Db(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => Error::Commit(other.to_string()),
+    }
+}
