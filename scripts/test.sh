@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every Confab test: formatting, lints, Rust unit and integration tests (real
-# server on loopback, real SQLite), a protocol client written from docs/protocol.md alone, and
+# server on loopback, on real SQLite and again on a private PostgreSQL), a protocol client written from docs/protocol.md alone, and
 # the desktop app end to end in a real window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,12 @@ fi
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 artifacts="$PWD/artifacts"
 step() { printf '\n==> %s\n' "$*"; }
+services="" e2e_home=""
+cleanup() {
+  [ -z "$services" ] || { scripts/services.sh stop "$services"; rm -rf "$services"; }
+  [ -z "$e2e_home" ] || rm -rf "$e2e_home"
+}
+trap cleanup EXIT
 
 step "UI: install, type-check, build, unit tests"
 npm ci --prefix ui --no-audit --no-fund
@@ -37,6 +43,16 @@ else
   cargo test --workspace --locked
 fi
 
+step "server integration tests again, on PostgreSQL (a private cluster on loopback)"
+services="$(mktemp -d)"
+eval "$(scripts/services.sh start "$services")"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked -p confab-server --test it
+else
+  cargo test --locked -p confab-server --test it
+fi
+unset CONFAB_TEST_POSTGRES
+
 step "benchmark smoke (tiny configuration; the real run is scripts/bench.sh)"
 scripts/bench.sh --quick
 
@@ -55,7 +71,6 @@ mkdir -p "$artifacts/e2e"
 # A throw-away home for the app's data, settings and the keyring, unlocked inside a private
 # D-Bus session. The tray is driven over that bus, the window through X11 (python-xlib).
 e2e_home="$(mktemp -d)"
-trap 'rm -rf "$e2e_home"' EXIT
 mkdir -p "$e2e_home/data" "$e2e_home/config"
 CONFAB_APP="$target/debug/confab-desktop" CONFAB_BIN_DIR="$target/debug" CONFAB_ARTIFACTS="$artifacts/e2e" \
   CONFAB_PYTHON="$venv/bin/python" XDG_DATA_HOME="$e2e_home/data" XDG_CONFIG_HOME="$e2e_home/config" \

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Starts a private PostgreSQL cluster (and Redis) for the tests, on free loopback ports, in a
+# throw-away folder; prints the variables that point the tests at them. Nothing of the
+# machine's own PostgreSQL or Redis is touched.
+#   eval "$(scripts/services.sh start DIR)"    then   scripts/services.sh stop DIR
+set -euo pipefail
+cmd="${1:?start|stop}"; dir="${2:?folder}"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+[ -x "$pgbin/initdb" ] || { echo "PostgreSQL is not installed (scripts/prereqs.sh test)" >&2; exit 1; }
+# initdb refuses to run as root: root runs the cluster as the user the package creates.
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
+
+case "$cmd" in
+start)
+  mkdir -p "$dir/pg"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+  port="$(free_port)"
+  "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" --auth=trust -U postgres >"$dir/pg/initdb.log"
+  # fsync off: these clusters hold test data only and are deleted afterwards; never in a bench.
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w start \
+    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400" >/dev/null
+  echo "export CONFAB_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
+  ;;
+stop)
+  [ -d "$dir/pg/data" ] && "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -m fast stop >/dev/null || true
+  ;;
+*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
