@@ -1,5 +1,6 @@
 //! Server configuration with the documented defaults (docs/protocol.md, "Limits").
 
+use crate::cluster::ClusterConfig;
 use crate::store::Database;
 use confab_protocol::limits;
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use std::time::Duration;
 pub struct Config {
     /// The database: a SQLite file (created with its folder if missing) or PostgreSQL.
     pub db: Database,
+    /// Several nodes: the Redis link between them (`--pubsub`). Needs a PostgreSQL `db`.
+    pub cluster: Option<ClusterConfig>,
     /// Browser origins allowed to call the API and open `/ws` (exact match, e.g.
     /// `https://chat.example.org`). Requests without an `Origin` header (native clients) are
     /// always allowed; any other origin gets 403.
@@ -103,6 +106,7 @@ impl Config {
     pub fn new(db: impl Into<Database>) -> Self {
         Self {
             db: db.into(),
+            cluster: None,
             allowed_origins: Vec::new(),
             tls: None,
             access_ttl: Duration::from_secs(15 * 60),

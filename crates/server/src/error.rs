@@ -14,6 +14,9 @@ pub enum Error {
     /// No pooled PostgreSQL connection could be had (the database is down or overloaded).
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
+    /// The pub/sub link between nodes (Redis) is misconfigured.
+    #[error("pub/sub: {0}")]
+    Pubsub(String),
     #[error("the database schema is version {found}, newer than this server ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("commit failed: {0}")]

@@ -34,6 +34,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
+        .route("/readyz", get(ready))
         .route("/ws", get(upgrade))
         .route("/updates/{file}", get(crate::updates::serve))
         .fallback(|| async {
@@ -164,6 +165,25 @@ async fn register(
         }),
     )
         .into_response())
+}
+
+/// Ready for traffic: the database answers and, with several nodes, the pub/sub link is up.
+/// A load balancer sends new connections elsewhere while this says 503.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let database = state.store.ping().await.is_ok();
+    let pubsub = state.cluster.as_ref().map(|c| c.is_connected());
+    let ok = database && pubsub != Some(false);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "database": database,
+        "pubsub": pubsub,
+    });
+    (status, Json(body)).into_response()
 }
 
 async fn login(

@@ -8,6 +8,7 @@
 //! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
 //!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
+//! - [`cluster`]: several nodes on one PostgreSQL, joined by Redis pub/sub as a doorbell.
 //! - [`auth`]: argon2 passwords, random tokens stored as hashes, refresh rotation.
 //! - [`store`]: one storage interface on SQLite (default: WAL mode, one group-committing writer
 //!   thread) or PostgreSQL (several nodes); sequence numbers and idempotent sends live here.
@@ -17,8 +18,10 @@
 //! session sends close 1001 after the acks it owes, and the writer thread drains and closes.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 mod error;
+mod fan_out;
 mod http;
 mod http_error;
 mod net;
@@ -44,6 +47,8 @@ pub(crate) struct AppState {
     pub store: store::Store,
     pub auth: auth::Auth,
     pub hub: Arc<rooms::Hub>,
+    /// The link with the other nodes, when there are several.
+    pub cluster: Option<cluster::Cluster>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     /// Open WebSocket sessions are capped at `limits.max_connections`.
@@ -52,6 +57,22 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// `user` is typing in `room`: this node's members hear it, and the other nodes'.
+    pub(crate) fn typing(&self, room: &str, user: &str) {
+        self.hub.typing(room, user);
+        if let Some(cluster) = &self.cluster {
+            cluster.typing(room, user);
+        }
+    }
+
+    /// `user`'s first connection on this node joined `room` (`present`), or its last one left.
+    pub(crate) fn presence_changed(&self, room: &str, user: &str, present: bool) {
+        self.hub.announce_presence(room);
+        if let Some(cluster) = &self.cluster {
+            cluster.presence(room, user, present);
+        }
+    }
+
     /// A new connection id: random start, then counting, so ids do not leak server uptime.
     pub(crate) fn next_session_id(&self) -> u64 {
         self.session_ids.fetch_add(1, Ordering::Relaxed)
@@ -62,16 +83,31 @@ impl AppState {
 /// waits for them up to the grace period and closes the database.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<()> {
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    if config.cluster.is_some() && !matches!(config.db, store::Database::Postgres(_)) {
+        return Err(Error::Pubsub(
+            "several nodes share one PostgreSQL database: --pubsub needs --db postgres://…".into(),
+        ));
+    }
     let hub = Arc::new(rooms::Hub::default());
-    let (committed, to_fan_out) = tokio::sync::mpsc::channel(rooms::PUBLISH_QUEUE);
-    rooms::fan_out(Arc::clone(&hub), to_fan_out);
+    let (committed, to_fan_out) = tokio::sync::mpsc::channel(fan_out::PUBLISH_QUEUE);
     let (store, closer) = store::Store::open(&config.db, config.max_db_bytes, committed).await?;
+    let cluster = match &config.cluster {
+        Some(c) => Some(cluster::Cluster::start(
+            c.clone(),
+            Arc::clone(&hub),
+            store.clone(),
+            shutdown.clone(),
+        )?),
+        None => None,
+    };
+    fan_out::start(Arc::clone(&hub), to_fan_out, cluster.clone());
     let config = Arc::new(config);
     let state = Arc::new(AppState {
         auth: auth::Auth::new(store.clone(), Arc::clone(&config)),
         config: Arc::clone(&config),
         store,
         hub,
+        cluster,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
         ws_slots: Arc::new(tokio::sync::Semaphore::new(

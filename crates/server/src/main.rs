@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use confab_server::cluster::ClusterConfig;
 use confab_server::store::{Database, Store};
 use confab_server::{Config, TlsFiles};
 use std::io::IsTerminal as _;
@@ -26,6 +27,9 @@ struct Args {
     /// sharing one database [default: <data dir>/confab.db].
     #[arg(long, env = "CONFAB_DB")]
     db: Option<String>,
+    /// Several nodes on one PostgreSQL --db: the Redis that links them (redis://host:port/).
+    #[arg(long, env = "CONFAB_PUBSUB")]
+    pubsub: Option<String>,
     /// Browser origin allowed to use the server (repeat, or comma-separate in the variable).
     /// Clients that send no Origin (native apps, the CLI) are always allowed.
     #[arg(long = "origin", env = "CONFAB_ORIGINS", value_delimiter = ',')]
@@ -109,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         return admin(&db, command).await;
     }
     let mut config = Config::new(db);
+    config.cluster = args.pubsub.map(ClusterConfig::new);
     config.allowed_origins = args
         .origins
         .into_iter()

@@ -8,9 +8,9 @@
 //! The lock is a plain mutex held only for map operations and `try_send`s, never across `.await`.
 
 use axum::extract::ws::Utf8Bytes;
-use confab_protocol::{MessageData, ServerFrame};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use confab_protocol::ServerFrame;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
@@ -40,6 +40,9 @@ pub enum Outbound {
         before: u64,
         limit: usize,
     },
+    /// Read back whatever the database has beyond what was delivered (another node stored it
+    /// and its doorbell was lost).
+    CatchUp { room: Arc<str> },
     /// Stop delivering the room and confirm with `left`.
     Forget { room: Arc<str> },
     /// A WebSocket ping (heartbeat).
@@ -75,25 +78,11 @@ struct Room {
     /// building the list costs O(users), not a pass over every session, and a user's further
     /// sessions (devices, reconnects) announce nothing to the others.
     users: BTreeMap<Arc<str>, usize>,
-}
-
-/// Committed messages that may wait for the fan-out before the store waits for it.
-pub const PUBLISH_QUEUE: usize = 4096;
-
-/// Fans committed messages out, in the order the store committed them, from one runtime task
-/// until the store drops its sender. The SQLite backend commits on a thread of its own; fanning
-/// out there woke every member's writer from outside the runtime — a cross-thread wake-up
-/// (futex, eventfd) per delivery; from a worker thread a wake-up is a push onto its run queue.
-pub fn fan_out(hub: Arc<Hub>, mut committed: mpsc::Receiver<MessageData>) {
-    tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(64);
-        while committed.recv_many(&mut batch, 64).await > 0 {
-            for m in batch.drain(..) {
-                let (room, seq) = (m.room.clone(), m.seq);
-                hub.publish(&room, seq, &text(&ServerFrame::Message(m)));
-            }
-        }
-    });
+    /// The highest seq handed to the members (from a commit here, another node's doorbell, or
+    /// a check of the database).
+    latest: AtomicU64,
+    /// Users present through other nodes only (several nodes; kept by `cluster`).
+    remote: BTreeSet<String>,
 }
 
 /// All rooms with at least one member.
@@ -156,6 +145,7 @@ impl Hub {
         let Some((key, r)) = rooms.get_key_value(room) else {
             return;
         };
+        r.latest.fetch_max(seq, Ordering::Relaxed);
         for member in r.members.values() {
             member.offer(Outbound::Live {
                 room: Arc::clone(key),
@@ -163,6 +153,51 @@ impl Hub {
                 frame: frame.clone(),
             });
         }
+    }
+
+    /// Whether any connection of this node is in `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.rooms().contains_key(room)
+    }
+
+    /// The rooms with members here, and their users here.
+    pub fn local_rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)> {
+        self.rooms()
+            .iter()
+            .map(|(room, r)| (Arc::clone(room), r.users.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// The database has `room` up to `last_seq`: members catch up if that is beyond what they
+    /// were handed.
+    pub fn nudge(&self, room: &str, last_seq: u64) {
+        let rooms = self.rooms();
+        let Some((key, r)) = rooms.get_key_value(room) else {
+            return;
+        };
+        // Under the lock, like `publish`: the two cannot interleave.
+        if r.latest.fetch_max(last_seq, Ordering::Relaxed) >= last_seq {
+            return;
+        }
+        for member in r.members.values() {
+            member.offer(Outbound::CatchUp {
+                room: Arc::clone(key),
+            });
+        }
+    }
+
+    /// Sets who is in `room` through other nodes; true if the room's presence list changed.
+    pub fn set_remote_users(&self, room: &str, users: BTreeSet<String>) -> bool {
+        let mut rooms = self.rooms();
+        let Some(r) = rooms.get_mut(room) else {
+            return false;
+        };
+        if r.remote == users {
+            return false;
+        }
+        let before = presence_list(r);
+        r.remote = users;
+        presence_list(r) != before
     }
 
     /// Sends `typing` to everyone in the room except the typing user's own connections.
@@ -208,12 +243,15 @@ impl Hub {
 fn presence_of(room: &str, r: Option<&Room>) -> ServerFrame {
     ServerFrame::Presence {
         room: room.to_owned(),
-        users: r
-            .into_iter()
-            .flat_map(|r| r.users.keys())
-            .map(|u| u.to_string())
-            .collect(),
+        users: r.map(presence_list).unwrap_or_default(),
     }
+}
+
+/// Distinct users here and on other nodes, sorted.
+fn presence_list(r: &Room) -> Vec<String> {
+    let here = r.users.keys().map(|u| u.to_string());
+    let all: BTreeSet<String> = here.chain(r.remote.iter().cloned()).collect();
+    all.into_iter().collect()
 }
 
 /// Serialises a frame once, into a cheaply cloneable text buffer.

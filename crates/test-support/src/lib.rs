@@ -10,12 +10,14 @@
 pub mod backend;
 mod client;
 pub mod proxy;
+mod redis;
 mod server;
 mod tls;
 
 pub use backend::Backend;
 pub use client::{Closed, WsClient};
 pub use proxy::{FaultProxy, Mode};
+pub use redis::TestRedis;
 pub use server::TestServer;
 pub use tls::TestCert;
 

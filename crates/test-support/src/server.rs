@@ -51,10 +51,33 @@ impl TestServer {
     /// Another node on this server's database (PostgreSQL: several nodes share one), on its own
     /// port, with the same configuration.
     pub async fn another_node(&self) -> Self {
+        self.another_node_with(|_| {}).await
+    }
+
+    /// Another node whose configuration `tweak` may change.
+    pub async fn another_node_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir =
             std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")));
         let at = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-        Self::launch(self.config.clone(), dir, at).await
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        Self::launch(config, dir, at).await
+    }
+
+    /// Waits until `/readyz` says ready (database and, with several nodes, pub/sub reachable).
+    pub async fn until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + crate::DEADLINE;
+        loop {
+            let resp = self.http.get(self.http_url("/readyz")).send().await;
+            if resp.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never became ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     async fn launch(config: Config, dir: std::sync::Arc<TempDir>, at: SocketAddr) -> Self {

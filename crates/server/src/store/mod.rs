@@ -24,6 +24,7 @@ pub use types::{
 
 use crate::Result;
 use confab_protocol::MessageData;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -82,6 +83,11 @@ impl Store {
         }
     }
 
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        on_backend!(self, b => b.ping().await)
+    }
+
     /// Queues a send; returns once it is queued. Its outcome comes once it is durable (or
     /// failed). Sends with one `order` are stored in the order they are queued.
     pub async fn send(&self, msg: NewMessage, order: &SendOrder) -> Result<PendingSend> {
@@ -96,6 +102,11 @@ impl Store {
     /// The room's highest seq (0 for a room with no messages).
     pub async fn last_seq(&self, room: &str) -> Result<u64> {
         on_backend!(self, b => b.last_seq(room).await)
+    }
+
+    /// The highest seq of each of `rooms` that has messages.
+    pub async fn last_seqs(&self, rooms: &[Arc<str>]) -> Result<Vec<(String, u64)>> {
+        on_backend!(self, b => b.last_seqs(rooms).await)
     }
 
     /// Up to `limit` messages with seq > `after`, ascending.

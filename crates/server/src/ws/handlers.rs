@@ -28,7 +28,7 @@ impl Session {
             ClientFrame::Send { id, room, body } => self.send(id, room, body).await,
             ClientFrame::Typing { room } => {
                 if self.require_joined(&room, None).await.is_some() {
-                    self.state.hub.typing(&room, &self.user);
+                    self.state.typing(&room, &self.user);
                 }
             }
             ClientFrame::History {
@@ -102,7 +102,7 @@ impl Session {
         .await;
         // Everyone hears of a new user; a user's further connection only tells itself.
         if changed {
-            self.state.hub.announce_presence(&room);
+            self.state.presence_changed(&room, &self.user, true);
         } else {
             self.state.hub.presence_to(&room, self.id);
         }
@@ -116,7 +116,7 @@ impl Session {
         let changed = self.state.hub.leave(room, self.id);
         self.queue(Outbound::Forget { room: key }).await;
         if changed {
-            self.state.hub.announce_presence(room);
+            self.state.presence_changed(room, &self.user, false);
         }
     }
 
@@ -124,7 +124,7 @@ impl Session {
     pub(super) fn leave_all(&mut self) {
         for room in self.joined.drain() {
             if self.state.hub.leave(&room, self.id) {
-                self.state.hub.announce_presence(&room);
+                self.state.presence_changed(&room, &self.user, false);
             }
         }
     }

@@ -168,6 +168,7 @@ impl Writer {
                 before,
                 limit,
             } => self.history(room, before, limit).await,
+            Outbound::CatchUp { room } => self.catch_up(&room, false).await,
             Outbound::Forget { room } => {
                 self.delivered.remove(&room);
                 self.feed(text(&ServerFrame::Left {

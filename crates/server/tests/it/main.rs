@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod chat;
+mod cluster;
 mod lifecycle;
 mod nodes;
 mod resume;

@@ -7,7 +7,7 @@ use confab_test_support::{Backend, TestServer, WsClient};
 use serde_json::json;
 use std::time::Duration;
 
-fn postgres_only() -> bool {
+pub(crate) fn postgres_only() -> bool {
     if Backend::current() == Backend::Postgres {
         return true;
     }

@@ -202,3 +202,15 @@ async fn connections_beyond_the_cap_are_refused_and_others_keep_working() {
     first.join("general", None).await;
     assert_eq!(first.send_msg("ok", "general", "still fine").await, 1);
 }
+
+#[tokio::test]
+async fn health_and_readiness_answer_for_load_balancers() {
+    let server = TestServer::start().await;
+    let health = reqwest::get(server.http_url("/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let ready = reqwest::get(server.http_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], true);
+    assert!(body["pubsub"].is_null(), "one node: no pub/sub to wait for");
+}

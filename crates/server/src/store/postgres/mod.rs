@@ -24,6 +24,7 @@ use crate::{Error, Result};
 use confab_protocol::MessageData;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
@@ -106,6 +107,11 @@ impl PgStore {
         Ok(PendingSend(rx))
     }
 
+    pub(super) async fn ping(&self) -> Result<()> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
     pub(super) async fn hold(&self, order: &SendOrder) -> Result<()> {
         self.jobs
             .send(Job::Hold(order.clone()))
@@ -115,6 +121,11 @@ impl PgStore {
 
     pub(super) async fn last_seq(&self, room: &str) -> Result<u64> {
         queries::last_seq(&self.client().await?, room).await
+    }
+
+    pub(super) async fn last_seqs(&self, rooms: &[Arc<str>]) -> Result<Vec<(String, u64)>> {
+        let names: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+        queries::last_seqs(&self.client().await?, &names).await
     }
 
     pub(super) async fn after(

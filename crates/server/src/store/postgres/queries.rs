@@ -89,6 +89,20 @@ pub(super) async fn last_seq<C: GenericClient>(c: &C, room: &str) -> Result<u64>
     Ok(seq.map_or(0, |row| row.get::<_, i64>(0) as u64))
 }
 
+pub(super) async fn last_seqs<C: GenericClient>(
+    c: &C,
+    rooms: &[&str],
+) -> Result<Vec<(String, u64)>> {
+    let stmt = c
+        .prepare_cached("SELECT name, last_seq FROM rooms WHERE name = ANY($1)")
+        .await?;
+    let rows = c.query(&stmt, &[&rooms]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect())
+}
+
 pub(super) async fn after<C: GenericClient>(
     c: &C,
     room: &str,

@@ -187,6 +187,11 @@ impl SqliteStore {
         Ok(PendingSend(rx))
     }
 
+    pub(super) async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     pub(super) async fn hold(&self, order: &SendOrder) -> Result<()> {
         let order = order.clone();
         self.write_then(
@@ -202,6 +207,19 @@ impl SqliteStore {
     pub(super) async fn last_seq(&self, room: &str) -> Result<u64> {
         let room = room.to_owned();
         self.read(move |c| messages::last_seq(c, &room)).await
+    }
+
+    pub(super) async fn last_seqs(&self, rooms: &[Arc<str>]) -> Result<Vec<(String, u64)>> {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        self.read(move |c| {
+            let mut seqs = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                let seq = messages::last_seq(c, &room)?;
+                seqs.push((room, seq));
+            }
+            Ok(seqs)
+        })
+        .await
     }
 
     pub(super) async fn after(
