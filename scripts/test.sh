@@ -43,13 +43,13 @@ else
   cargo test --workspace --locked
 fi
 
-step "server integration tests again, on PostgreSQL (a private cluster on loopback)"
+step "server and client integration tests again, on PostgreSQL (a private cluster on loopback; several nodes, each test with a Redis of its own)"
 services="$(mktemp -d)"
 eval "$(scripts/services.sh start "$services")"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked -p confab-server --test it
+  cargo nextest run --locked -p confab-server -p confab-client --test it
 else
-  cargo test --locked -p confab-server --test it
+  cargo test --locked -p confab-server -p confab-client --test it
 fi
 unset CONFAB_TEST_POSTGRES
 

@@ -6,7 +6,7 @@ use crate::signed_in::{SignedIn, UiChannel};
 use crate::tray::TrayStatus;
 use crate::update::{self, UpdateStatus, Updates};
 use confab_client::{
-    Account, ClientCode, ConnState, Event, Login, Outgoing, Profile, SignIn, server_url,
+    Account, ClientCode, ConnState, Event, Login, Outgoing, Profile, SignIn, server_urls,
 };
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
@@ -198,7 +198,10 @@ pub async fn sign_in(
     create: bool,
 ) -> Result<Account, UiError> {
     let request = SignIn {
-        account: Account::new(server_url(&server)?, &username),
+        account: {
+            let (primary, fallbacks) = server_urls(&server)?;
+            Account::new(primary, &username).with_fallbacks(fallbacks)
+        },
         password: Secret::new(password),
         register: create,
         remember,

@@ -41,7 +41,15 @@ export type Code = ClientCode | ErrorCode;
 
 export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "error", code: Code, message: string, };
 
-export type Account = { server: string, user: string, };
+export type Account = { 
+/**
+ * The server, or the first node of several: it names the account.
+ */
+server: string, user: string, 
+/**
+ * The deployment's other nodes, tried in turn when the one in use cannot be reached.
+ */
+fallbacks: Array<string>, };
 
 export type Snapshot = { account: Account | null, state: ConnState, rooms: Array<RoomView>, 
 /**

@@ -283,7 +283,7 @@ export class Chat {
   /** The banner's "Log in": the form, filled in with the account that was signed out. */
   signInAgain(): void {
     const a = this.account;
-    this.showSignIn(null, a ? { server: a.server, user: a.user } : undefined);
+    this.showSignIn(null, a ? { server: [a.server, ...a.fallbacks].join(", "), user: a.user } : undefined);
   }
 
   async signOut(): Promise<void> {

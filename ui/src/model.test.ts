@@ -161,7 +161,7 @@ describe("our own messages: the core's outbox, one row per id", () => {
     // Events may come before the snapshot's answer: we did not know who we were yet.
     apply(m, { type: "outgoing", ...out("c0", "queued", "early", 1) }, 0, true);
     applySnapshot(m, {
-      account: { server: "s", user: "alice" },
+      account: { server: "s", user: "alice", fallbacks: [] },
       state: { state: "offline" },
       rooms: [{ name: "general", last_seq: 2 }, { name: "random", last_seq: 0 }],
       outbox: [out("c1", "queued", "one", 10), { ...out("c2", "queued", "two", 20), room: "random" }],

@@ -58,7 +58,7 @@ export class FakeBackend {
     snapshot: async (): Promise<Snapshot> => {
       this.calls.push("snapshot");
       return {
-        account: this.signedIn ? { server: "127.0.0.1:8080", user: this.user } : null,
+        account: this.signedIn ? { server: "127.0.0.1:8080", user: this.user, fallbacks: [] } : null,
         state: this.offline
           ? { state: "reconnecting", attempt: 3, retry_in_ms: 4000, retry_at_ms: Date.now() + 4000, reason: "connection refused" }
           : { state: "open", user: this.user },
@@ -71,7 +71,7 @@ export class FakeBackend {
       this.calls.push(`signIn ${server} ${username}`);
       this.signedIn = true;
       this.user = username;
-      return { server, user: username };
+      return { server, user: username, fallbacks: [] };
     },
     signOut: async () => {
       this.calls.push("signOut");

@@ -10,6 +10,7 @@
 //! in memory for a login the user chose not to remember.
 
 use crate::api::Api;
+use crate::servers::Servers;
 use crate::tokens::{KeyringTokens, MemoryTokens, blocking};
 use crate::{Client, ClientConfig, Error, Event, Result, TokenStore};
 use confab_protocol::Secret;
@@ -23,9 +24,14 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
+    /// The server, or the first node of several: it names the account.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub server: Url,
     pub user: String,
+    /// The deployment's other nodes, tried in turn when the one in use cannot be reached.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
+    pub fallbacks: Vec<Url>,
 }
 
 impl Account {
@@ -33,7 +39,19 @@ impl Account {
         Self {
             server,
             user: user.trim().to_owned(),
+            fallbacks: Vec::new(),
         }
+    }
+
+    /// The account on several nodes of one deployment: `server` first, then these.
+    pub fn with_fallbacks(mut self, fallbacks: Vec<Url>) -> Self {
+        self.fallbacks = fallbacks;
+        self
+    }
+
+    /// Every server of the account's deployment, in the order they are tried.
+    pub fn servers(&self) -> Servers {
+        Servers::new(self.server.clone(), &self.fallbacks)
     }
 
     /// `host:port` of the server (`chat.example.org:443`).
@@ -82,6 +100,19 @@ pub fn server_url(input: &str) -> Result<Url> {
         return Err(bad());
     }
     Ok(url)
+}
+
+/// Several servers as a person types them, separated by commas or spaces (the nodes of one
+/// deployment): the first names the account, the others are fallbacks.
+pub fn server_urls(input: &str) -> Result<(Url, Vec<Url>)> {
+    let mut urls = input
+        .split([',', ' ', '\t', '\n'])
+        .filter(|s| !s.trim().is_empty())
+        .map(server_url);
+    let primary = urls
+        .next()
+        .unwrap_or_else(|| Err(Error::BadServerUrl(input.trim().to_owned())))?;
+    Ok((primary, urls.collect::<Result<_>>()?))
 }
 
 /// What signing in needs.
@@ -190,7 +221,9 @@ impl Profile {
     pub fn config(&self, account: &Account) -> Result<ClientConfig> {
         let dir = account.data_dir(&self.root);
         self.adopt_flat_layout(&dir)?;
-        Ok(ClientConfig::new(account.server.clone(), dir))
+        let mut cfg = ClientConfig::new(account.server.clone(), dir);
+        cfg.fallback_servers = account.fallbacks.clone();
+        Ok(cfg)
     }
 
     /// Before accounts had folders, the CLI kept its database in the root itself: move it to
@@ -231,7 +264,7 @@ impl Profile {
         };
         let probe = Arc::clone(&tokens);
         blocking(move || probe.load()).await?;
-        let api = Api::new(s.account.server.clone(), None)?;
+        let api = Api::with_servers(s.account.servers(), None)?;
         if s.register {
             api.register(&s.account.user, &s.password).await?;
         }
@@ -259,7 +292,7 @@ impl Profile {
         let pair = blocking(move || store.load()).await?;
         let outcome = match pair {
             Some(pair) => {
-                let api = Api::new(login.account.server.clone(), None)?;
+                let api = Api::with_servers(login.account.servers(), None)?;
                 match api.logout(&pair.access_token).await {
                     Ok(()) => SignedOut::Revoked,
                     Err(e) => SignedOut::LocalOnly(e),
@@ -299,6 +332,13 @@ mod tests {
             "http://chat.example.org/"
         );
         assert!(matches!(server_url("ftp://x"), Err(Error::BadServerUrl(_))));
+        let (first, rest) =
+            server_urls("127.0.0.1:8080, 127.0.0.1:8081 https://c.example").unwrap();
+        assert_eq!(first.as_str(), "http://127.0.0.1:8080/");
+        let rest: Vec<&str> = rest.iter().map(Url::as_str).collect();
+        assert_eq!(rest, ["http://127.0.0.1:8081/", "https://c.example/"]);
+        assert!(server_urls(" , ").is_err());
+        assert!(server_urls("a.example, ftp://b").is_err());
         assert!(server_url("").is_err());
     }
 

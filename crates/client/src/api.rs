@@ -1,22 +1,28 @@
 //! The server's HTTP API: register, login, refresh, logout.
 
+use crate::servers::Servers;
 use crate::{Error, Result};
 use confab_protocol::api::{ApiError, Credentials, RefreshRequest, TokenPair};
 use confab_protocol::{ErrorCode, Secret};
 use std::time::Duration;
 use url::Url;
 
-/// An HTTP client bound to one server.
+/// An HTTP client bound to one deployment: one server, or several nodes tried in turn.
 #[derive(Debug, Clone)]
 pub struct Api {
     http: reqwest::Client,
-    base: Url,
+    servers: Servers,
 }
 
 impl Api {
     /// `base` is the server's `http(s)://host:port`. `extra_root` (PEM) is trusted besides the
     /// public roots, for self-hosted servers with their own certificate authority.
     pub fn new(base: Url, extra_root: Option<&[u8]>) -> Result<Self> {
+        Self::with_servers(Servers::new(base, &[]), extra_root)
+    }
+
+    /// A client that moves to the next of `servers` when the current one cannot be reached.
+    pub fn with_servers(servers: Servers, extra_root: Option<&[u8]>) -> Result<Self> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -27,7 +33,7 @@ impl Api {
             builder = builder.add_root_certificate(cert);
         }
         let http = builder.build().map_err(|e| Error::Network(e.to_string()))?;
-        Ok(Self { http, base })
+        Ok(Self { http, servers })
     }
 
     async fn post<B: serde::Serialize>(
@@ -36,8 +42,8 @@ impl Api {
         body: Option<&B>,
         bearer: Option<&Secret>,
     ) -> Result<reqwest::Response> {
-        let url = self
-            .base
+        let base = self.servers.current();
+        let url = base
             .join(path)
             .map_err(|e| Error::BadServerUrl(e.to_string()))?;
         let mut req = self.http.post(url);
@@ -48,10 +54,11 @@ impl Api {
             req = req.bearer_auth(token.expose());
         }
         // reqwest's errors name the URL, which never holds a secret here.
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| Error::Network(e.without_url().to_string()))?;
+        let resp = req.send().await.map_err(|e| {
+            // Unreachable (not an answer, however bad): the next attempt tries the next node.
+            self.servers.failed(&base);
+            Error::Network(e.without_url().to_string())
+        })?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -108,19 +115,23 @@ impl Api {
             .map(drop)
     }
 
-    /// The WebSocket URL: `ws(s)://host:port/ws`.
+    /// The WebSocket URL of the server in use: `ws(s)://host:port/ws`.
     pub fn ws_url(&self) -> Result<Url> {
-        let mut url = self
-            .base
-            .join("/ws")
-            .map_err(|e| Error::BadServerUrl(e.to_string()))?;
-        let scheme = if self.base.scheme() == "https" {
-            "wss"
-        } else {
-            "ws"
-        };
-        url.set_scheme(scheme)
-            .map_err(|()| Error::BadServerUrl(self.base.to_string()))?;
-        Ok(url)
+        ws_url(&self.servers.current())
     }
+}
+
+/// A server's WebSocket URL: `http(s)://host:port` → `ws(s)://host:port/ws`.
+pub fn ws_url(base: &Url) -> Result<Url> {
+    let mut url = base
+        .join("/ws")
+        .map_err(|e| Error::BadServerUrl(e.to_string()))?;
+    let scheme = if base.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    url.set_scheme(scheme)
+        .map_err(|()| Error::BadServerUrl(base.to_string()))?;
+    Ok(url)
 }

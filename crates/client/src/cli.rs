@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
 use confab_client::{
     Account, ClientCode, Code, ConnState, Error, Event, Login, Profile, SignIn, SignedOut,
-    server_url,
+    server_urls,
 };
 use confab_protocol::{Secret, ServerFrame};
 use std::io::{BufRead, IsTerminal, Write};
@@ -69,7 +69,8 @@ enum Action {
 
 #[derive(Debug, clap::Args)]
 struct SignInArgs {
-    /// The server, e.g. chat.example.org, https://chat.example.org or 127.0.0.1:8080.
+    /// The server, e.g. chat.example.org, https://chat.example.org or 127.0.0.1:8080; several
+    /// nodes of one deployment comma-separated, tried in turn when one is down.
     #[arg(long)]
     server: String,
     #[arg(long)]
@@ -144,7 +145,8 @@ fn read_password() -> anyhow::Result<Secret> {
 }
 
 async fn sign_in(args: SignInArgs, profile: &Profile, register: bool) -> anyhow::Result<ExitCode> {
-    let account = Account::new(server_url(&args.server)?, &args.user);
+    let (server, fallbacks) = server_urls(&args.server)?;
+    let account = Account::new(server, &args.user).with_fallbacks(fallbacks);
     let password = read_password()?;
     let login = profile
         .sign_in(SignIn {

@@ -5,6 +5,7 @@ use crate::command::{Reply, Request};
 use crate::core::{Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
+use crate::servers::Servers;
 use crate::transport::{Dial, Dialer};
 use crate::wake::ClockWatch;
 use crate::{BackoffConfig, Error, Event, OutboxLimits, Result, TokenStore, api::Api};
@@ -21,6 +22,9 @@ use url::Url;
 pub struct ClientConfig {
     /// The server, `http(s)://host:port` (the WebSocket URL is derived from it).
     pub server: Url,
+    /// Other nodes of the same deployment, tried in turn when the one in use cannot be
+    /// reached. Empty for one server (or several behind one load-balanced name).
+    pub fallback_servers: Vec<Url>,
     /// Where the outbox and message cache live; one folder per account
     /// ([`crate::Account::data_dir`]).
     pub data_dir: PathBuf,
@@ -50,6 +54,7 @@ impl ClientConfig {
     pub fn new(server: Url, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             server,
+            fallback_servers: Vec::new(),
             data_dir: data_dir.into(),
             extra_root_pem: None,
             backoff: BackoffConfig::default(),
@@ -82,8 +87,9 @@ impl Client {
         config: ClientConfig,
         tokens: Arc<dyn TokenStore>,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
+        let servers = Servers::new(config.server.clone(), &config.fallback_servers);
         let dialer = Dialer::new(
-            Api::new(config.server.clone(), config.extra_root_pem.as_deref())?.ws_url()?,
+            servers.clone(),
             config.extra_root_pem.as_deref(),
             config.connect_timeout,
         )?;
@@ -99,7 +105,10 @@ impl Client {
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
         let db = Database::open(&config.data_dir, config.outbox.clone())?;
         let core = Core::new(db, config.first_join_latest);
-        let api = Api::new(config.server.clone(), config.extra_root_pem.as_deref())?;
+        // The API follows the same list as the dialer but keeps its own place in it: a
+        // refresh that finds a node gone moves it on, and the dialer finds out on its own.
+        let servers = Servers::new(config.server.clone(), &config.fallback_servers);
+        let api = Api::with_servers(servers, config.extra_root_pem.as_deref())?;
         let (req_tx, req_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
         let stop = CancellationToken::new();

@@ -39,15 +39,17 @@ pub mod event;
 mod link;
 mod pacer;
 mod refresh;
+pub mod servers;
 pub mod tokens;
 pub mod transport;
 pub mod wake;
 
-pub use account::{Account, Login, Profile, SignIn, SignedOut, server_url};
+pub use account::{Account, Login, Profile, SignIn, SignedOut, server_url, server_urls};
 pub use backoff::BackoffConfig;
 pub use client::{Client, ClientConfig};
 pub use core::JoinedRoom;
 pub use db::{Database, OutboxLimits};
 pub use error::{ClientCode, Code, Error, Result};
 pub use event::{ConnState, Event, Outgoing, OutgoingStatus};
+pub use servers::Servers;
 pub use tokens::{KeyringTokens, MemoryTokens, TokenStore};

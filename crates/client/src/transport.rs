@@ -1,5 +1,6 @@
 //! Opening the WebSocket: TCP, optional TLS (rustls, ring), upgrade with small buffers.
 
+use crate::servers::Servers;
 use crate::{Error, Result};
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
@@ -17,16 +18,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// An open, not yet authenticated WebSocket.
 pub type Ws = WebSocketStream<Box<dyn Io>>;
 
-/// Opens WebSockets to one URL. A trait so the reconnect logic can be tested on a paused clock
+/// Opens WebSockets to the server in use. A trait so the reconnect logic can be tested on a paused clock
 /// without sockets.
 pub trait Dial: Send + Sync + 'static {
     fn dial(&self) -> futures_util::future::BoxFuture<'static, Result<Ws>>;
 }
 
-/// The real dialer.
+/// The real dialer. A server that cannot be reached makes the next attempt go to the next of
+/// the deployment's servers.
 #[derive(Clone)]
 pub struct Dialer {
-    url: Url,
+    servers: Servers,
     tls: Option<Arc<rustls::ClientConfig>>,
     timeout: Duration,
 }
@@ -34,21 +36,29 @@ pub struct Dialer {
 impl std::fmt::Debug for Dialer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dialer")
-            .field("url", &self.url.as_str())
+            .field("servers", &self.servers.all())
             .finish()
     }
 }
 
 impl Dialer {
     /// `extra_root` (PEM) is trusted besides the public web roots.
-    pub fn new(url: Url, extra_root: Option<&[u8]>, timeout: Duration) -> Result<Self> {
-        let tls = (url.scheme() == "wss")
+    pub fn new(servers: Servers, extra_root: Option<&[u8]>, timeout: Duration) -> Result<Self> {
+        let tls = servers
+            .all()
+            .iter()
+            .any(|u| u.scheme() == "https")
             .then(|| tls_config(extra_root))
             .transpose()?;
-        Ok(Self { url, tls, timeout })
+        Ok(Self {
+            servers,
+            tls,
+            timeout,
+        })
     }
 
     async fn open(url: Url, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Ws> {
+        let tls = tls.filter(|_| url.scheme() == "wss");
         let host = url
             .host_str()
             .ok_or_else(|| Error::BadServerUrl("the address has no host".into()))?
@@ -88,11 +98,17 @@ impl Dialer {
 
 impl Dial for Dialer {
     fn dial(&self) -> futures_util::future::BoxFuture<'static, Result<Ws>> {
-        let (url, tls, limit) = (self.url.clone(), self.tls.clone(), self.timeout);
+        let (servers, tls, limit) = (self.servers.clone(), self.tls.clone(), self.timeout);
         Box::pin(async move {
-            tokio::time::timeout(limit, Self::open(url, tls))
+            let base = servers.current();
+            let url = crate::api::ws_url(&base)?;
+            let result = tokio::time::timeout(limit, Self::open(url, tls))
                 .await
-                .unwrap_or_else(|_| Err(Error::Network("connecting timed out".into())))
+                .unwrap_or_else(|_| Err(Error::Network("connecting timed out".into())));
+            if matches!(result, Err(Error::Network(_))) {
+                servers.failed(&base);
+            }
+            result
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod chaos;
 mod cli;
+mod failover;
 mod faults;
 mod harness;
 mod messaging;
