@@ -1,6 +1,7 @@
 //! The HTTP surface: `/api/*` JSON endpoints, the `/ws` upgrade and the Origin allowlist.
 
 use crate::http_error::HttpError;
+use crate::metrics::AuthFailure;
 use crate::store::RefreshOutcome;
 use crate::{AppState, ws};
 use axum::body::Bytes;
@@ -22,6 +23,22 @@ use tracing::info;
 const MAX_BODY: usize = 16 * 1024;
 
 type ApiResult<T> = Result<T, HttpError>;
+
+/// The metrics listener's one route.
+pub(crate) fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<Arc<AppState>>| async move {
+                let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                (
+                    [(header::CONTENT_TYPE, content_type)],
+                    state.metrics.encode(),
+                )
+            }),
+        )
+        .with_state(state)
+}
 
 /// All routes, with the Origin check in front of every one.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -205,6 +222,7 @@ async fn login(
     let user = match user {
         Some(user) if ok => user,
         _ => {
+            state.metrics.auth_failed(AuthFailure::Password);
             return Err(HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidCredentials,
@@ -213,6 +231,7 @@ async fn login(
         }
     };
     if user.disabled {
+        state.metrics.auth_failed(AuthFailure::Disabled);
         return Err(HttpError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -238,6 +257,9 @@ async fn refresh(
         .refresh(&req.refresh_token)
         .await
         .map_err(|e| HttpError::internal(&e))?;
+    if outcome != RefreshOutcome::Rotated {
+        state.metrics.auth_failed(AuthFailure::Refresh);
+    }
     match (outcome, pair) {
         (RefreshOutcome::Rotated, Some(pair)) => Ok(Json(pair).into_response()),
         (RefreshOutcome::Reused, _) => {

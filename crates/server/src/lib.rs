@@ -24,6 +24,7 @@ mod error;
 mod fan_out;
 mod http;
 mod http_error;
+pub mod metrics;
 mod net;
 pub mod rooms;
 pub mod store;
@@ -47,6 +48,7 @@ pub(crate) struct AppState {
     pub store: store::Store,
     pub auth: auth::Auth,
     pub hub: Arc<rooms::Hub>,
+    pub metrics: Arc<metrics::Metrics>,
     /// The link with the other nodes, when there are several.
     pub cluster: Option<cluster::Cluster>,
     pub shutdown: CancellationToken,
@@ -82,6 +84,17 @@ impl AppState {
 /// Serves on `listener` until `shutdown` is cancelled, then closes every connection (1001),
 /// waits for them up to the grace period and closes the database.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<()> {
+    run_with_metrics(listener, None, config, shutdown).await
+}
+
+/// [`run`], also serving `GET /metrics` (Prometheus) on `metrics`: a listener of its own, so
+/// the figures can stay on a private address while the API is public.
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     if config.cluster.is_some() && !matches!(config.db, store::Database::Postgres(_)) {
         return Err(Error::Pubsub(
@@ -91,11 +104,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let hub = Arc::new(rooms::Hub::default());
     let (committed, to_fan_out) = tokio::sync::mpsc::channel(fan_out::PUBLISH_QUEUE);
     let (store, closer) = store::Store::open(&config.db, config.max_db_bytes, committed).await?;
+    let metrics = Arc::new(metrics::Metrics::default());
     let cluster = match &config.cluster {
         Some(c) => Some(cluster::Cluster::start(
             c.clone(),
             Arc::clone(&hub),
             store.clone(),
+            Arc::clone(&metrics),
             shutdown.clone(),
         )?),
         None => None,
@@ -107,6 +122,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         config: Arc::clone(&config),
         store,
         hub,
+        metrics,
         cluster,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
@@ -118,6 +134,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let addr = listener.local_addr()?;
     tracing::info!(%addr, tls = config.tls.is_some(), db = %config.db, "listening");
 
+    if let Some(listener) = metrics_listener {
+        tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+        let router = http::metrics_router(Arc::clone(&state));
+        tokio::spawn(net::accept_loop(listener, None, router, Arc::clone(&state)));
+    }
     let router = http::router(Arc::clone(&state));
     net::accept_loop(listener, tls, router, Arc::clone(&state)).await;
 

@@ -27,6 +27,10 @@ struct Args {
     /// sharing one database [default: <data dir>/confab.db].
     #[arg(long, env = "CONFAB_DB")]
     db: Option<String>,
+    /// Serve Prometheus metrics at GET /metrics on this address (keep it private, e.g.
+    /// 127.0.0.1:9464); off when not given.
+    #[arg(long, env = "CONFAB_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Several nodes on one PostgreSQL --db: the Redis that links them (redis://host:port/).
     #[arg(long, env = "CONFAB_PUBSUB")]
     pubsub: Option<String>,
@@ -69,8 +73,17 @@ struct Args {
     /// Log filter, e.g. `info` or `confab_server=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,13 +105,16 @@ fn default_data_dir() -> PathBuf {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log).context("bad --log filter")?,
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One JSON object per line, for journald, Loki, Elasticsearch and the like.
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
 
     let db = match &args.db {
         Some(db) => Database::parse(db),
@@ -140,7 +156,15 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(on_signal(shutdown.clone()));
-    confab_server::run(listener, config, shutdown).await?;
+    let metrics = match args.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} for metrics"))?,
+        ),
+        None => None,
+    };
+    confab_server::run_with_metrics(listener, metrics, config, shutdown).await?;
     Ok(())
 }
 

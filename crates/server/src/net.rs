@@ -51,6 +51,7 @@ pub(crate) async fn accept_loop(
         let (tls, router, st) = (tls.clone(), router.clone(), Arc::clone(&state));
         let span = tracing::debug_span!("conn", %peer);
         let conn = async move {
+            let _counted = st.metrics.connection();
             handle(tcp, tls, router, st).await;
             drop(slot);
         };

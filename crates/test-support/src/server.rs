@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug)]
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served (a listener of its own, as `--metrics-listen` makes).
+    pub metrics_addr: SocketAddr,
     pub config: Config,
     dir: std::sync::Arc<TempDir>,
     shutdown: CancellationToken,
@@ -64,6 +66,19 @@ impl TestServer {
         Self::launch(config, dir, at).await
     }
 
+    /// The Prometheus text from `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.metrics_addr);
+        let resp = self.http.get(&url).send().await;
+        let resp = resp.unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+        assert!(
+            resp.status().is_success(),
+            "GET /metrics: {}",
+            resp.status()
+        );
+        resp.text().await.unwrap_or_default()
+    }
+
     /// Waits until `/readyz` says ready (database and, with several nodes, pub/sub reachable).
     pub async fn until_ready(&self) {
         let deadline = tokio::time::Instant::now() + crate::DEADLINE;
@@ -87,15 +102,23 @@ impl TestServer {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("local_addr: {e}"));
+        let metrics = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind metrics: {e}"));
+        let metrics_addr = metrics
+            .local_addr()
+            .unwrap_or_else(|e| panic!("local_addr: {e}"));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(confab_server::run(
+        let task = tokio::spawn(confab_server::run_with_metrics(
             listener,
+            Some(metrics),
             config.clone(),
             shutdown.clone(),
         ));
         let http = reqwest::Client::new();
         Self {
             addr,
+            metrics_addr,
             config,
             dir,
             shutdown,

@@ -19,6 +19,7 @@
 
 mod tasks;
 
+use crate::metrics::Metrics;
 use crate::rooms::Hub;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -107,6 +108,7 @@ impl Cluster {
         config: ClusterConfig,
         hub: Arc<Hub>,
         store: Store,
+        metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Result<Self> {
         let client = redis::Client::open(config.url.as_str())
@@ -118,6 +120,7 @@ impl Cluster {
             client,
             hub,
             store,
+            metrics,
             config: config.clone(),
             subscribed: Arc::clone(&subscribed),
             shutdown,

@@ -3,6 +3,7 @@
 //! keeps presence in Redis current).
 
 use super::{ClusterConfig, Ring};
+use crate::metrics::Metrics;
 use crate::rooms::Hub;
 use crate::store::{Store, now_ms};
 use axum::extract::ws::Utf8Bytes;
@@ -35,6 +36,7 @@ pub(super) struct Node {
     pub(super) client: redis::Client,
     pub(super) hub: Arc<Hub>,
     pub(super) store: Store,
+    pub(super) metrics: Arc<Metrics>,
     pub(super) config: ClusterConfig,
     pub(super) subscribed: Arc<AtomicBool>,
     pub(super) shutdown: CancellationToken,
@@ -100,7 +102,7 @@ impl Node {
         let mut pipe = redis::pipe();
         match ring {
             Ring::Message { room, seq, frame } => {
-                let payload = format!("{} {seq} {}", self.id, frame.as_str());
+                let payload = format!("{} {seq} {} {}", self.id, now_ms(), frame.as_str());
                 pipe.publish(format!("{ROOM_PREFIX}{room}"), payload);
             }
             Ring::Typing { room, user } => {
@@ -202,10 +204,18 @@ impl Node {
             return;
         }
         if let Some(room) = channel.strip_prefix(ROOM_PREFIX) {
-            let Some((seq, frame)) = rest.split_once(' ') else {
+            let mut fields = rest.splitn(3, ' ');
+            let (Some(seq), Some(rung), Some(frame)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
                 return;
             };
-            let Ok(seq) = seq.parse::<u64>() else { return };
+            let (Ok(seq), Ok(rung)) = (seq.parse::<u64>(), rung.parse::<u64>()) else {
+                return;
+            };
+            // Clocks of different machines: a node behind the ringer counts no lag.
+            let lag = now_ms().saturating_sub(rung);
+            self.metrics.pubsub_lag(Duration::from_millis(lag));
             self.hub
                 .publish(room, seq, &Utf8Bytes::from(frame.to_owned()));
         } else if let Some(room) = channel.strip_prefix(TYPING_PREFIX) {

@@ -1,6 +1,7 @@
 //! What each client frame does, once authenticated and admitted by flood control.
 
 use super::session::{Pending, SendResult, Session};
+use crate::metrics::{SendResult as MetricSend, StoreOp};
 use crate::rooms::{Member, Outbound};
 use crate::store::{NewMessage, SendOutcome};
 use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
@@ -70,6 +71,9 @@ impl Session {
     }
 
     async fn join(&mut self, room: String, after: u64, latest: Option<u64>) {
+        if after > 0 {
+            self.state.metrics.resumed();
+        }
         if !limits::valid_room(&room) {
             let e = ServerFrame::error(
                 ErrorCode::BadRoom,
@@ -157,8 +161,14 @@ impl Session {
             author: self.user.to_string(),
             body,
         };
+        let started = std::time::Instant::now();
+        let metrics = Arc::clone(&self.state.metrics);
         let pending: Pending = match self.state.store.send(msg, &self.order).await {
-            Ok(sent) => Box::pin(async move { (id, room, sent.outcome().await) }),
+            Ok(sent) => Box::pin(async move {
+                let outcome = sent.outcome().await;
+                metrics.store(StoreOp::Send, started.elapsed());
+                (id, room, outcome)
+            }),
             Err(e) => Box::pin(async move { (id, room, Err(e)) }),
         };
         self.inflight.push_back(pending);
@@ -166,6 +176,12 @@ impl Session {
 
     /// Answers a send once the database has decided about it.
     pub(super) async fn finish_send(&mut self, (id, room, result): SendResult) {
+        self.state.metrics.send(match &result {
+            Ok(SendOutcome::Stored { .. }) => MetricSend::Stored,
+            Ok(SendOutcome::Duplicate { .. }) => MetricSend::Duplicate,
+            Ok(SendOutcome::HeldBack | SendOutcome::IdReused { .. }) => MetricSend::Refused,
+            Err(_) => MetricSend::Failed,
+        });
         let frame = match result {
             Ok(SendOutcome::Stored { seq } | SendOutcome::Duplicate { seq }) => ServerFrame::Ack {
                 id,

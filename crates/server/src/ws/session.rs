@@ -3,6 +3,7 @@
 use super::ratelimit::{FloodGuard, Verdict};
 use super::writer;
 use crate::AppState;
+use crate::metrics::{AuthFailure, SessionState};
 use crate::rooms::{Outbound, text};
 use crate::store::{AccessCheck, SendOrder, SendOutcome};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -34,9 +35,12 @@ pub(crate) async fn serve(socket: WebSocket, state: Arc<AppState>, header_token:
     let span = tracing::info_span!("ws", session = %format_args!("{id:016x}"));
     async move {
         let mut socket = socket;
+        let authenticating = state.metrics.session(SessionState::Authenticating);
         let Some((user, login)) = authenticate(&mut socket, &state, header_token, id).await else {
             return;
         };
+        drop(authenticating);
+        let _open = state.metrics.session(SessionState::Open);
         info!(%user, "connected");
         run(socket, state, id, Arc::from(user), login).await;
         debug!("disconnected");
@@ -91,8 +95,14 @@ async fn authenticate(
                 Err(_) => None,
             };
         }
-        Ok(AccessCheck::Invalid) => (close::AUTH_FAILED, "invalid or expired token"),
-        Ok(AccessCheck::Forbidden) => (close::FORBIDDEN, "account disabled"),
+        Ok(AccessCheck::Invalid) => {
+            state.metrics.auth_failed(AuthFailure::Token);
+            (close::AUTH_FAILED, "invalid or expired token")
+        }
+        Ok(AccessCheck::Forbidden) => {
+            state.metrics.auth_failed(AuthFailure::Disabled);
+            (close::FORBIDDEN, "account disabled")
+        }
         Err(err) => {
             warn!(error = %err, "token check failed");
             (close::TRY_AGAIN_LATER, "server busy; retry_after_ms=1000")

@@ -5,6 +5,7 @@
 //! dropped; one that skips ahead means frames were lost to a full queue, and the gap is read
 //! back from the database before going on.
 
+use crate::metrics::StoreOp;
 use crate::rooms::{Outbound, text};
 use crate::{AppState, Error};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -115,6 +116,7 @@ pub(crate) async fn run(
             }
             if overflowed.swap(false, Ordering::AcqRel) {
                 debug!("send queue overflowed; resyncing from the database");
+                w.state.metrics.resynced();
                 w.resync().await?;
             }
             io(w.stall_limit, w.sink.flush()).await?;
@@ -154,6 +156,7 @@ impl Writer {
                 Some(d) if seq <= *d => Ok(()),
                 Some(d) if seq == *d + 1 => {
                     *d = seq;
+                    self.state.metrics.delivered(1);
                     self.feed(frame).await
                 }
                 Some(_) => self.catch_up(&room, false).await,
@@ -220,7 +223,11 @@ impl Writer {
     }
 
     async fn history(&mut self, room: Arc<str>, before: u64, limit: usize) -> Result<(), Stop> {
+        let started = std::time::Instant::now();
         let (mut messages, mut more) = self.state.store.before(&room, before, limit).await?;
+        self.state
+            .metrics
+            .store(StoreOp::History, started.elapsed());
         // Keep a page to a bounded size: drop the oldest beyond the cap; `more` says so.
         let mut bytes = 0;
         if let Some(keep_from) = messages.iter().rev().position(|m| {
@@ -245,11 +252,18 @@ impl Writer {
             let Some(&from) = self.delivered.get(room) else {
                 return Ok(());
             };
+            let started = std::time::Instant::now();
             let batch = self
                 .state
                 .store
                 .after(room, from, limits::REPLAY_BATCH)
                 .await?;
+            let metrics = &self.state.metrics;
+            metrics.store(StoreOp::Replay, started.elapsed());
+            metrics.delivered(batch.len() as u64);
+            if synced {
+                metrics.replayed(batch.len() as u64);
+            }
             let more = batch.len() == limits::REPLAY_BATCH;
             let mut up_to = from;
             for m in batch {

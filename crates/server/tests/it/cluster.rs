@@ -64,6 +64,11 @@ async fn messages_typing_and_presence_cross_nodes_at_once() {
     );
     let back = bob.send_msg("m-2", "general", "and back").await;
     assert_eq!(alice.recv_message("m-2").await.seq, back);
+    let heard = b.metrics().await;
+    assert!(
+        heard.contains("confab_pubsub_lag_seconds_count 1"),
+        "the doorbell's lag is measured: {heard}"
+    );
 
     alice
         .send_json(serde_json::json!({"type": "typing", "room": "general"}))

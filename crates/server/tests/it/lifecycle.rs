@@ -263,3 +263,40 @@ async fn a_peer_that_never_reads_is_dropped_when_writes_stall() {
     assert!(gone);
     typing.abort();
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--db"])
+        .arg(&db)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn confab-server: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("listening"))
+    });
+    let line = tokio::time::timeout(DEADLINE, line)
+        .await
+        .unwrap_or_else(|_| panic!("no 'listening' line"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the server ended without 'listening'"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let entry: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(entry["level"], "INFO", "{entry}");
+    assert_eq!(entry["fields"]["message"], "listening", "{entry}");
+    assert!(
+        entry["fields"]["addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{entry}"
+    );
+}

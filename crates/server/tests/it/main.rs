@@ -7,6 +7,7 @@ mod bad_input;
 mod chat;
 mod cluster;
 mod lifecycle;
+mod metrics;
 mod nodes;
 mod resume;
 mod transport;
