@@ -13,7 +13,7 @@ packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1
   libssl-dev libayatana-appindicator3-dev librsvg2-dev libsecret-1-dev libdbus-1-dev xvfb xauth)
 if [ "$mode" = test ]; then
   packages+=(webkit2gtk-driver dbus-x11 at-spi2-core gnome-keyring dunst libnotify-bin imagemagick xdg-utils
-    python3-venv systemd procps sudo debootstrap postgresql redis-server)
+    python3-venv systemd procps sudo debootstrap postgresql redis-server haproxy)
 fi
 
 missing=()

@@ -27,6 +27,10 @@ struct Args {
     /// sharing one database [default: <data dir>/confab.db].
     #[arg(long, env = "CONFAB_DB")]
     db: Option<String>,
+    /// Test failpoint: commit and acknowledge, but never ring the other nodes (as if killed
+    /// between COMMIT and PUBLISH).
+    #[arg(long, hide = true)]
+    failpoint_drop_doorbells: bool,
     /// Serve Prometheus metrics at GET /metrics on this address (keep it private, e.g.
     /// 127.0.0.1:9464); off when not given.
     #[arg(long, env = "CONFAB_METRICS_LISTEN")]
@@ -129,7 +133,10 @@ async fn main() -> anyhow::Result<()> {
         return admin(&db, command).await;
     }
     let mut config = Config::new(db);
-    config.cluster = args.pubsub.map(ClusterConfig::new);
+    config.cluster = args.pubsub.map(|url| ClusterConfig {
+        drop_doorbells: args.failpoint_drop_doorbells,
+        ..ClusterConfig::new(url)
+    });
     config.allowed_origins = args
         .origins
         .into_iter()

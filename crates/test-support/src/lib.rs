@@ -9,6 +9,7 @@
 
 pub mod backend;
 mod client;
+pub mod node;
 pub mod proxy;
 mod redis;
 mod server;
@@ -16,6 +17,7 @@ mod tls;
 
 pub use backend::Backend;
 pub use client::{Closed, WsClient};
+pub use node::{NodeProcess, NodeSpec, TestHaproxy};
 pub use proxy::{FaultProxy, Mode};
 pub use redis::TestRedis;
 pub use server::TestServer;

@@ -8,4 +8,5 @@ mod failover;
 mod faults;
 mod harness;
 mod messaging;
+mod nodes;
 mod paused;

@@ -235,7 +235,11 @@ impl Node {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = check_now.notified() => {}
+                () = check_now.notified() => {
+                    // Just (re)subscribed: Redis may have restarted empty, so this node's
+                    // presence entries go back in before anyone recomputes without them.
+                    self.refresh_presence(&mut conn).await;
+                }
                 _ = refresh.tick() => {
                     self.refresh_presence(&mut conn).await;
                     continue;
