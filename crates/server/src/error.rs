@@ -19,6 +19,10 @@ pub enum Error {
     Pubsub(String),
     #[error("the database schema is version {found}, newer than this server ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("another confab-server is running on {0}; stop it first")]
+    InUse(String),
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the storage thread has stopped")]

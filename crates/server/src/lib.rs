@@ -101,6 +101,11 @@ pub async fn run_with_metrics(
             "several nodes share one PostgreSQL database: --pubsub needs --db postgres://…".into(),
         ));
     }
+    // One server per SQLite file: a second one, or a restore, is refused while this runs.
+    let _lock = match &config.db {
+        store::Database::Sqlite(path) => Some(store::sqlite::lock(path)?),
+        store::Database::Postgres(_) => None,
+    };
     let hub = Arc::new(rooms::Hub::default());
     let (committed, to_fan_out) = tokio::sync::mpsc::channel(fan_out::PUBLISH_QUEUE);
     let (store, closer) = store::Store::open(&config.db, config.max_db_bytes, committed).await?;

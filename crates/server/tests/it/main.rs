@@ -2,6 +2,7 @@
 //! a real PostgreSQL when `CONFAB_TEST_POSTGRES` names a cluster (scripts/test.sh runs them
 //! both ways). One test binary for the whole crate keeps link time down.
 
+mod admin;
 mod auth;
 mod bad_input;
 mod chat;

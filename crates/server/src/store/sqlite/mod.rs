@@ -10,9 +10,12 @@
 //! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
 //! the writer commits.
 
+mod backup;
 mod messages;
 mod schema;
 mod users;
+
+pub use backup::{ServerLock, backup, lock, restore};
 
 use super::types::Inserted;
 use super::{

@@ -47,6 +47,11 @@ const MIGRATIONS: &[&str] = &[r#"
     CREATE UNIQUE INDEX messages_dedup ON messages(author, client_id);
 "#];
 
+/// The newest schema version this server knows.
+pub(super) fn supported() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// Brings the database up to the newest schema; refuses one written by a newer server.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
