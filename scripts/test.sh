@@ -79,3 +79,6 @@ echo "screenshots: $artifacts/e2e"
 
 step "packages and self-update (release .debs of N and N+1, installed app updates itself)"
 CONFAB_PYTHON="$venv/bin/python" tests/update/run.sh
+
+step "the server package (.deb: systemd unit, service user, settings file; installed, run, purged)"
+tests/server-deb/run.sh
