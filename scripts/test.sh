@@ -35,6 +35,7 @@ python3 scripts/check-structure.py
 
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+node scripts/lint-workflows.cjs
 
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
