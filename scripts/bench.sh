@@ -17,7 +17,10 @@ npm ci --prefix ui --no-audit --no-fund >/dev/null
 ulimit -n "$(ulimit -Hn)"
 # The app under test keeps its settings, data, caches and keyring in a throw-away home.
 bench_home="$(mktemp -d)"
-trap 'rm -rf "$bench_home"' EXIT
+# Several nodes need PostgreSQL (fsync on: a benchmark) and Redis, private to this run.
+services="$(mktemp -d)"
+trap 'scripts/services.sh stop "$services"; rm -rf "$bench_home" "$services"' EXIT
+eval "$(DURABLE=1 scripts/services.sh start "$services")"
 mkdir -p "$bench_home/config" "$bench_home/data" "$bench_home/cache"
 export XDG_CONFIG_HOME="$bench_home/config" XDG_DATA_HOME="$bench_home/data" XDG_CACHE_HOME="$bench_home/cache"
 

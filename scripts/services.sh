@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Starts a private PostgreSQL cluster (and Redis) for the tests, on free loopback ports, in a
-# throw-away folder; prints the variables that point the tests at them. Nothing of the
-# machine's own PostgreSQL or Redis is touched.
+# Starts a private PostgreSQL cluster and a Redis, on free loopback ports, in a throw-away
+# folder; prints the variables that point the tests (CONFAB_TEST_POSTGRES) and the bench
+# (CONFAB_BENCH_POSTGRES, CONFAB_BENCH_REDIS) at them. The machine's own are not touched.
 #   eval "$(scripts/services.sh start DIR)"    then   scripts/services.sh stop DIR
+# DURABLE=1 keeps PostgreSQL's fsync on (benchmarks); tests run without it.
 set -euo pipefail
 cmd="${1:?start|stop}"; dir="${2:?folder}"
 
@@ -19,13 +20,24 @@ start)
   [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
   port="$(free_port)"
   "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" --auth=trust -U postgres >"$dir/pg/initdb.log"
-  # fsync off: these clusters hold test data only and are deleted afterwards; never in a bench.
+  # fsync off: test clusters hold test data only and are deleted afterwards.
+  fast="-c fsync=off -c synchronous_commit=off"
+  [ "${DURABLE:-}" = 1 ] && fast=""
   "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w start \
-    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400" >/dev/null
-  echo "export CONFAB_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
+    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 $fast -c max_connections=400" >/dev/null
+  url="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "export CONFAB_TEST_POSTGRES=$url CONFAB_BENCH_POSTGRES=$url"
+  if command -v redis-server >/dev/null; then
+    rport="$(free_port)"
+    mkdir -p "$dir/redis"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/redis" \
+      --daemonize yes --pidfile "$dir/redis/pid" --logfile "$dir/redis/log"
+    echo "export CONFAB_BENCH_REDIS=redis://127.0.0.1:$rport/"
+  fi
   ;;
 stop)
   [ -d "$dir/pg/data" ] && "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -m fast stop >/dev/null || true
+  [ -f "$dir/redis/pid" ] && kill "$(cat "$dir/redis/pid")" 2>/dev/null || true
   ;;
 *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
 esac

@@ -52,7 +52,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --locked -p confab-server -p confab-client --test it
 fi
-unset CONFAB_TEST_POSTGRES
+unset CONFAB_TEST_POSTGRES CONFAB_BENCH_POSTGRES CONFAB_BENCH_REDIS
 
 step "benchmark smoke (tiny configuration; the real run is scripts/bench.sh)"
 scripts/bench.sh --quick

@@ -127,12 +127,20 @@ fn stamp(text: &str) -> Option<u64> {
     text[at..at + digits].parse().ok()
 }
 
-pub(crate) async fn run(server: &Server, load: Load) -> Result<Outcome> {
+/// One room's fan-out on `servers`: several confab nodes share the subscribers (subscriber `i`
+/// on node `i % n`), the publisher is on the first, and the server CPU is every node's.
+pub(crate) async fn run(servers: &[Server], load: Load) -> Result<Outcome> {
+    let server = servers.first().context("no server")?;
     let token = match server.kind {
         Kind::Confab => Some(confab_token(server, "bench").await?),
         _ => None,
     };
-    let subs = connect_many(server, token.as_deref(), load.subscribers).await?;
+    let mut subs = Vec::with_capacity(load.subscribers);
+    for (i, node) in servers.iter().enumerate() {
+        let share =
+            load.subscribers / servers.len() + usize::from(i < load.subscribers % servers.len());
+        subs.extend(connect_many(node, token.as_deref(), share).await?);
+    }
     let publisher = connect(server, token.as_deref()).await?;
 
     let epoch = Instant::now();
@@ -195,13 +203,22 @@ pub(crate) async fn run(server: &Server, load: Load) -> Result<Outcome> {
     });
 
     tokio::time::sleep(load.warmup).await;
-    let (s0, g0) = (server.cpu()?, cpu(std::process::id())?);
+    let node_cpu = || -> Result<Cpu> {
+        servers.iter().try_fold(Cpu::default(), |sum, s| {
+            let c = s.cpu()?;
+            Ok(Cpu {
+                user: sum.user + c.user,
+                sys: sum.sys + c.sys,
+            })
+        })
+    };
+    let (s0, g0) = (node_cpu()?, cpu(std::process::id())?);
     let t0 = Instant::now();
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(load.measure).await;
     measuring.store(false, Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
-    let (s1, g1) = (server.cpu()?, cpu(std::process::id())?);
+    let (s1, g1) = (node_cpu()?, cpu(std::process::id())?);
     let deliveries = delivered.load(Ordering::Relaxed);
 
     sending.abort();

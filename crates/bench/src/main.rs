@@ -6,6 +6,8 @@
 //! - [`fanout`]: one room, many subscribers, a fixed publish rate; latency and CPU cost.
 //! - [`idle`]: resident memory per idle connection.
 //! - [`storm`]: a reconnect storm: the server restarted under many clients.
+//! - [`nodes`]: several nodes on PostgreSQL + Redis: fan-out on one node against three, and a
+//!   node killed under its clients (with `--postgres` and `--redis`).
 //! - [`authrate`]: upgrades + authentications per second, in a tight loop from load processes.
 //! - [`desktop`]: the desktop app: package size, first paint, memory, idle CPU.
 //! - [`client`]: the client core: flushing a big offline outbox after a kill, noticing a dead
@@ -20,6 +22,7 @@ mod client;
 mod desktop;
 mod fanout;
 mod idle;
+mod nodes;
 mod procs;
 mod report;
 mod storm;
@@ -52,11 +55,17 @@ struct Args {
     /// Idle connections for the memory measurement.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
-    /// Run only these scenarios (fanout, idle, storm, authrate, flush, deadpeer,
+    /// Run only these scenarios (fanout, idle, nodes, storm, authrate, flush, deadpeer,
     /// desktop); all by
     /// default. Writes no report.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// A PostgreSQL cluster for the several-nodes scenario (scripts/bench.sh starts one).
+    #[arg(long, env = "CONFAB_BENCH_POSTGRES")]
+    postgres: Option<String>,
+    /// The Redis for the several-nodes scenario.
+    #[arg(long, env = "CONFAB_BENCH_REDIS")]
+    redis: Option<String>,
     /// Clients in the reconnect storm.
     #[arg(long, default_value_t = 10_000)]
     storm: usize,
@@ -149,7 +158,7 @@ async fn bench(args: Args) -> Result<()> {
         };
         for kind in order {
             let server = procs::start(kind, &args.bin_dir, &args.peers).await?;
-            let outcome = fanout::run(&server, load).await?;
+            let outcome = fanout::run(std::slice::from_ref(&server), load).await?;
             report::progress_fanout(round, &outcome);
             // A bench that silently stopped delivering would still "pass" the smoke run.
             anyhow::ensure!(
@@ -172,6 +181,26 @@ async fn bench(args: Args) -> Result<()> {
         report::progress_idle(&outcome);
         drop(server);
         idle.push(outcome);
+    }
+    // Several nodes need PostgreSQL and Redis; without them the scenario says so and is skipped.
+    if wanted("nodes") {
+        match (&args.postgres, &args.redis) {
+            (Some(postgres), Some(redis)) => {
+                let backing = nodes::Backing {
+                    postgres: postgres.clone(),
+                    redis: redis.clone(),
+                };
+                let clients = (args.storm / 10).max(30);
+                let outcome = nodes::run(&args.bin_dir, &backing, load, clients).await?;
+                report::progress_nodes(&load, &outcome);
+                anyhow::ensure!(
+                    outcome.kill.lost == 0,
+                    "{} messages lost when a node was killed",
+                    outcome.kill.lost
+                );
+            }
+            _ => eprintln!("nodes · skipped: no --postgres and --redis"),
+        }
     }
     let storm = match wanted("storm") {
         true => Some(storm::run(&args.bin_dir, &args.peers, args.storm).await?),

@@ -179,6 +179,56 @@ impl Server {
     }
 }
 
+/// Starts one node of several: confab-server on PostgreSQL `db`, joined by Redis `pubsub`.
+/// Returns once it is ready (database and pub/sub reachable).
+pub(crate) async fn start_node(bin_dir: &Path, db: &str, pubsub: &str) -> Result<Server> {
+    let port = free_port()?;
+    let mut c = Command::new(bin_dir.join("confab-server"));
+    c.args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--db", db, "--pubsub", pubsub])
+        .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
+        .args(["--heartbeat-secs", "600"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let child = c.spawn().context("starting a confab-server node")?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = Server {
+        kind: Kind::Confab,
+        addr,
+        pid: child.id(),
+        child,
+        _dir: None,
+    };
+    wait_ready(addr).await?;
+    Ok(server)
+}
+
+impl Server {
+    /// SIGKILL: what a crashed machine looks like to its clients.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_ready(addr: SocketAddr) -> Result<()> {
+    let url = format!("http://{addr}/readyz");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the confab-server node on {addr} did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -3,7 +3,7 @@
 //! hand-written analysis around it stays.
 
 use crate::procs::Kind;
-use crate::{authrate, client, desktop, fanout, idle, storm};
+use crate::{authrate, client, desktop, fanout, idle, nodes, storm};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -31,6 +31,28 @@ pub(crate) fn progress_storm(o: &storm::Outcome) {
     eprintln!(
         "storm · {} clients resumed {:.1} s after the restart · peak {} authentications/s · {} messages lost",
         o.clients, o.resumed_secs, o.peak_auth_per_sec, o.lost
+    );
+}
+
+pub(crate) fn progress_nodes(load: &fanout::Load, o: &nodes::Outcome) {
+    let per = |f: &fanout::Outcome| f.per_cpu_second();
+    eprintln!(
+        "nodes · fan-out {} subscribers at {} msg/s: 1 node {:.0} deliveries per node CPU-s, \
+         3 nodes {:.0} (×{:.2}); p50 {:.1} / {:.1} ms, p99 {:.1} / {:.1} ms · a node killed \
+         under {} of {} clients: all back in {:.2} s, {} lost",
+        load.subscribers,
+        load.rate,
+        per(&o.one),
+        per(&o.three),
+        per(&o.three) / per(&o.one).max(1e-9),
+        ms(&o.one, 50.0),
+        ms(&o.three, 50.0),
+        ms(&o.one, 99.0),
+        ms(&o.three, 99.0),
+        o.kill.moved,
+        o.kill.clients,
+        o.kill.back_secs,
+        o.kill.lost
     );
 }
 

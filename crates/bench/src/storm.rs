@@ -24,10 +24,10 @@ pub(crate) struct Outcome {
 }
 
 /// Messages published before and after the restart.
-const BEFORE: u64 = 5;
-const AFTER: u64 = 5;
+pub(crate) const BEFORE: u64 = 5;
+pub(crate) const AFTER: u64 = 5;
 
-fn seq_of(text: &str) -> Option<u64> {
+pub(crate) fn seq_of(text: &str) -> Option<u64> {
     if !text.contains("\"type\":\"message\"") {
         return None;
     }
@@ -38,7 +38,7 @@ fn seq_of(text: &str) -> Option<u64> {
 
 /// Reads frames until the connection drops; records every message seq, counting new ones in
 /// `progress` (shared by all clients).
-async fn read(ws: &mut Ws, seen: &mut HashSet<u64>, progress: &AtomicU64) {
+pub(crate) async fn read(ws: &mut Ws, seen: &mut HashSet<u64>, progress: &AtomicU64) {
     while let Some(Ok(msg)) = ws.next().await {
         if let Message::Text(t) = msg
             && let Some(seq) = seq_of(t.as_str())
@@ -50,7 +50,7 @@ async fn read(ws: &mut Ws, seen: &mut HashSet<u64>, progress: &AtomicU64) {
 }
 
 /// Waits until `counter` reaches `target`, for at most `limit`.
-async fn reach(counter: &AtomicU64, target: u64, limit: Duration) -> bool {
+pub(crate) async fn reach(counter: &AtomicU64, target: u64, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while counter.load(Ordering::Relaxed) < target {
         if Instant::now() > deadline {

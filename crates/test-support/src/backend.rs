@@ -36,17 +36,22 @@ pub async fn new_database(dir: &Path) -> Database {
 }
 
 async fn create_postgres_database() -> String {
-    let base = std::env::var(POSTGRES_VAR).unwrap_or_default();
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+    create_database(&std::env::var(POSTGRES_VAR).unwrap_or_default()).await
+}
+
+/// A new, empty database in the PostgreSQL cluster at `base` (any database URL of it); returns
+/// its URL.
+pub async fn create_database(base: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| panic!("connect to {POSTGRES_VAR}: {e}"));
+        .unwrap_or_else(|e| panic!("connect to {base}: {e}"));
     tokio::spawn(connection);
     let name = format!("confab_test_{:016x}", rand_u64());
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-    with_database(&base, &name)
+    with_database(base, &name)
 }
 
 /// `url` with its database name replaced by `name`.
