@@ -60,6 +60,10 @@ struct Args {
     /// default. Writes no report.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Servers in the fan-out rounds (confab, ws, bare); all by default. Leaving one out makes
+    /// a partial report, for A/B runs of one server against the bare loop.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
     /// A PostgreSQL cluster for the several-nodes scenario (scripts/bench.sh starts one).
     #[arg(long, env = "CONFAB_BENCH_POSTGRES")]
     postgres: Option<String>,
@@ -145,14 +149,24 @@ async fn bench(args: Args) -> Result<()> {
         measure: Duration::from_secs_f64(args.seconds),
     };
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-    let kinds = [Kind::Confab, Kind::NodeWs, Kind::Bare];
+    let kinds: Vec<Kind> = [Kind::Confab, Kind::NodeWs, Kind::Bare]
+        .into_iter()
+        .filter(|k| {
+            let short = match k {
+                Kind::Confab => "confab",
+                Kind::NodeWs => "ws",
+                Kind::Bare => "bare",
+            };
+            args.kinds.is_empty() || args.kinds.iter().any(|n| n == short)
+        })
+        .collect();
     let mut fan = Vec::new();
     let mut idle = Vec::new();
     let rounds = if wanted("fanout") { args.rounds } else { 0 };
     for round in 0..rounds {
         // A, B, C then C, B, A: drift in the machine's speed hits every server alike.
         let order: Vec<Kind> = if round % 2 == 0 {
-            kinds.to_vec()
+            kinds.clone()
         } else {
             kinds.iter().rev().copied().collect()
         };
