@@ -24,6 +24,9 @@ const MAX_BODY: usize = 16 * 1024;
 
 type ApiResult<T> = Result<T, HttpError>;
 
+/// Longest `/readyz` waits for the database.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The metrics listener's one route.
 pub(crate) fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -187,7 +190,9 @@ async fn register(
 /// Ready for traffic: the database answers and, with several nodes, the pub/sub link is up.
 /// A load balancer sends new connections elsewhere while this says 503.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let database = state.store.ping().await.is_ok();
+    // A database that does not answer in time is as good as down for a health check.
+    let ping = tokio::time::timeout(READY_WAIT, state.store.ping()).await;
+    let database = matches!(ping, Ok(Ok(())));
     let pubsub = state.cluster.as_ref().map(|c| c.is_connected());
     let ok = database && pubsub != Some(false);
     let status = if ok {

@@ -71,9 +71,6 @@ impl Session {
     }
 
     async fn join(&mut self, room: String, after: u64, latest: Option<u64>) {
-        if after > 0 {
-            self.state.metrics.resumed();
-        }
         if !limits::valid_room(&room) {
             let e = ServerFrame::error(
                 ErrorCode::BadRoom,
@@ -96,6 +93,9 @@ impl Session {
         };
         // Membership first, then the replay request: a message stored in between reaches the
         // writer before the replay, is ignored there, and is read back by the replay instead.
+        if after > 0 {
+            self.state.metrics.resumed();
+        }
         let (key, changed) = self.state.hub.join(&room, member);
         self.joined.insert(Arc::clone(&key));
         self.queue(Outbound::Replay {
