@@ -20,7 +20,8 @@ bench_home="$(mktemp -d)"
 # Several nodes need PostgreSQL (fsync on: a benchmark) and Redis, private to this run.
 services="$(mktemp -d)"
 trap 'scripts/services.sh stop "$services"; rm -rf "$bench_home" "$services"' EXIT
-eval "$(DURABLE=1 scripts/services.sh start "$services")"
+DURABLE=1 scripts/services.sh start "$services" >"$services/env"
+. "$services/env"
 mkdir -p "$bench_home/config" "$bench_home/data" "$bench_home/cache"
 export XDG_CONFIG_HOME="$bench_home/config" XDG_DATA_HOME="$bench_home/data" XDG_CACHE_HOME="$bench_home/cache"
 

@@ -2,7 +2,8 @@
 # Starts a private PostgreSQL cluster and a Redis, on free loopback ports, in a throw-away
 # folder; prints the variables that point the tests (CONFAB_TEST_POSTGRES) and the bench
 # (CONFAB_BENCH_POSTGRES, CONFAB_BENCH_REDIS) at them. The machine's own are not touched.
-#   eval "$(scripts/services.sh start DIR)"    then   scripts/services.sh stop DIR
+#   scripts/services.sh start DIR > DIR/env && . DIR/env     then   scripts/services.sh stop DIR
+# (not `eval "$(…)"`: that would hide a failed start, and the tests would quietly skip).
 # DURABLE=1 keeps PostgreSQL's fsync on (benchmarks); tests run without it.
 set -euo pipefail
 cmd="${1:?start|stop}"; dir="${2:?folder}"
@@ -17,7 +18,11 @@ if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
 case "$cmd" in
 start)
   mkdir -p "$dir/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+  if [ "$(id -u)" -eq 0 ]; then
+    # mktemp -d makes a 0700 folder: the postgres user must be able to pass through it.
+    chmod 0755 "$dir"
+    chown postgres "$dir/pg"
+  fi
   port="$(free_port)"
   "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" --auth=trust -U postgres >"$dir/pg/initdb.log"
   # fsync off: test clusters hold test data only and are deleted afterwards.

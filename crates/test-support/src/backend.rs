@@ -17,11 +17,21 @@ pub enum Backend {
     Postgres,
 }
 
+/// Set by scripts/test.sh for its PostgreSQL step: without [`POSTGRES_VAR`] the tests then fail
+/// instead of running on SQLite (and skipping what needs PostgreSQL) as if all were well.
+pub const REQUIRE_VAR: &str = "CONFAB_TEST_REQUIRE_POSTGRES";
+
 impl Backend {
     pub fn current() -> Self {
         match std::env::var_os(POSTGRES_VAR) {
             Some(url) if !url.is_empty() => Self::Postgres,
-            _ => Self::Sqlite,
+            _ => {
+                assert!(
+                    std::env::var_os(REQUIRE_VAR).is_none(),
+                    "{REQUIRE_VAR} is set but {POSTGRES_VAR} is not: PostgreSQL did not start"
+                );
+                Self::Sqlite
+            }
         }
     }
 }
