@@ -42,6 +42,18 @@ fn start(cmd: &mut Command) -> Result<(Child, String), String> {
     Err(seen)
 }
 
+/// The log of a start that was refused; a server that started anyway is stopped, not leaked.
+fn expect_refused(started: Result<(Child, String), String>, what: &str) -> String {
+    match started {
+        Err(log) => log,
+        Ok((mut child, _)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("started despite {what}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_config_file_sets_what_flags_and_variables_do_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,10 +115,10 @@ async fn a_config_file_sets_what_flags_and_variables_do_not() {
     assert!(db.exists(), "the database named in the file was used");
 
     std::fs::write(&file, "lisen = \"127.0.0.1:0\"\n").unwrap();
-    let refused = start(binary().arg("--config").arg(&file));
-    let log = refused
-        .err()
-        .unwrap_or_else(|| panic!("started with a misspelt setting"));
+    let log = expect_refused(
+        start(binary().arg("--config").arg(&file)),
+        "a misspelt setting",
+    );
     assert!(log.contains("unknown setting \"lisen\""), "{log}");
 }
 
@@ -181,8 +193,6 @@ async fn a_second_server_on_the_same_sqlite_file_is_refused() {
     let running = TestServer::start().await;
     running.until_ready().await;
     let second = start(binary().args(["--listen", "127.0.0.1:0", "--db", &running.db_arg()]));
-    let log = second
-        .err()
-        .unwrap_or_else(|| panic!("a second server started"));
+    let log = expect_refused(second, "a second server on the same file");
     assert!(log.contains("another confab-server is running"), "{log}");
 }
