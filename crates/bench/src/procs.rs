@@ -170,7 +170,7 @@ impl Server {
             .to_owned();
         self.child = confab_command(bin_dir, &dir, self.addr.port()).spawn()?;
         self.pid = self.child.id();
-        wait_healthy(self.addr).await
+        wait_for(self.addr, "/healthz").await
     }
 
     /// The HTTP base URL (the client core's server setting).
@@ -201,7 +201,7 @@ pub(crate) async fn start_node(bin_dir: &Path, db: &str, pubsub: &str) -> Result
         child,
         _dir: None,
     };
-    wait_ready(addr).await?;
+    wait_for(addr, "/readyz").await?;
     Ok(server)
 }
 
@@ -210,22 +210,6 @@ impl Server {
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-async fn wait_ready(addr: SocketAddr) -> Result<()> {
-    let url = format!("http://{addr}/readyz");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(&url).await
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("the confab-server node on {addr} did not become ready");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -273,7 +257,7 @@ pub(crate) async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Se
     server.addr = match port {
         Some(port) => {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            wait_healthy(addr).await?;
+            wait_for(addr, "/healthz").await?;
             addr
         }
         None => {
@@ -297,8 +281,10 @@ pub(crate) async fn start(kind: Kind, bin_dir: &Path, peers: &Path) -> Result<Se
     Ok(server)
 }
 
-async fn wait_healthy(addr: SocketAddr) -> Result<()> {
-    let url = format!("http://{addr}/healthz");
+/// Waits until `GET path` on `addr` answers 2xx: `/healthz` (the process serves) or `/readyz`
+/// (a node's database and pub/sub are reachable too).
+async fn wait_for(addr: SocketAddr, path: &str) -> Result<()> {
+    let url = format!("http://{addr}{path}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = reqwest::get(&url).await
@@ -307,7 +293,7 @@ async fn wait_healthy(addr: SocketAddr) -> Result<()> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("confab-server did not come up on {addr}");
+            bail!("confab-server on {addr} did not answer {path} in time");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
