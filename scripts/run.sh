@@ -13,7 +13,10 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 listen="${CONFAB_LISTEN:-127.0.0.1:8080}"
 data="${CONFAB_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/confab-server}"
 
-"$target/debug/confab-server" --listen "$listen" --data-dir "$data" &
+# A local server for trying Confab out: anyone who reaches it may sign up, so a newcomer can
+# create accounts from the app at once. A team's server keeps the default, invite codes
+# (docs/deploy.md).
+"$target/debug/confab-server" --listen "$listen" --data-dir "$data" --registration open &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
 for _ in $(seq 100); do
@@ -21,7 +24,7 @@ for _ in $(seq 100); do
   kill -0 "$server" 2>/dev/null || { echo "confab-server failed to start" >&2; exit 1; }
   sleep 0.1
 done
-echo "confab-server is up at http://$listen (data in $data)"
+echo "confab-server is up at http://$listen (data in $data); registration is open to anyone who reaches it"
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "no display: running the app under Xvfb (headless)"

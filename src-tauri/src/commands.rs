@@ -196,6 +196,7 @@ pub async fn sign_in(
     password: String,
     remember: bool,
     create: bool,
+    invite: Option<String>,
 ) -> Result<Account, UiError> {
     let request = SignIn {
         account: {
@@ -204,6 +205,9 @@ pub async fn sign_in(
         },
         password: Secret::new(password),
         register: create,
+        invite: invite
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| Secret::new(c.trim())),
         remember,
     };
     let login = state.profile.sign_in(request).await?;

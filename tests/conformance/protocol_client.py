@@ -51,7 +51,7 @@ class Server:
         log = open(self.log_path, "wb")
         env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(
-            [self.binary, "--listen", "127.0.0.1:0", "--db", self.db],
+            [self.binary, "--listen", "127.0.0.1:0", "--db", self.db, "--registration", "open"],
             stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=self.workdir)
         log.close()
         deadline = time.monotonic() + TIMEOUT

@@ -9,7 +9,7 @@ const BIN = process.env.CONFAB_BIN_DIR ?? "target/debug";
 
 /** Starts confab-server on a free port with its database in `dir`; resolves to { url, stop }. */
 export async function startServer(dir = mkdtempSync(join(tmpdir(), "confab-e2e-")), port = 0, extra = []) {
-  const args = ["--listen", `127.0.0.1:${port}`, "--db", join(dir, "server.db"), ...extra];
+  const args = ["--listen", `127.0.0.1:${port}`, "--db", join(dir, "server.db"), "--registration", "open", ...extra];
   const proc = spawn(join(BIN, "confab-server"), args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, NO_COLOR: "1", RUST_LOG: "info" },

@@ -16,8 +16,8 @@ export const api = {
     return invoke("subscribe", { onEvent: channel });
   },
   snapshot: () => invoke<Snapshot>("snapshot"),
-  signIn: (server: string, username: string, password: string, remember: boolean, create: boolean) =>
-    invoke<Account>("sign_in", { server, username, password, remember, create }),
+  signIn: (server: string, username: string, password: string, remember: boolean, create: boolean, invite: string) =>
+    invoke<Account>("sign_in", { server, username, password, remember, create, invite: invite || null }),
   signOut: () => invoke<void>("sign_out"),
   /** Hands a message to the core's outbox; resolves to its id. Its row comes from the events
    * (`outgoing`, then `sent` or `send_failed`), never from this reply. */

@@ -19,7 +19,7 @@ body: string,
  */
 ts: number, };
 
-export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "unknown";
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "invite_required" | "registration_closed" | "unknown";
 
 export type ConnState = { "state": "connecting", attempt: number, } | { "state": "open", user: string, } | { "state": "reconnecting", attempt: number, retry_in_ms: number, retry_at_ms: number, reason: string, } | { "state": "offline" } | { "state": "auth_failed", reason: string, };
 

@@ -45,6 +45,8 @@ export interface SignInForm {
   password: string;
   remember: boolean;
   create: boolean;
+  /// With `create`: the invite code the server may ask for ("" for none).
+  invite: string;
 }
 
 export interface RoomItem {
@@ -270,7 +272,7 @@ export class Chat {
     this.signingIn = true;
     this.signInError = null;
     try {
-      const account = await this.p.api.signIn(f.server, f.user, f.password, f.remember, f.create);
+      const account = await this.p.api.signIn(f.server, f.user, f.password, f.remember, f.create, f.invite);
       this.model.user = account.user;
       await this.refresh();
     } catch (e) {

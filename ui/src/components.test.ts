@@ -85,6 +85,26 @@ describe("the window", () => {
     for (const id of ["composer", "messages", "sign-out", "presence", "mute", "typing"]) expect($(`#${id}`), id).not.toBeNull();
   });
 
+  it("asks for an invite code only when creating an account, and passes it on", async () => {
+    const fake = new FakeBackend({ signedIn: false });
+    fake.rooms.set("general", []);
+    await start(fake);
+    expect($("#invite"), "no code to sign in").toBeNull();
+    ($("#create") as HTMLInputElement).click();
+    await settle();
+    const fill = (id: string, value: string) => {
+      ($(`#${id}`) as HTMLInputElement).value = value;
+      $(`#${id}`)!.dispatchEvent(new Event("input"));
+    };
+    fill("username", "bob");
+    fill("password", "password-of-bob");
+    fill("invite", "  Zx3-code  ");
+    ($("#sign-in") as HTMLFormElement).requestSubmit();
+    await settle();
+    await settle();
+    expect(fake.calls).toContain("register invite=Zx3-code");
+  });
+
   it("draws message text as text and links as links the app opens", async () => {
     const fake = new FakeBackend();
     const evil = "<img src=x onerror=alert(1)> <b>bold?</b>";

@@ -67,8 +67,9 @@ export class FakeBackend {
         notice: null,
       };
     },
-    signIn: async (server, username) => {
+    signIn: async (server, username, _password, _remember, create, invite) => {
       this.calls.push(`signIn ${server} ${username}`);
+      if (create) this.calls.push(`register invite=${invite}`);
       this.signedIn = true;
       this.user = username;
       return { server, user: username, fallbacks: [] };

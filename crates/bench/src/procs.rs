@@ -137,6 +137,7 @@ fn confab_command(bin_dir: &Path, dir: &Path, port: u16) -> Command {
         // The offered load is the experiment's, not a flood to refuse.
         .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
         .args(["--heartbeat-secs", "600"])
+        .args(["--registration", "open"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -188,6 +189,7 @@ pub(crate) async fn start_node(bin_dir: &Path, db: &str, pubsub: &str) -> Result
         .args(["--db", db, "--pubsub", pubsub])
         .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
         .args(["--heartbeat-secs", "600"])
+        .args(["--registration", "open"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

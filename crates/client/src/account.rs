@@ -122,6 +122,8 @@ pub struct SignIn {
     pub password: Secret,
     /// Create the account first.
     pub register: bool,
+    /// With `register`: the invite code the server may ask for.
+    pub invite: Option<Secret>,
     /// Keep the tokens in the OS keyring and the account in `account.json`; otherwise the
     /// tokens live in memory until the process ends.
     pub remember: bool,
@@ -266,7 +268,8 @@ impl Profile {
         blocking(move || probe.load()).await?;
         let api = Api::with_servers(s.account.servers(), None)?;
         if s.register {
-            api.register(&s.account.user, &s.password).await?;
+            api.register(&s.account.user, &s.password, s.invite.as_ref())
+                .await?;
         }
         let pair = api.login(&s.account.user, &s.password).await?;
         let store = Arc::clone(&tokens);

@@ -78,10 +78,17 @@ impl Api {
         })
     }
 
-    pub async fn register(&self, username: &str, password: &Secret) -> Result<()> {
+    /// Creates an account; `invite` is the code a server with invite-only registration asks for.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &Secret,
+        invite: Option<&Secret>,
+    ) -> Result<()> {
         let body = Credentials {
             username: username.to_owned(),
             password: password.clone(),
+            invite: invite.cloned(),
         };
         self.post("/api/register", Some(&body), None)
             .await
@@ -92,6 +99,7 @@ impl Api {
         let body = Credentials {
             username: username.to_owned(),
             password: password.clone(),
+            invite: None,
         };
         let resp = self.post("/api/login", Some(&body), None).await?;
         resp.json()

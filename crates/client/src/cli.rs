@@ -75,6 +75,9 @@ struct SignInArgs {
     server: String,
     #[arg(long)]
     user: String,
+    /// `register` only: the invite code a server that is not open to everyone asks for.
+    #[arg(long, env = "CONFAB_INVITE")]
+    invite: Option<String>,
 }
 
 /// The documented exit code of an error.
@@ -153,6 +156,7 @@ async fn sign_in(args: SignInArgs, profile: &Profile, register: bool) -> anyhow:
             account,
             password,
             register,
+            invite: args.invite.map(Secret::new),
             remember: true,
         })
         .await?;

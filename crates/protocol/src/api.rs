@@ -8,6 +8,37 @@ use serde::{Deserialize, Serialize};
 pub struct Credentials {
     pub username: String,
     pub password: Secret,
+    /// Register only: the invite code a server with `--registration invite` asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<Secret>,
+}
+
+/// `POST /api/invites` (server administrators only) → 201 [`InviteCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// How many accounts the code may create [default 1].
+    #[serde(default = "one")]
+    pub uses: u32,
+    /// Seconds until the code expires [default 7 days].
+    #[serde(default = "a_week")]
+    pub expires_in: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn a_week() -> u64 {
+    7 * 24 * 3600
+}
+
+/// A new invite code. It is shown once: the server keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteCode {
+    pub code: Secret,
+    /// The uses and the expiry (Unix milliseconds) it was made with.
+    pub uses: u32,
+    pub expires_ms: u64,
 }
 
 /// `201` answer to register.
@@ -58,6 +89,10 @@ mod tests {
         let creds: Credentials = serde_json::from_str(r#"{"username":"alice","password":"pw"}"#)
             .unwrap_or_else(|e| panic!("credentials: {e}"));
         assert_eq!(creds.password.expose(), "pw");
+        assert_eq!(creds.invite, None, "the invite is optional");
+        let invite: InviteRequest =
+            serde_json::from_str("{}").unwrap_or_else(|e| panic!("invite: {e}"));
+        assert_eq!((invite.uses, invite.expires_in), (1, 7 * 24 * 3600));
         let err = ApiError {
             code: ErrorCode::InvalidCredentials,
             message: "no".into(),

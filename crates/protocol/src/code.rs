@@ -53,7 +53,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// A refresh token was used twice; the whole login was revoked.
     TokenReused,
-    /// The account is disabled.
+    /// Not allowed: the account is disabled, or the request needs a right this user lacks (a
+    /// member of the room, its owner or admin, a server administrator).
     Forbidden,
     /// The request's `Origin` is not on the server's allowlist.
     OriginNotAllowed,
@@ -65,6 +66,10 @@ pub enum ErrorCode {
     Busy,
     /// An unexpected server fault. Details are in the server log, never on the wire.
     Internal,
+    /// Registration on this server needs an invite code, and none (or no valid one) was given.
+    InviteRequired,
+    /// This server takes no registrations; an administrator creates accounts.
+    RegistrationClosed,
 
     /// Any code this version does not know (sent by a newer server).
     #[serde(other)]
@@ -99,6 +104,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Busy => "busy",
             Self::Internal => "internal",
+            Self::InviteRequired => "invite_required",
+            Self::RegistrationClosed => "registration_closed",
             Self::Unknown => "unknown",
         }
     }
@@ -176,6 +183,8 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::Busy,
             ErrorCode::Internal,
+            ErrorCode::InviteRequired,
+            ErrorCode::RegistrationClosed,
             ErrorCode::Unknown,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();

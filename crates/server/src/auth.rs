@@ -19,6 +19,14 @@ fn new_token() -> Secret {
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// An invite code: 128 random bits, base64url — short enough to paste into a chat, far beyond
+/// guessing (and registration is throttled like login).
+pub fn new_invite_code() -> Secret {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// What the database keeps instead of a token. Tokens are high-entropy, so a fast hash is enough.
 pub fn token_hash(token: &Secret) -> Vec<u8> {
     Sha256::digest(token.expose().as_bytes()).to_vec()

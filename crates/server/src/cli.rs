@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use confab_server::cluster::ClusterConfig;
-use confab_server::store::Database;
+use confab_server::store::{Database, RegistrationPolicy};
 use confab_server::{Config, TlsFiles};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -79,6 +79,11 @@ pub(crate) struct Args {
     /// `/updates/` (see docs/release.md).
     #[arg(long, env = "CONFAB_UPDATES_DIR")]
     pub(crate) updates_dir: Option<PathBuf>,
+    /// Who may register: anyone (open), only with an invite code from an administrator
+    /// (invite; the first account needs none and becomes an administrator), or nobody
+    /// (closed: accounts come from `create-user`).
+    #[arg(long, env = "CONFAB_REGISTRATION", value_enum, default_value_t = RegistrationPolicy::Invite)]
+    pub(crate) registration: RegistrationPolicy,
     /// Log filter, e.g. `info` or `confab_server=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub(crate) log: String,
@@ -101,6 +106,31 @@ pub(crate) enum Command {
     DisableUser { username: String },
     /// Re-enable a disabled account.
     EnableUser { username: String },
+    /// Create an account whatever --registration says; the password is read from stdin.
+    CreateUser {
+        username: String,
+        /// Make it a server administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a new password (read from stdin) and sign the account out on every device.
+    ResetPassword { username: String },
+    /// Make an account a server administrator (creates invites, manages every room).
+    MakeAdmin {
+        username: String,
+        /// Take the right away instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Print a new invite code for --registration invite.
+    Invite {
+        /// How many accounts it may create.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        expires_in: u64,
+    },
     /// Copy the SQLite database to FILE while the server runs (a consistent snapshot).
     /// For PostgreSQL use pg_dump (docs/deploy.md).
     Backup { file: PathBuf },
@@ -221,6 +251,7 @@ impl Args {
             .min(confab_protocol::limits::MAX_FRAME_BYTES / 2);
         config.max_db_bytes = self.max_db_mb.map(|mb| mb * 1024 * 1024);
         config.updates_dir = self.updates_dir.clone();
+        config.registration = self.registration;
         config.limits.rate_burst = self.rate_burst;
         config.limits.rate_per_sec = self.rate_per_sec;
         config.limits.heartbeat = Duration::from_secs(self.heartbeat_secs.max(1));

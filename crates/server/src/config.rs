@@ -1,7 +1,7 @@
 //! Server configuration with the documented defaults (docs/protocol.md, "Limits").
 
 use crate::cluster::ClusterConfig;
-use crate::store::Database;
+use crate::store::{Database, RegistrationPolicy};
 use confab_protocol::limits;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +29,8 @@ pub struct Config {
     /// Where `/updates/latest.json` and the desktop app's signed artifacts are served from;
     /// `None`: no updates are published (`latest.json` answers 204).
     pub updates_dir: Option<PathBuf>,
+    /// Who may register through `POST /api/register` (default: invite codes only).
+    pub registration: RegistrationPolicy,
     pub limits: Limits,
 }
 
@@ -113,6 +115,7 @@ impl Config {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_db_bytes: None,
             updates_dir: None,
+            registration: RegistrationPolicy::default(),
             limits: Limits::default(),
         }
     }

@@ -20,7 +20,7 @@ pub use client::{Closed, WsClient};
 pub use node::{NodeProcess, NodeSpec, TestHaproxy};
 pub use proxy::{FaultProxy, Mode};
 pub use redis::TestRedis;
-pub use server::TestServer;
+pub use server::{TestServer, password};
 pub use tls::TestCert;
 
 use std::time::Duration;

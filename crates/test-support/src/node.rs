@@ -66,6 +66,7 @@ impl NodeProcess {
             .arg(self.addr.to_string())
             .args(["--db", &self.spec.db, "--pubsub", &self.spec.pubsub])
             .args(["--heartbeat-secs", "1", "--rate-burst", "10000"])
+            .args(["--registration", "open"])
             .args(["--log", "info"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -1,5 +1,6 @@
 //! A real confab-server on 127.0.0.1:0 with its database in a temporary folder.
 
+use confab_protocol::Secret;
 use confab_protocol::api::TokenPair;
 use confab_server::Config;
 use confab_server::store::Database;
@@ -35,6 +36,8 @@ impl TestServer {
         let dir =
             std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")));
         let mut config = Config::new(crate::backend::new_database(dir.path()).await);
+        // Most tests register users freely; those of the policies set their own.
+        config.registration = confab_server::store::RegistrationPolicy::Open;
         tweak(&mut config);
         let server = Self::launch(
             config,
@@ -220,6 +223,29 @@ impl TestServer {
         )
     }
 
+    /// POSTs JSON with `Authorization: Bearer <token>`; returns the status and the JSON body.
+    pub async fn post_as(
+        &self,
+        token: &Secret,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(self.http_url(path))
+            .bearer_auth(token.expose())
+            .json(&body)
+            .send()
+            .await;
+        let resp = resp.unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Registers `user` (password `password-of-<user>`), failing the test if it cannot.
     pub async fn register(&self, user: &str) {
         let (status, body) = self
@@ -263,6 +289,6 @@ impl Drop for TestServer {
 }
 
 /// The password the helpers use for `user`.
-pub(crate) fn password(user: &str) -> String {
+pub fn password(user: &str) -> String {
     format!("password-of-{user}")
 }

@@ -21,7 +21,7 @@ export async function invoke<T>(cmd: string, args: Args = {}): Promise<T> {
         return a.subscribe((e) => channel.onmessage([e]));
       }
       case "snapshot": return a.snapshot();
-      case "sign_in": return a.signIn(args.server, args.username, args.password, args.remember, args.create);
+      case "sign_in": return a.signIn(args.server, args.username, args.password, args.remember, args.create, args.invite ?? "");
       case "sign_out": return a.signOut();
       case "send_message": return a.send(args.room, args.body);
       case "join_room": return a.join(args.room);

@@ -210,3 +210,34 @@ async fn the_outbox_survives_kill_9_and_goes_out_once_in_order() {
         ]
     );
 }
+
+#[tokio::test]
+async fn register_takes_the_invite_code_a_server_asks_for() {
+    let server = TestServer::start_with(|c| {
+        c.registration = confab_server::store::RegistrationPolicy::Invite;
+    })
+    .await;
+    let root = server.user("root").await.access_token;
+    let (status, invite) = server
+        .post_as(
+            &root,
+            "/api/invites",
+            serde_json::json!({"uses": 1, "expires_in": 600}),
+        )
+        .await;
+    assert_eq!(status, 201, "{invite}");
+    let code = invite["code"].as_str().unwrap_or_default().to_owned();
+    let (home, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let script = format!(
+        r#"
+        echo password-of-dora | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user dora; echo "without=$?"
+        echo password-of-dora | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user dora --invite {code}; echo "with=$?"
+        "#
+    );
+    let out = in_keyring_session(home.path(), data.path(), &server.http_url(""), &script).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(marker(&out, "without").is_some_and(|c| c != 0), "{stderr}");
+    assert!(stderr.contains("invite"), "says what is missing: {stderr}");
+    assert_eq!(marker(&out, "with"), Some(0), "{stderr}");
+    assert!(!stderr.contains(&code), "the code is not echoed: {stderr}");
+}

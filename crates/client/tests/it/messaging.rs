@@ -101,7 +101,7 @@ async fn connects_over_wss_with_a_private_ca() {
         .unwrap();
     let api = confab_client::api::Api::new(base.clone(), Some(cert.pem.as_bytes())).unwrap();
     let password = confab_protocol::Secret::new("password-of-alice");
-    api.register("alice", &password)
+    api.register("alice", &password, None)
         .await
         .unwrap_or_else(|e| panic!("register: {e}"));
     let tokens = api

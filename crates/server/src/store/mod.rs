@@ -18,8 +18,9 @@ mod types;
 
 pub use location::Database;
 pub use types::{
-    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, StoredToken,
-    TokenPairHashes, UserRecord,
+    AccessCheck, Admission, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome,
+    Registered, RegistrationPolicy, SendOrder, SendOutcome, StoredToken, TokenPairHashes,
+    UserRecord,
 };
 
 use crate::Result;
@@ -124,9 +125,25 @@ impl Store {
         on_backend!(self, b => b.before(room, before, limit).await)
     }
 
-    /// Creates a user; `false` if the name (in any case) is taken.
-    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
-        on_backend!(self, b => b.create_user(username, password_hash).await)
+    /// Creates an account if its admission allows it (registration policy, invite code, the
+    /// first account of a server becoming its administrator), atomically.
+    pub async fn register(&self, account: NewAccount) -> Result<Registered> {
+        on_backend!(self, b => b.register(account).await)
+    }
+
+    /// Stores a new invite code's hash.
+    pub async fn create_invite(&self, invite: NewInvite) -> Result<()> {
+        on_backend!(self, b => b.create_invite(invite).await)
+    }
+
+    /// Makes a user a server administrator, or not; `false` if no such user.
+    pub async fn set_admin(&self, username: &str, admin: bool) -> Result<bool> {
+        on_backend!(self, b => b.set_admin(username, admin).await)
+    }
+
+    /// Sets a new password hash and revokes every login; `false` if no such user.
+    pub async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool> {
+        on_backend!(self, b => b.set_password(username, password_hash).await)
     }
 
     /// Looks a user up by name, in any case.

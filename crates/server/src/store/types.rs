@@ -63,6 +63,96 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub disabled: bool,
+    /// A server administrator: creates invites, and may manage every room.
+    pub admin: bool,
+}
+
+/// Who may register (`--registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationPolicy {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only with an invite code from an administrator (the first account needs none).
+    #[default]
+    Invite,
+    /// Nobody: an administrator creates accounts (`confab-server create-user`).
+    Closed,
+}
+
+/// Why an account is being created.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// Through `POST /api/register` under this policy, with the invite code's hash if one came.
+    Register {
+        policy: RegistrationPolicy,
+        invite: Option<Vec<u8>>,
+    },
+    /// By an administrator on the server's command line.
+    ByAdmin { admin: bool },
+}
+
+/// A new account, its password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub password_hash: String,
+    pub admission: Admission,
+}
+
+/// What registering did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// Created; `admin` for the first account of a server (and when an administrator said so).
+    Created { admin: bool },
+    /// The name is taken (in any case). An invite code given was not spent.
+    Taken,
+    /// No invite code, or one that is unknown, used up or expired.
+    InviteRequired,
+    /// The server takes no registrations.
+    Closed,
+}
+
+impl Admission {
+    /// The invite code to spend, if this registration needs one spent: only when the policy
+    /// asks for invites, the server has accounts already and the name is free.
+    pub(crate) fn invite_to_spend(&self, first: bool, taken: bool) -> Option<&[u8]> {
+        match self {
+            Self::Register {
+                policy: RegistrationPolicy::Invite,
+                invite: Some(code),
+            } if !first && !taken => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The decision every backend makes, given whether the server has no account yet, whether
+    /// the name is taken, and whether the invite from [`Self::invite_to_spend`] was spent.
+    pub(crate) fn decide(&self, first: bool, taken: bool, invite_spent: bool) -> Registered {
+        if taken {
+            return Registered::Taken;
+        }
+        match self {
+            Self::ByAdmin { admin } => Registered::Created { admin: *admin },
+            Self::Register { policy, .. } => match policy {
+                RegistrationPolicy::Closed => Registered::Closed,
+                _ if first => Registered::Created { admin: true },
+                RegistrationPolicy::Open => Registered::Created { admin: false },
+                RegistrationPolicy::Invite if invite_spent => Registered::Created { admin: false },
+                RegistrationPolicy::Invite => Registered::InviteRequired,
+            },
+        }
+    }
+}
+
+/// A new invite code, as stored: its hash, never the code.
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    pub hash: Vec<u8>,
+    /// The administrator who made it; `None` from the command line.
+    pub created_by: Option<i64>,
+    pub uses: u32,
+    pub expires_ms: u64,
 }
 
 /// The verdict on an access token.

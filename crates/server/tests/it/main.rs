@@ -10,6 +10,7 @@ mod cluster;
 mod lifecycle;
 mod metrics;
 mod nodes;
+mod registration;
 mod resume;
 mod transport;
 mod updates;

@@ -12,13 +12,14 @@
 //! locks all its rooms first, in id order, so two nodes' groups never wait on each other in a
 //! circle (deadlock).
 
+mod accounts;
 mod queries;
 mod schema;
 
 use super::types::Inserted;
 use super::{
-    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, TokenPairHashes,
-    UserRecord,
+    AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
+    SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
 use confab_protocol::MessageData;
@@ -146,8 +147,28 @@ impl PgStore {
         queries::before(&self.client().await?, room, before, limit).await
     }
 
-    pub(super) async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
-        queries::create_user(&self.client().await?, username, password_hash).await
+    pub(super) async fn register(&self, account: NewAccount) -> Result<Registered> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let outcome = accounts::register(&tx, &account).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub(super) async fn create_invite(&self, invite: NewInvite) -> Result<()> {
+        accounts::create_invite(&self.client().await?, &invite).await
+    }
+
+    pub(super) async fn set_admin(&self, username: &str, admin: bool) -> Result<bool> {
+        accounts::set_admin(&self.client().await?, username, admin).await
+    }
+
+    pub(super) async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let found = accounts::set_password(&tx, username, password_hash).await?;
+        tx.commit().await?;
+        Ok(found)
     }
 
     pub(super) async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {

@@ -157,28 +157,13 @@ fn message(room: &str, r: &Row) -> MessageData {
     }
 }
 
-pub(super) async fn create_user<C: GenericClient>(
-    c: &C,
-    username: &str,
-    password_hash: &str,
-) -> Result<bool> {
-    let n = c
-        .execute(
-            "INSERT INTO users (username, password_hash, created_ms) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-            &[&username, &password_hash, &(now_ms() as i64)],
-        )
-        .await?;
-    Ok(n == 1)
-}
-
 pub(super) async fn find_user<C: GenericClient>(
     c: &C,
     username: &str,
 ) -> Result<Option<UserRecord>> {
     let stmt = c
         .prepare_cached(
-            "SELECT id, username, password_hash, disabled FROM users
+            "SELECT id, username, password_hash, disabled, admin FROM users
              WHERE lower(username) = lower($1)",
         )
         .await?;
@@ -187,6 +172,7 @@ pub(super) async fn find_user<C: GenericClient>(
         username: r.get(1),
         password_hash: r.get(2),
         disabled: r.get(3),
+        admin: r.get(4),
     }))
 }
 

@@ -7,7 +7,8 @@ use tokio_postgres::Client;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only: never edit a shipped
 /// one. The tables mirror the SQLite backend's (see `sqlite/schema.rs`), in Postgres types.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id            BIGSERIAL PRIMARY KEY,
         username      TEXT NOT NULL,
@@ -52,7 +53,20 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     -- Idempotent sends: one author cannot store the same client id twice.
     CREATE UNIQUE INDEX messages_dedup ON messages(author, client_id);
-"#];
+"#,
+    r#"
+    -- Administrators and invite codes: see the same migration in sqlite/schema.rs.
+    ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE;
+    UPDATE users SET admin = TRUE WHERE id = (SELECT min(id) FROM users);
+    CREATE TABLE invites (
+        hash       BYTEA PRIMARY KEY,
+        created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+        uses_left  INTEGER NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL
+    );
+"#,
+];
 
 /// Names the advisory lock every node takes to migrate: "confab" in ASCII.
 const MIGRATION_LOCK: i64 = 0x636f_6e66_6162;

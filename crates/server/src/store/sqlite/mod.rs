@@ -10,6 +10,7 @@
 //! Reads run on the blocking pool over a few read-only connections, which WAL lets proceed while
 //! the writer commits.
 
+mod accounts;
 mod backup;
 mod messages;
 mod schema;
@@ -19,8 +20,8 @@ pub use backup::{ServerLock, backup, lock, restore};
 
 use super::types::Inserted;
 use super::{
-    AccessCheck, NewMessage, PendingSend, RefreshOutcome, SendOrder, SendOutcome, TokenPairHashes,
-    UserRecord,
+    AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
+    SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
 use confab_protocol::MessageData;
@@ -247,9 +248,24 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn create_user(&self, username: &str, password_hash: &str) -> Result<bool> {
+    pub(super) async fn register(&self, account: NewAccount) -> Result<Registered> {
+        self.write(move |c| accounts::register(c, &account)).await
+    }
+
+    pub(super) async fn create_invite(&self, invite: NewInvite) -> Result<()> {
+        self.write(move |c| accounts::create_invite(c, &invite))
+            .await
+    }
+
+    pub(super) async fn set_admin(&self, username: &str, admin: bool) -> Result<bool> {
+        let name = username.to_owned();
+        self.write(move |c| accounts::set_admin(c, &name, admin))
+            .await
+    }
+
+    pub(super) async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool> {
         let (name, hash) = (username.to_owned(), password_hash.to_owned());
-        self.write(move |c| users::create_user(c, &name, &hash))
+        self.write(move |c| accounts::set_password(c, &name, &hash))
             .await
     }
 

@@ -4,7 +4,8 @@ use crate::{Error, Result};
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id            INTEGER PRIMARY KEY,
         username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -45,7 +46,21 @@ const MIGRATIONS: &[&str] = &[r#"
     ) WITHOUT ROWID;
     -- Idempotent sends: one author cannot store the same client id twice.
     CREATE UNIQUE INDEX messages_dedup ON messages(author, client_id);
-"#];
+"#,
+    r#"
+    -- Who may register: server administrators, and the invite codes they make.
+    ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    -- A server from before administrators existed: its oldest account becomes one.
+    UPDATE users SET admin = 1 WHERE id = (SELECT min(id) FROM users);
+    CREATE TABLE invites (
+        hash       BLOB PRIMARY KEY,  -- SHA-256 of the code; the code itself is shown once
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        uses_left  INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+"#,
+];
 
 /// The newest schema version this server knows.
 pub(super) fn supported() -> i64 {

@@ -7,21 +7,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 const ACCESS: i64 = 0;
 const REFRESH: i64 = 1;
 
-/// Creates a user; `false` if the name (in any case) is taken.
-pub(super) fn create_user(conn: &Connection, username: &str, password_hash: &str) -> Result<bool> {
-    let n = conn.execute(
-        "INSERT INTO users (username, password_hash, created_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT(username) DO NOTHING",
-        params![username, password_hash, now_ms()],
-    )?;
-    Ok(n == 1)
-}
-
 /// Looks a user up by name, in any case.
 pub(super) fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
     Ok(conn
         .query_row(
-            "SELECT id, username, password_hash, disabled FROM users WHERE username = ?1",
+            "SELECT id, username, password_hash, disabled, admin FROM users WHERE username = ?1",
             [username],
             |r| {
                 Ok(UserRecord {
@@ -29,6 +19,7 @@ pub(super) fn find_user(conn: &Connection, username: &str) -> Result<Option<User
                     username: r.get(1)?,
                     password_hash: r.get(2)?,
                     disabled: r.get(3)?,
+                    admin: r.get(4)?,
                 })
             },
         )

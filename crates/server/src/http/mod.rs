@@ -1,4 +1,7 @@
 //! The HTTP surface: `/api/*` JSON endpoints, the `/ws` upgrade and the Origin allowlist.
+//! Sign-in and tokens are here; [`accounts`] has registration, invites and profiles.
+
+mod accounts;
 
 use crate::http_error::HttpError;
 use crate::metrics::AuthFailure;
@@ -13,8 +16,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_protocol::api::{Credentials, RefreshRequest, Registered};
-use confab_protocol::{ErrorCode, Secret, limits};
+use confab_protocol::api::{Credentials, RefreshRequest};
+use confab_protocol::{ErrorCode, Secret};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use tracing::info;
@@ -22,7 +25,7 @@ use tracing::info;
 /// Largest request body the API reads.
 const MAX_BODY: usize = 16 * 1024;
 
-type ApiResult<T> = Result<T, HttpError>;
+pub(super) type ApiResult<T> = Result<T, HttpError>;
 
 /// Longest `/readyz` waits for the database.
 const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -46,7 +49,8 @@ pub(crate) fn metrics_router(state: Arc<AppState>) -> Router {
 /// All routes, with the Origin check in front of every one.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/api/register", post(register))
+        .route("/api/register", post(accounts::register))
+        .route("/api/invites", post(accounts::create_invite))
         .route("/api/login", post(login))
         .route("/api/refresh", post(refresh))
         .route("/api/logout", post(logout))
@@ -112,7 +116,7 @@ async fn check_origin(State(state): State<Arc<AppState>>, req: Request, next: Ne
     next.run(req).await
 }
 
-fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             HttpError::new(
@@ -139,52 +143,12 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<
     })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<Secret> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<Secret> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| Secret::new(token.trim()))
-}
-
-async fn register(
-    State(state): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let creds: Credentials = parse(body)?;
-    if !limits::valid_username(&creds.username) || !limits::valid_password(creds.password.expose())
-    {
-        return Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidCredentialsFormat,
-            "usernames are 1-32 of A-Z a-z 0-9 _ - .; passwords need at least 8 characters",
-        ));
-    }
-    let hash = state
-        .auth
-        .hash_password(creds.password)
-        .await
-        .map_err(|e| HttpError::internal(&e))?;
-    let created = state
-        .store
-        .create_user(&creds.username, &hash)
-        .await
-        .map_err(|e| HttpError::internal(&e))?;
-    if !created {
-        return Err(HttpError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::UsernameTaken,
-            "that username is taken",
-        ));
-    }
-    info!(user = %creds.username, "registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(Registered {
-            username: creds.username,
-        }),
-    )
-        .into_response())
 }
 
 /// Ready for traffic: the database answers and, with several nodes, the pub/sub link is up.
