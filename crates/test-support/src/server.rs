@@ -213,14 +213,7 @@ impl TestServer {
 
     /// POSTs JSON to the API; returns the status and the JSON body (Null if empty).
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let resp = self.http.post(self.http_url(path)).json(&body).send().await;
-        let resp = resp.unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
+        Self::answer(path, self.http.post(self.http_url(path)).json(&body)).await
     }
 
     /// POSTs JSON with `Authorization: Bearer <token>`; returns the status and the JSON body.
@@ -230,13 +223,13 @@ impl TestServer {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let resp = self
-            .http
-            .post(self.http_url(path))
-            .bearer_auth(token.expose())
-            .json(&body)
-            .send()
-            .await;
+        let request = self.http.post(self.http_url(path));
+        Self::answer(path, request.bearer_auth(token.expose()).json(&body)).await
+    }
+
+    /// Sends a request; the status and the JSON body (Null if empty).
+    async fn answer(path: &str, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let resp = request.send().await;
         let resp = resp.unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();

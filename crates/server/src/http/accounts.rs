@@ -4,7 +4,10 @@ use super::{ApiResult, bearer, parse};
 use crate::AppState;
 use crate::auth::{new_invite_code, token_hash};
 use crate::http_error::HttpError;
-use crate::store::{AccessCheck, Admission, NewAccount, NewInvite, Registered, UserRecord, now_ms};
+use crate::store::{
+    AccessCheck, Admission, NewAccount, NewInvite, Registered, RegistrationPolicy, UserRecord,
+    now_ms,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -35,6 +38,10 @@ pub(super) async fn register(
         ));
     }
     let policy = state.config.registration;
+    // Nothing can be created: answer before spending an argon2 hash on it.
+    if policy == RegistrationPolicy::Closed {
+        return Err(refusal(Registered::Closed));
+    }
     let password_hash = state
         .auth
         .hash_password(creds.password)
@@ -53,31 +60,36 @@ pub(super) async fn register(
         .register(account)
         .await
         .map_err(|e| HttpError::internal(&e))?;
-    let refuse = |status, code, message: &str| Err(HttpError::new(status, code, message));
-    match outcome {
-        Registered::Created { admin } => {
-            info!(user = %creds.username, admin, "registered");
-            let body = RegisteredBody {
-                username: creds.username,
-            };
-            Ok((StatusCode::CREATED, Json(body)).into_response())
-        }
-        Registered::Taken => refuse(
+    if let Registered::Created { admin } = outcome {
+        info!(user = %creds.username, admin, "registered");
+        let body = RegisteredBody {
+            username: creds.username,
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    Err(refusal(outcome))
+}
+
+/// The answer to a registration that created nothing.
+fn refusal(outcome: Registered) -> HttpError {
+    let (status, code, message) = match outcome {
+        Registered::Taken => (
             StatusCode::CONFLICT,
             ErrorCode::UsernameTaken,
             "that username is taken",
         ),
-        Registered::InviteRequired => refuse(
+        Registered::InviteRequired => (
             StatusCode::FORBIDDEN,
             ErrorCode::InviteRequired,
             "this server needs a valid invite code to register; ask an administrator",
         ),
-        Registered::Closed => refuse(
+        Registered::Closed | Registered::Created { .. } => (
             StatusCode::FORBIDDEN,
             ErrorCode::RegistrationClosed,
             "this server takes no registrations; an administrator creates accounts",
         ),
-    }
+    };
+    HttpError::new(status, code, message)
 }
 
 /// `POST /api/invites`, for server administrators.
@@ -127,7 +139,7 @@ pub(super) async fn create_invite(
 }
 
 /// The account behind the request's bearer token.
-pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<UserRecord> {
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<UserRecord> {
     let invalid = || {
         HttpError::new(
             StatusCode::UNAUTHORIZED,
