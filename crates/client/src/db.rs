@@ -303,6 +303,7 @@ impl Database {
                 author: r.get(2)?,
                 body: r.get(3)?,
                 ts: r.get(4)?,
+                mentions: Vec::new(),
             })
         })?;
         let mut out: Vec<MessageData> = rows.collect::<Result<_, _>>()?;
@@ -331,6 +332,7 @@ mod tests {
             author: "a".into(),
             body: "b".into(),
             ts: 1,
+            mentions: Vec::new(),
         }
     }
 

@@ -66,6 +66,12 @@ pub enum ErrorCode {
     Busy,
     /// An unexpected server fault. Details are in the server log, never on the wire.
     Internal,
+    /// `create` with the name of a room that exists.
+    RoomExists,
+    /// The frame names a user that does not exist.
+    NoSuchUser,
+    /// The user named is not a member of the room.
+    NotMember,
     /// Registration on this server needs an invite code, and none (or no valid one) was given.
     InviteRequired,
     /// This server takes no registrations; an administrator creates accounts.
@@ -104,6 +110,9 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Busy => "busy",
             Self::Internal => "internal",
+            Self::RoomExists => "room_exists",
+            Self::NoSuchUser => "no_such_user",
+            Self::NotMember => "not_member",
             Self::InviteRequired => "invite_required",
             Self::RegistrationClosed => "registration_closed",
             Self::Unknown => "unknown",
@@ -185,6 +194,9 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::InviteRequired,
             ErrorCode::RegistrationClosed,
+            ErrorCode::RoomExists,
+            ErrorCode::NoSuchUser,
+            ErrorCode::NotMember,
             ErrorCode::Unknown,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();

@@ -1,5 +1,6 @@
 //! WebSocket frames: JSON text objects tagged by `type`.
 
+use crate::conversation::{MemberEvent, Role, RoomSummary, Visibility};
 use crate::{ErrorCode, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -38,10 +39,36 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// Create a room with you as its `owner`, then join it (answered as `join` is).
+    Create {
+        room: String,
+        visibility: Visibility,
+    },
+    /// Add `user` to the room (its owner or admin only).
+    Invite { room: String, user: String },
+    /// Remove `user` from the room (its owner or admin only).
+    Kick { room: String, user: String },
+    /// Leave the room as a member, on every device (unlike `leave`).
+    Part { room: String },
+    /// Give `user` a role in the room (its owner only).
+    SetRole {
+        room: String,
+        user: String,
+        role: Role,
+    },
+    /// Open the direct conversation with these users (1–8, besides you), then join it.
+    Dm { users: Vec<String> },
+    /// Your rooms, with read state.
+    Rooms,
+    /// You have read the room up to `seq`.
+    Read { room: String, seq: u64 },
 }
 
 /// Every `type` a client may send; anything else is `unknown_type`.
-pub const CLIENT_TYPES: &[&str] = &["auth", "join", "leave", "send", "typing", "history"];
+pub const CLIENT_TYPES: &[&str] = &[
+    "auth", "join", "leave", "send", "typing", "history", "create", "invite", "kick", "part",
+    "set_role", "dm", "rooms", "read",
+];
 
 /// A stored chat message as it travels to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +86,10 @@ pub struct MessageData {
     /// Server time of storage, Unix milliseconds.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ts: u64,
+    /// Members the body mentions as `@name`, lower case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub mentions: Vec<String>,
 }
 
 /// A frame sent by the server.
@@ -106,6 +137,26 @@ pub enum ServerFrame {
         messages: Vec<MessageData>,
         more: bool,
     },
+    /// A membership change, in the room's seq stream like a message.
+    Member(MemberEvent),
+    /// You were added to a room (invited, or someone opened a dm with you).
+    RoomAdded {
+        room: String,
+        visibility: Visibility,
+        by: String,
+    },
+    /// You are no longer a member of the room; nothing more of it reaches you.
+    RoomRemoved { room: String, by: String },
+    /// Answer to `invite`: `user` is a member now.
+    Invited { room: String, user: String },
+    /// Answer to `kick` and `set_role`: done (the `member` event follows in the stream).
+    Changed { room: String, user: String },
+    /// Answer to `dm`: its room and everyone in it, sorted; the join sequence follows.
+    Dm { room: String, users: Vec<String> },
+    /// Answer to `rooms`.
+    Rooms { rooms: Vec<RoomSummary> },
+    /// Your read position in `room` moved (from any of your devices).
+    Read { room: String, seq: u64 },
     /// A request failed; the connection stays open.
     Error {
         code: ErrorCode,

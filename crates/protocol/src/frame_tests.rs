@@ -21,6 +21,7 @@ fn msg() -> MessageData {
         author: "alice".into(),
         body: "hi".into(),
         ts: 1_764_000_000_000,
+        mentions: Vec::new(),
     }
 }
 
@@ -237,6 +238,32 @@ fn every_client_type_is_listed() {
             before: None,
             limit: None,
         },
+        ClientFrame::Create {
+            room: "r".into(),
+            visibility: crate::Visibility::Private,
+        },
+        ClientFrame::Invite {
+            room: "r".into(),
+            user: "u".into(),
+        },
+        ClientFrame::Kick {
+            room: "r".into(),
+            user: "u".into(),
+        },
+        ClientFrame::Part { room: "r".into() },
+        ClientFrame::SetRole {
+            room: "r".into(),
+            user: "u".into(),
+            role: crate::Role::Admin,
+        },
+        ClientFrame::Dm {
+            users: vec!["u".into()],
+        },
+        ClientFrame::Rooms,
+        ClientFrame::Read {
+            room: "r".into(),
+            seq: 1,
+        },
     ];
     assert_eq!(frames.len(), CLIENT_TYPES.len());
     for f in frames {
@@ -251,4 +278,42 @@ fn every_client_type_is_listed() {
             "{t} missing from CLIENT_TYPES"
         );
     }
+}
+
+#[test]
+fn conversation_frames_keep_their_contract_names() {
+    let f = ClientFrame::parse(r#"{"type":"set_role","room":"ops","user":"bob","role":"admin"}"#);
+    assert_eq!(
+        f,
+        Ok(ClientFrame::SetRole {
+            room: "ops".into(),
+            user: "bob".into(),
+            role: crate::Role::Admin
+        })
+    );
+    let f = ClientFrame::parse(r#"{"type":"create","room":"ops","visibility":"secret"}"#);
+    assert_eq!(f.map_err(|e| e.code), Err(ErrorCode::BadFrame));
+    let added = ServerFrame::RoomAdded {
+        room: "ops".into(),
+        visibility: crate::Visibility::Dm,
+        by: "alice".into(),
+    };
+    assert_eq!(
+        added.to_json(),
+        r#"{"type":"room_added","room":"ops","visibility":"dm","by":"alice"}"#
+    );
+    let member = ServerFrame::Member(crate::MemberEvent {
+        room: "ops".into(),
+        seq: 3,
+        id: "x".into(),
+        author: "alice".into(),
+        ts: 1,
+        user: "bob".into(),
+        action: crate::MemberAction::Kicked,
+        role: None,
+    });
+    assert_eq!(
+        member.to_json(),
+        r#"{"type":"member","room":"ops","seq":3,"id":"x","author":"alice","ts":1,"user":"bob","action":"kicked"}"#
+    );
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`frame`]: the JSON text frames on `/ws` — [`ClientFrame`] (client → server) and
 //!   [`ServerFrame`] (server → client), each an object tagged by `type`.
+//! - [`conversation`]: room visibility, roles, membership events and the room list.
 //! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
 //! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
 //! - [`limits`]: the documented default limits and the validation rules for names and bodies.
@@ -17,12 +18,14 @@
 
 pub mod api;
 pub mod code;
+pub mod conversation;
 pub mod frame;
 pub mod limits;
 pub mod names;
 pub mod secret;
 
 pub use code::{ErrorCode, close};
+pub use conversation::{Event, MemberAction, MemberEvent, Role, RoomSummary, Visibility};
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
 pub use names::{Body, MessageId, RoomName};
 pub use secret::Secret;

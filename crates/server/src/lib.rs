@@ -67,6 +67,14 @@ impl AppState {
         }
     }
 
+    /// A frame for every connection of `user`, on this node and the others.
+    pub(crate) fn to_user(&self, user: &str, frame: &axum::extract::ws::Utf8Bytes) {
+        self.hub.to_user(user, frame);
+        if let Some(cluster) = &self.cluster {
+            cluster.user(user, frame);
+        }
+    }
+
     /// `user`'s first connection on this node joined `room` (`present`), or its last one left.
     pub(crate) fn presence_changed(&self, room: &str, user: &str, present: bool) {
         self.hub.announce_presence(room);

@@ -45,6 +45,8 @@ pub enum Outbound {
     CatchUp { room: Arc<str> },
     /// Stop delivering the room and confirm with `left`.
     Forget { room: Arc<str> },
+    /// The user is no longer a member since `seq`: deliver up to it, then nothing more.
+    Removed { room: Arc<str>, seq: u64 },
     /// A WebSocket ping (heartbeat).
     Ping,
     /// Close the connection with this code and reason, after what is queued before it.
@@ -85,10 +87,13 @@ struct Room {
     remote: BTreeSet<String>,
 }
 
-/// All rooms with at least one member.
+/// All rooms with at least one member, and every connection by user.
 #[derive(Debug, Default)]
 pub struct Hub {
     rooms: Mutex<HashMap<Arc<str>, Room>>,
+    /// Each user's connections here, by lower-case name: for what reaches all of a user's
+    /// devices (a room added or removed, a read position).
+    users: Mutex<HashMap<String, HashMap<u64, Member>>>,
 }
 
 impl Hub {
@@ -139,19 +144,89 @@ impl Hub {
         changed
     }
 
-    /// Fans a stored message out to every member of its room.
-    pub fn publish(&self, room: &str, seq: u64, frame: &Utf8Bytes) {
-        let rooms = self.rooms();
+    /// Fans a stored entry out to every member of its room. An entry that `removes` a user
+    /// also takes that user's connections out of the room, under the same lock, so no later
+    /// entry can reach them; true if the room's presence changed.
+    pub fn publish(&self, room: &str, seq: u64, frame: &Utf8Bytes, removes: Option<&str>) -> bool {
+        let mut rooms = self.rooms();
         let Some((key, r)) = rooms.get_key_value(room) else {
-            return;
+            return false;
         };
+        let key = Arc::clone(key);
         r.latest.fetch_max(seq, Ordering::Relaxed);
         for member in r.members.values() {
             member.offer(Outbound::Live {
-                room: Arc::clone(key),
+                room: Arc::clone(&key),
                 seq,
                 frame: frame.clone(),
             });
+        }
+        let Some(user) = removes else { return false };
+        let Some(r) = rooms.get_mut(&key) else {
+            return false;
+        };
+        let gone: Vec<u64> = r
+            .members
+            .values()
+            .filter(|m| m.user.eq_ignore_ascii_case(user))
+            .map(|m| m.session)
+            .collect();
+        for session in &gone {
+            if let Some(m) = r.members.remove(session) {
+                m.offer(Outbound::Removed {
+                    room: Arc::clone(&key),
+                    seq,
+                });
+            }
+        }
+        let changed = !gone.is_empty();
+        r.users.retain(|u, _| !u.eq_ignore_ascii_case(user));
+        if r.members.is_empty() {
+            rooms.remove(&key);
+        }
+        changed
+    }
+
+    /// Whether this connection is (still) in the room.
+    pub fn is_member(&self, room: &str, session: u64) -> bool {
+        self.rooms()
+            .get(room)
+            .is_some_and(|r| r.members.contains_key(&session))
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<u64, Member>>> {
+        self.users.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection of its user opened.
+    pub fn register(&self, member: Member) {
+        self.users()
+            .entry(member.user.to_ascii_lowercase())
+            .or_default()
+            .insert(member.session, member);
+    }
+
+    /// A connection closed.
+    pub fn unregister(&self, user: &str, session: u64) {
+        let mut users = self.users();
+        let key = user.to_ascii_lowercase();
+        if let Some(sessions) = users.get_mut(&key) {
+            sessions.remove(&session);
+            if sessions.is_empty() {
+                users.remove(&key);
+            }
+        }
+    }
+
+    /// Queues `frame` for every connection of `user` here.
+    pub fn to_user(&self, user: &str, frame: &Utf8Bytes) {
+        let users = self.users();
+        for member in users
+            .get(&user.to_ascii_lowercase())
+            .into_iter()
+            .flat_map(|s| s.values())
+        {
+            member.offer(Outbound::Frame(frame.clone()));
         }
     }
 
@@ -282,7 +357,7 @@ mod tests {
         hub.join("r", slow.clone());
         hub.join("r", fast);
         for seq in 1..=3 {
-            hub.publish("r", seq, &Utf8Bytes::from_static("{}"));
+            hub.publish("r", seq, &Utf8Bytes::from_static("{}"), None);
         }
         assert!(
             slow.overflowed.load(Ordering::Acquire),
@@ -327,5 +402,35 @@ mod tests {
             "bob leaves with his last session"
         );
         assert!(hub.rooms().is_empty());
+    }
+
+    #[test]
+    fn a_removing_entry_is_the_last_the_removed_user_gets() {
+        let hub = Hub::default();
+        let (bob, mut bob_rx) = member(1, "bob", 8);
+        let (alice, mut alice_rx) = member(2, "alice", 8);
+        hub.join("r", bob);
+        hub.join("r", alice);
+        let frame = Utf8Bytes::from_static("{}");
+        assert!(
+            hub.publish("r", 1, &frame, Some("BOB")),
+            "bob left the presence list"
+        );
+        hub.publish("r", 2, &frame, None);
+        let mut bob_got = vec![];
+        while let Ok(item) = bob_rx.try_recv() {
+            bob_got.push(match item {
+                Outbound::Live { seq, .. } => format!("live {seq}"),
+                Outbound::Removed { seq, .. } => format!("removed {seq}"),
+                _ => "other".into(),
+            });
+        }
+        assert_eq!(bob_got, ["live 1", "removed 1"]);
+        assert!(!hub.is_member("r", 1) && hub.is_member("r", 2));
+        let mut alice_seqs = vec![];
+        while let Ok(Outbound::Live { seq, .. }) = alice_rx.try_recv() {
+            alice_seqs.push(seq);
+        }
+        assert_eq!(alice_seqs, [1, 2]);
     }
 }

@@ -15,6 +15,12 @@
 //!   out of everyone's presence when their entries expire (`presence_ttl`). Changes ring
 //!   `confab:presence:<room>` so the others recompute at once.
 //! - **Typing** rings `confab:typing:<room>`: fine to lose, like typing on one node.
+//! - **A user's devices** (a room added or removed, a read position) ring `confab:user:<name>`.
+//!   A lost one is covered by the stream itself (a removal is an entry of the room) and by the
+//!   room list every client asks for when it connects.
+//! - **A member removed** from a room travels as that room's entry; each node takes the
+//!   member's connections out of the room when it hands the entry on, whether it heard the
+//!   doorbell or read the entry back from the database.
 //! - Token revocation needs nothing here: sessions recheck their login in the database.
 
 mod tasks;
@@ -91,6 +97,10 @@ enum Ring {
         user: String,
         present: bool,
     },
+    User {
+        user: String,
+        frame: Utf8Bytes,
+    },
 }
 
 /// A cloneable handle to this node's link with the others.
@@ -124,6 +134,7 @@ impl Cluster {
             config: config.clone(),
             subscribed: Arc::clone(&subscribed),
             shutdown,
+            rings: rings.clone(),
         };
         node.spawn(rx);
         Ok(Self {
@@ -155,6 +166,14 @@ impl Cluster {
         let _ = self.rings.try_send(Ring::Typing {
             room: room.to_owned(),
             user: user.to_owned(),
+        });
+    }
+
+    /// A frame for every connection of `user`, on every node.
+    pub fn user(&self, user: &str, frame: &Utf8Bytes) {
+        let _ = self.rings.try_send(Ring::User {
+            user: user.to_ascii_lowercase(),
+            frame: frame.clone(),
         });
     }
 

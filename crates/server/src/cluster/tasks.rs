@@ -29,6 +29,7 @@ const RECOMPUTE_QUEUE: usize = 1024;
 const ROOM_PREFIX: &str = "confab:room:";
 const TYPING_PREFIX: &str = "confab:typing:";
 const PRESENCE_PREFIX: &str = "confab:presence:";
+const USER_PREFIX: &str = "confab:user:";
 
 pub(super) struct Node {
     /// Random per process: a restarted node is a new node, and its old entries just expire.
@@ -40,6 +41,8 @@ pub(super) struct Node {
     pub(super) config: ClusterConfig,
     pub(super) subscribed: Arc<AtomicBool>,
     pub(super) shutdown: CancellationToken,
+    /// This node's own doorbells, for what the subscriber must ring in turn.
+    pub(super) rings: mpsc::Sender<Ring>,
 }
 
 impl Node {
@@ -124,6 +127,10 @@ impl Node {
                 }
                 pipe.publish(&key, self.id.as_str());
             }
+            Ring::User { user, frame } => {
+                let payload = format!("{} {}", self.id, frame.as_str());
+                pipe.publish(format!("{USER_PREFIX}{user}"), payload);
+            }
         }
         pipe.ignore();
         pipe
@@ -164,7 +171,7 @@ impl Node {
                 )));
             }
         };
-        for prefix in [ROOM_PREFIX, TYPING_PREFIX, PRESENCE_PREFIX] {
+        for prefix in [ROOM_PREFIX, TYPING_PREFIX, PRESENCE_PREFIX, USER_PREFIX] {
             pubsub.psubscribe(format!("{prefix}*")).await?;
         }
         self.subscribed.store(true, Ordering::Release);
@@ -216,11 +223,28 @@ impl Node {
             // Clocks of different machines: a node behind the ringer counts no lag.
             let lag = now_ms().saturating_sub(rung);
             self.metrics.pubsub_lag(Duration::from_millis(lag));
-            self.hub
-                .publish(room, seq, &Utf8Bytes::from(frame.to_owned()));
+            let removes = removed_user(frame);
+            let frame = Utf8Bytes::from(frame.to_owned());
+            if self.hub.publish(room, seq, &frame, removes.as_deref()) {
+                self.hub.announce_presence(room);
+                if let Some(user) = removes {
+                    self.ring_presence_gone(room, user);
+                }
+            }
         } else if let Some(room) = channel.strip_prefix(TYPING_PREFIX) {
             self.hub.typing(room, rest);
+        } else if let Some(user) = channel.strip_prefix(USER_PREFIX) {
+            self.hub.to_user(user, &Utf8Bytes::from(rest.to_owned()));
         }
+    }
+
+    /// This node no longer has `user` in `room` (removed from it): its presence entry goes.
+    fn ring_presence_gone(&self, room: &str, user: String) {
+        let _ = self.rings.try_send(Ring::Presence {
+            room: room.to_owned(),
+            user,
+            present: false,
+        });
     }
 
     /// Every `check_every`: members catch up where the database is ahead, and presence is
@@ -330,5 +354,17 @@ impl Node {
                 self.hub.announce_presence(room);
             }
         }
+    }
+}
+
+/// The user a doorbell's entry removes from its room, if it is such an entry. Only membership
+/// entries are parsed; messages are recognised by their first bytes and passed on untouched.
+fn removed_user(frame: &str) -> Option<String> {
+    if !frame.starts_with(r#"{"type":"member""#) {
+        return None;
+    }
+    match serde_json::from_str(frame) {
+        Ok(confab_protocol::ServerFrame::Member(e)) if e.action.removes() => Some(e.user),
+        _ => None,
     }
 }

@@ -9,9 +9,13 @@
 //! - a connection's sends are stored in the order it made them, and none is stored after one of
 //!   them failed ([`SendOrder`]);
 //! - a send's outcome is reported only once it is durable, and each committed message is then
-//!   handed to the `committed` channel given to [`Store::open`], in commit order per node.
+//!   handed to the `committed` channel given to [`Store::open`], in commit order per node;
+//! - membership changes are entries of the room's stream too ([`membership`]), decided by the
+//!   same rules in the transaction that stores them, and a private room's stream ends for a
+//!   member where they were removed.
 
 mod location;
+pub mod membership;
 pub mod postgres;
 pub mod sqlite;
 mod types;
@@ -24,7 +28,8 @@ pub use types::{
 };
 
 use crate::Result;
-use confab_protocol::MessageData;
+use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
+use membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -66,7 +71,7 @@ impl Store {
     pub async fn open(
         db: &Database,
         max_bytes: Option<u64>,
-        committed: mpsc::Sender<MessageData>,
+        committed: mpsc::Sender<Committed>,
     ) -> Result<(Self, Closer)> {
         match db {
             Database::Sqlite(path) => {
@@ -110,19 +115,69 @@ impl Store {
         on_backend!(self, b => b.last_seqs(rooms).await)
     }
 
-    /// Up to `limit` messages with seq > `after`, ascending.
-    pub async fn after(&self, room: &str, after: u64, limit: usize) -> Result<Vec<MessageData>> {
-        on_backend!(self, b => b.after(room, after, limit).await)
+    /// Up to `limit` entries of the room's stream with seq > `after`, ascending, as far as
+    /// `viewer` may read it.
+    pub async fn after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+        viewer: &str,
+    ) -> Result<Vec<Event>> {
+        on_backend!(self, b => b.after(room, after, limit, viewer).await)
     }
 
-    /// Up to `limit` messages with seq < `before`, ascending, and whether older ones exist.
+    /// Up to `limit` messages with seq < `before`, ascending, and whether older ones exist, as
+    /// far as `viewer` may read them.
     pub async fn before(
         &self,
         room: &str,
         before: u64,
         limit: usize,
+        viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
-        on_backend!(self, b => b.before(room, before, limit).await)
+        on_backend!(self, b => b.before(room, before, limit, viewer).await)
+    }
+
+    /// Joins by name: a member stays one; a public room (created if new) makes `user` a member.
+    pub async fn enter(&self, room: &str, user: &str) -> Result<Entry> {
+        on_backend!(self, b => b.enter(room, user).await)
+    }
+
+    /// What [`Self::enter`] would find, without writing: `None` for a public room `user` is not
+    /// in yet, or a room that does not exist.
+    pub async fn entry(&self, room: &str, user: &str) -> Result<Option<Entry>> {
+        on_backend!(self, b => b.entry(room, user).await)
+    }
+
+    /// Creates a room with `owner` as its owner.
+    pub async fn create_room(
+        &self,
+        room: &str,
+        owner: &str,
+        visibility: Visibility,
+    ) -> Result<Created> {
+        on_backend!(self, b => b.create_room(room, owner, visibility).await)
+    }
+
+    /// Opens the dm `room` between `users` (the asking user among them), creating it if new.
+    pub async fn open_dm(&self, room: &str, users: Vec<String>) -> Result<DmOpened> {
+        on_backend!(self, b => b.open_dm(room, users).await)
+    }
+
+    /// Applies a membership change if the rules allow it; its event goes to the fan-out.
+    pub async fn change(&self, change: Change) -> Result<Changed> {
+        on_backend!(self, b => b.change(change).await)
+    }
+
+    /// Moves a member's read position forward; the position now, `None` if not a member.
+    pub async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
+        on_backend!(self, b => b.set_read(room, user, seq).await)
+    }
+
+    /// The rooms `user` is a member of, with read state.
+    pub async fn rooms(&self, user: &str) -> Result<Vec<RoomSummary>> {
+        on_backend!(self, b => b.rooms(user).await)
     }
 
     /// Creates an account if its admission allows it (registration policy, invite code, the

@@ -23,6 +23,8 @@ pub enum SendOutcome {
     Duplicate { seq: u64 },
     /// This author already used this id in another room.
     IdReused { room: String },
+    /// The room is private or a dm, and the author is not (or no longer) a member.
+    Forbidden,
     /// Not attempted: an earlier send of the same connection failed, and storing this one
     /// would put it ahead of that one.
     HeldBack,

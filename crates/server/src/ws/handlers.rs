@@ -3,7 +3,9 @@
 use super::session::{Pending, SendResult, Session};
 use crate::metrics::{SendResult as MetricSend, StoreOp};
 use crate::rooms::{Member, Outbound};
+use crate::store::membership::{ChangeKind, Entry};
 use crate::store::{NewMessage, SendOutcome};
+use confab_protocol::conversation::DM_PREFIX;
 use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
 use std::sync::Arc;
 use tracing::error;
@@ -37,6 +39,19 @@ impl Session {
                 before,
                 limit,
             } => self.history(room, before, limit).await,
+            ClientFrame::Create { room, visibility } => self.create(room, visibility).await,
+            ClientFrame::Invite { room, user } => self.change(room, user, ChangeKind::Invite).await,
+            ClientFrame::Kick { room, user } => self.change(room, user, ChangeKind::Kick).await,
+            ClientFrame::Part { room } => {
+                let me = self.user.to_string();
+                self.change(room, me, ChangeKind::Part).await
+            }
+            ClientFrame::SetRole { room, user, role } => {
+                self.change(room, user, ChangeKind::SetRole(role)).await
+            }
+            ClientFrame::Dm { users } => self.dm(users).await,
+            ClientFrame::Rooms => self.rooms().await,
+            ClientFrame::Read { room, seq } => self.read(room, seq).await,
             // Frames added to the protocol later are parsed but not handled by this version.
             #[allow(unreachable_patterns)]
             _ => {
@@ -50,16 +65,30 @@ impl Session {
         }
     }
 
-    /// The room's shared name if this connection has joined it; otherwise answers `not_joined`
-    /// (or `bad_room`).
-    async fn require_joined(&mut self, room: &str, reference: Option<&str>) -> Option<Arc<str>> {
+    /// The room's shared name if this connection has joined it and is still in it; otherwise
+    /// answers `forbidden` (a private room or dm the user is not a member of, or was removed
+    /// from), `not_joined` or `bad_room`.
+    pub(super) async fn require_joined(
+        &mut self,
+        room: &str,
+        reference: Option<&str>,
+    ) -> Option<Arc<str>> {
         if let Some(r) = self.joined.get(room) {
-            return Some(Arc::clone(r));
+            // Removal from the room takes this connection out of the hub, not out of `joined`.
+            if self.state.hub.is_member(room, self.id) {
+                return Some(Arc::clone(r));
+            }
+            self.joined.remove(room);
         }
-        let (code, message) = if limits::valid_room(room) {
-            (ErrorCode::NotJoined, "join the room first")
-        } else {
+        let (code, message) = if !limits::valid_room(room) {
             (ErrorCode::BadRoom, "room names are 1-64 of a-z 0-9 _ - .")
+        } else if matches!(
+            self.state.store.entry(room, &self.user).await,
+            Ok(Some(Entry::Forbidden))
+        ) {
+            (ErrorCode::Forbidden, "you are not a member of this room")
+        } else {
+            (ErrorCode::NotJoined, "join the room first")
         };
         self.reply(&ServerFrame::error(
             code,
@@ -79,6 +108,37 @@ impl Session {
             );
             return self.reply(&e).await;
         }
+        // A dm exists only once opened with `dm`; joining one by name never creates it.
+        let entry = if room.starts_with(DM_PREFIX) {
+            self.state.store.entry(&room, &self.user).await
+        } else {
+            self.state.store.enter(&room, &self.user).await.map(Some)
+        };
+        match entry {
+            Ok(Some(Entry::Member(_))) => self.join_member(room, after, latest).await,
+            Ok(_) => {
+                let msg = format!("you are not a member of {room}");
+                self.reply(&ServerFrame::error(ErrorCode::Forbidden, msg, None))
+                    .await
+            }
+            Err(e) => self.storage_failed(&e, None).await,
+        }
+    }
+
+    /// Answers a request the database could not serve.
+    pub(super) async fn storage_failed(&mut self, err: &crate::Error, reference: Option<String>) {
+        error!(error = %err, "a database request failed");
+        self.reply(&ServerFrame::Error {
+            code: ErrorCode::StorageFailed,
+            message: "the server could not read or store that; try again".into(),
+            reference,
+            retry_after_ms: Some(1000),
+        })
+        .await;
+    }
+
+    /// Joins a room the user is known to be a member of.
+    pub(super) async fn join_member(&mut self, room: String, after: u64, latest: Option<u64>) {
         if !self.joined.contains(room.as_str())
             && self.joined.len() >= self.state.config.limits.max_rooms_per_connection
         {
@@ -179,7 +239,9 @@ impl Session {
         self.state.metrics.send(match &result {
             Ok(SendOutcome::Stored { .. }) => MetricSend::Stored,
             Ok(SendOutcome::Duplicate { .. }) => MetricSend::Duplicate,
-            Ok(SendOutcome::HeldBack | SendOutcome::IdReused { .. }) => MetricSend::Refused,
+            Ok(SendOutcome::HeldBack | SendOutcome::IdReused { .. } | SendOutcome::Forbidden) => {
+                MetricSend::Refused
+            }
             Err(_) => MetricSend::Failed,
         });
         let frame = match result {
@@ -194,6 +256,11 @@ impl Session {
                 reference: Some(id),
                 retry_after_ms: None,
             },
+            Ok(SendOutcome::Forbidden) => ServerFrame::error(
+                ErrorCode::Forbidden,
+                "you are not a member of this room",
+                Some(id),
+            ),
             Ok(SendOutcome::IdReused { room: other }) => {
                 let msg = format!("this id was already used for a message in room {other}");
                 ServerFrame::error(ErrorCode::BadId, msg, Some(id))

@@ -7,6 +7,7 @@
 //! replays rooms, drops duplicates, fills gaps from the database and coalesces queued frames
 //! into one flush.
 
+mod conversations;
 mod handlers;
 mod ratelimit;
 mod session;

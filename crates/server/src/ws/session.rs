@@ -162,8 +162,21 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
     let (out, rx) = mpsc::channel(limits.send_queue.max(16));
     let overflowed = Arc::new(AtomicBool::new(false));
     let mut writer = tokio::spawn(
-        writer::run(sink, rx, Arc::clone(&state), Arc::clone(&overflowed)).in_current_span(),
+        writer::run(
+            sink,
+            rx,
+            Arc::clone(&state),
+            Arc::clone(&overflowed),
+            (Arc::clone(&user), id),
+        )
+        .in_current_span(),
     );
+    state.hub.register(crate::rooms::Member {
+        session: id,
+        user: Arc::clone(&user),
+        tx: out.clone(),
+        overflowed: Arc::clone(&overflowed),
+    });
     let now = Instant::now();
     let mut s = Session {
         id,
@@ -230,6 +243,7 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
     };
 
     s.leave_all();
+    state.hub.unregister(&s.user, s.id);
     if let End::Close(code, reason) = end {
         // Acks for sends already in the database still go out before the close.
         let drain = async {

@@ -4,9 +4,14 @@
 //! in order whatever path a message took: a live frame at or below it is a duplicate and is
 //! dropped; one that skips ahead means frames were lost to a full queue, and the gap is read
 //! back from the database before going on.
+//!
+//! A room's stream ends for a member who is removed from it: the writer delivers up to the
+//! entry that removes its user and then forgets the room, whichever path that entry came by
+//! (live, a catch-up, another node's doorbell or the database check).
 
 use crate::metrics::StoreOp;
 use crate::rooms::{Outbound, text};
+use crate::store::membership::Entry;
 use crate::{AppState, Error};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_protocol::{ServerFrame, close, limits};
@@ -65,6 +70,9 @@ pub(crate) fn is_too_big(err: &axum::Error) -> bool {
 struct Writer {
     sink: Sink,
     state: Arc<AppState>,
+    /// Whose connection this is: reads are limited to what this user may see.
+    user: Arc<str>,
+    session: u64,
     /// Highest seq delivered per joined room. Looked up for every delivery; the keys are at
     /// most `max_rooms_per_connection` names, so a fast non-keyed hash is safe here.
     delivered: FxHashMap<Arc<str>, u64>,
@@ -97,11 +105,14 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Outbound>,
     state: Arc<AppState>,
     overflowed: Arc<AtomicBool>,
+    (user, session): (Arc<str>, u64),
 ) {
     let stall_limit = state.config.limits.heartbeat * 2;
     let mut w = Writer {
         sink,
         state,
+        user,
+        session,
         delivered: FxHashMap::default(),
         stall_limit,
     };
@@ -172,6 +183,16 @@ impl Writer {
                 limit,
             } => self.history(room, before, limit).await,
             Outbound::CatchUp { room } => self.catch_up(&room, false).await,
+            Outbound::Removed { room, seq } => match self.delivered.get(&room) {
+                None => Ok(()),
+                // The removing entry was delivered: the room ends here.
+                Some(&d) if d >= seq => {
+                    self.forget_removed(&room);
+                    Ok(())
+                }
+                // It was lost to a full queue: the catch-up reads it and stops there.
+                Some(_) => self.catch_up(&room, false).await,
+            },
             Outbound::Forget { room } => {
                 self.delivered.remove(&room);
                 self.feed(text(&ServerFrame::Left {
@@ -224,7 +245,11 @@ impl Writer {
 
     async fn history(&mut self, room: Arc<str>, before: u64, limit: usize) -> Result<(), Stop> {
         let started = std::time::Instant::now();
-        let (mut messages, mut more) = self.state.store.before(&room, before, limit).await?;
+        let (mut messages, mut more) = self
+            .state
+            .store
+            .before(&room, before, limit, &self.user)
+            .await?;
         self.state
             .metrics
             .store(StoreOp::History, started.elapsed());
@@ -256,7 +281,7 @@ impl Writer {
             let batch = self
                 .state
                 .store
-                .after(room, from, limits::REPLAY_BATCH)
+                .after(room, from, limits::REPLAY_BATCH, &self.user)
                 .await?;
             let metrics = &self.state.metrics;
             metrics.store(StoreOp::Replay, started.elapsed());
@@ -266,9 +291,27 @@ impl Writer {
             }
             let more = batch.len() == limits::REPLAY_BATCH;
             let mut up_to = from;
-            for m in batch {
-                up_to = m.seq;
-                self.feed(text(&ServerFrame::Message(m))).await?;
+            let mut removed = false;
+            for event in batch {
+                up_to = event.seq();
+                // An entry removing this user ends the room here, unless they are a member
+                // again since (re-invited, or back in a public room): a rare read, only then.
+                removed = event
+                    .removes()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&self.user))
+                    && !matches!(
+                        self.state.store.entry(room, &self.user).await?,
+                        Some(Entry::Member(_))
+                    );
+                self.feed(text(&event.into_frame())).await?;
+                if removed {
+                    break;
+                }
+            }
+            if removed {
+                self.forget_removed(room);
+                io(self.stall_limit, self.sink.flush()).await?;
+                return Ok(());
             }
             self.delivered.insert(Arc::clone(room), up_to);
             if synced {
@@ -283,6 +326,15 @@ impl Writer {
             if !more {
                 return Ok(());
             }
+        }
+    }
+
+    /// This user was removed from `room`: nothing more of it is delivered, and this connection
+    /// leaves it here too (it may have heard of the removal before this node's hub did).
+    fn forget_removed(&mut self, room: &Arc<str>) {
+        self.delivered.remove(room);
+        if self.state.hub.leave(room, self.session) {
+            self.state.presence_changed(room, &self.user, false);
         }
     }
 

@@ -14,15 +14,18 @@
 
 mod accounts;
 mod queries;
+mod rooms;
 mod schema;
+mod stream;
 
+use super::membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use super::types::Inserted;
 use super::{
     AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
     SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
-use confab_protocol::MessageData;
+use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -62,12 +65,24 @@ enum Job {
         reply: oneshot::Sender<Result<SendOutcome>>,
     },
     Hold(SendOrder),
+    /// A membership change: it takes a seq like a send, under the same room lock.
+    Change {
+        change: Change,
+        reply: oneshot::Sender<Result<Changed>>,
+    },
+}
+
+/// What one job of a group did.
+enum Done {
+    Send(Result<Inserted>),
+    Change(Result<(Changed, Option<Committed>)>),
+    Hold,
 }
 
 impl PgStore {
     /// Connects, migrates and starts the writer task. The task ends when the last handle is
     /// dropped, after committing what was queued.
-    pub async fn open(url: &str, committed: mpsc::Sender<MessageData>) -> Result<Self> {
+    pub async fn open(url: &str, committed: mpsc::Sender<Committed>) -> Result<Self> {
         let config = tokio_postgres::Config::from_str(url)?;
         let manager = Manager::from_config(
             config,
@@ -121,12 +136,12 @@ impl PgStore {
     }
 
     pub(super) async fn last_seq(&self, room: &str) -> Result<u64> {
-        queries::last_seq(&self.client().await?, room).await
+        stream::last_seq(&self.client().await?, room).await
     }
 
     pub(super) async fn last_seqs(&self, rooms: &[Arc<str>]) -> Result<Vec<(String, u64)>> {
         let names: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-        queries::last_seqs(&self.client().await?, &names).await
+        stream::last_seqs(&self.client().await?, &names).await
     }
 
     pub(super) async fn after(
@@ -134,8 +149,9 @@ impl PgStore {
         room: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<MessageData>> {
-        queries::after(&self.client().await?, room, after, limit).await
+        viewer: &str,
+    ) -> Result<Vec<Event>> {
+        stream::after(&self.client().await?, room, after, limit, viewer).await
     }
 
     pub(super) async fn before(
@@ -143,8 +159,63 @@ impl PgStore {
         room: &str,
         before: u64,
         limit: usize,
+        viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
-        queries::before(&self.client().await?, room, before, limit).await
+        stream::before(&self.client().await?, room, before, limit, viewer).await
+    }
+
+    pub(super) async fn enter(&self, room: &str, user: &str) -> Result<Entry> {
+        let mut client = self.client().await?;
+        // Rejoining (every reconnect) is a read; only a first join writes.
+        if let Some(entry) = rooms::entry(&client, room, user).await? {
+            return Ok(entry);
+        }
+        let tx = client.transaction().await?;
+        let entry = rooms::enter(&tx, room, user).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    pub(super) async fn entry(&self, room: &str, user: &str) -> Result<Option<Entry>> {
+        rooms::entry(&self.client().await?, room, user).await
+    }
+
+    pub(super) async fn create_room(
+        &self,
+        room: &str,
+        owner: &str,
+        visibility: Visibility,
+    ) -> Result<Created> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let created = rooms::create(&tx, room, owner, visibility).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub(super) async fn open_dm(&self, room: &str, users: Vec<String>) -> Result<DmOpened> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let opened = rooms::dm(&tx, room, &users).await?;
+        tx.commit().await?;
+        Ok(opened)
+    }
+
+    pub(super) async fn change(&self, change: Change) -> Result<Changed> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Change { change, reply })
+            .await
+            .map_err(|_| Error::StoreClosed)?;
+        rx.await.map_err(|_| Error::StoreClosed)?
+    }
+
+    pub(super) async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
+        rooms::set_read(&self.client().await?, room, user, seq).await
+    }
+
+    pub(super) async fn rooms(&self, user: &str) -> Result<Vec<RoomSummary>> {
+        rooms::list(&self.client().await?, user).await
     }
 
     pub(super) async fn register(&self, account: NewAccount) -> Result<Registered> {
@@ -221,7 +292,7 @@ impl PgStore {
 }
 
 /// Commits waiting sends in groups until every handle is gone.
-async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Sender<MessageData>) {
+async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Sender<Committed>) {
     let mut batch = Vec::with_capacity(MAX_GROUP);
     while jobs.recv_many(&mut batch, MAX_GROUP).await > 0 {
         let results = match run_group(&pool, &batch).await {
@@ -230,39 +301,65 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Send
                 tracing::error!(error = %e, jobs = batch.len(), "commit failed");
                 batch
                     .iter()
-                    .map(|_| Some(Err(Error::Commit(e.to_string()))))
+                    .map(|job| match job {
+                        Job::Send { .. } => Done::Send(Err(Error::Commit(e.to_string()))),
+                        Job::Change { .. } => Done::Change(Err(Error::Commit(e.to_string()))),
+                        Job::Hold(_) => Done::Hold,
+                    })
                     .collect()
             }
         };
         for (job, result) in batch.drain(..).zip(results) {
-            let (Job::Send { order, reply, .. }, Some(result)) = (job, result) else {
-                continue;
-            };
-            if result.is_err() {
-                order.hold();
-            }
-            let (outcome, stored) = Inserted::split(result);
-            let _ = reply.send(outcome);
-            if let Some(m) = stored {
-                // Closed only when the server is stopping; nobody is left to deliver to.
-                let _ = committed.send(m).await;
+            match (job, result) {
+                (Job::Send { order, reply, .. }, Done::Send(result)) => {
+                    if result.is_err() {
+                        order.hold();
+                    }
+                    let (outcome, stored) = Inserted::split(result);
+                    let _ = reply.send(outcome);
+                    if let Some(m) = stored {
+                        // Closed only when the server is stopping; nobody is left to deliver to.
+                        let _ = committed.send(Event::Message(m).into()).await;
+                    }
+                }
+                (Job::Change { reply, .. }, Done::Change(result)) => {
+                    let outcome = match result {
+                        Ok((changed, event)) => {
+                            if let Some(event) = event {
+                                let _ = committed.send(event).await;
+                            }
+                            Ok(changed)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(outcome);
+                }
+                _ => {}
             }
         }
     }
     tracing::debug!("storage writer finished");
 }
 
-/// Stores one group in one transaction: an outcome per job (`None` for a hold), or the error
-/// that failed the whole group.
-async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Option<Result<Inserted>>>> {
+/// Stores one group in one transaction: what each job did, or the error that failed the
+/// whole group.
+async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>> {
     let mut client = pool.get().await?;
-    let mut rooms: Vec<&str> = batch
+    let mut new_rooms: Vec<&str> = batch
         .iter()
         .filter_map(|job| match job {
             Job::Send { msg, .. } => Some(msg.room.as_str()),
-            Job::Hold(_) => None,
+            _ => None,
         })
         .collect();
+    new_rooms.sort_unstable();
+    new_rooms.dedup();
+    // Changes name rooms that must exist already: they are locked, never created.
+    let mut rooms = new_rooms.clone();
+    rooms.extend(batch.iter().filter_map(|job| match job {
+        Job::Change { change, .. } => Some(change.room.as_str()),
+        _ => None,
+    }));
     rooms.sort_unstable();
     rooms.dedup();
     // Outside the transaction: a new room's row must not be a lock this group holds while it
@@ -270,7 +367,7 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Option<Result<Inser
     client
         .execute(
             "INSERT INTO rooms (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING",
-            &[&rooms],
+            &[&new_rooms],
         )
         .await?;
     let mut tx = client.transaction().await?;
@@ -285,17 +382,28 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Option<Result<Inser
             Job::Hold(order) => {
                 // In queue order, like the sends: those queued before it are still stored.
                 order.hold();
-                results.push(None);
+                results.push(Done::Hold);
+                continue;
+            }
+            Job::Change { change, .. } => {
+                let sp = tx.savepoint("change").await?;
+                let result = rooms::change(&sp, change).await;
+                if result.is_ok() {
+                    sp.commit().await?;
+                } else {
+                    sp.rollback().await?;
+                }
+                results.push(Done::Change(result));
                 continue;
             }
             Job::Send { msg, order, .. } => (msg, order),
         };
         if order.is_held() {
-            results.push(Some(Ok(Inserted::Not(SendOutcome::HeldBack))));
+            results.push(Done::Send(Ok(Inserted::Not(SendOutcome::HeldBack))));
             continue;
         }
         let sp = tx.savepoint("send").await?;
-        let result = match queries::insert(&sp, msg).await {
+        let result = match stream::insert(&sp, msg).await {
             Ok(inserted) => {
                 sp.commit().await?;
                 Ok(inserted)
@@ -313,7 +421,7 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Option<Result<Inser
                 }
             }
         };
-        results.push(Some(result));
+        results.push(Done::Send(result));
     }
     tx.commit().await?;
     Ok(results)
@@ -331,5 +439,5 @@ async fn already_stored(
     if e.code() != Some(&SqlState::UNIQUE_VIOLATION) {
         return Ok(None);
     }
-    queries::prior_send(tx, &msg.author, &msg.client_id, &msg.room).await
+    stream::prior_send(tx, &msg.author, &msg.client_id, &msg.room).await
 }

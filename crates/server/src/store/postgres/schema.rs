@@ -66,6 +66,33 @@ const MIGRATIONS: &[&str] = &[
         created_ms BIGINT NOT NULL
     );
 "#,
+    r#"
+    -- Conversations: see the same migration in sqlite/schema.rs.
+    ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+    ALTER TABLE messages ADD COLUMN data TEXT;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    CREATE TABLE members (
+        room_id     BIGINT NOT NULL REFERENCES rooms(id),
+        user_id     BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role        TEXT NOT NULL DEFAULT 'member',
+        read_seq    BIGINT NOT NULL DEFAULT 0,
+        removed_seq BIGINT,
+        PRIMARY KEY (room_id, user_id)
+    );
+    CREATE INDEX members_user ON members(user_id);
+    CREATE TABLE mentions (
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        room_id BIGINT NOT NULL REFERENCES rooms(id),
+        seq     BIGINT NOT NULL,
+        PRIMARY KEY (user_id, room_id, seq)
+    );
+    INSERT INTO members (room_id, user_id, read_seq)
+        SELECT DISTINCT m.room_id, u.id, r.last_seq FROM messages m
+        JOIN rooms r ON r.id = m.room_id
+        JOIN users u ON lower(u.username) = lower(m.author)
+        ON CONFLICT DO NOTHING;
+"#,
 ];
 
 /// Names the advisory lock every node takes to migrate: "confab" in ASCII.

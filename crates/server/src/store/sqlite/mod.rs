@@ -13,18 +13,20 @@
 mod accounts;
 mod backup;
 mod messages;
+mod rooms;
 mod schema;
 mod users;
 
 pub use backup::{ServerLock, backup, lock, restore};
 
+use super::membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use super::types::Inserted;
 use super::{
     AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
     SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
-use confab_protocol::MessageData;
+use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,7 +48,7 @@ type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     readers: Arc<Readers>,
-    committed: mpsc::Sender<MessageData>,
+    committed: mpsc::Sender<Committed>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -77,7 +79,7 @@ impl SqliteStore {
     pub fn open(
         path: &Path,
         max_bytes: Option<u64>,
-        committed: mpsc::Sender<MessageData>,
+        committed: mpsc::Sender<Committed>,
     ) -> Result<(Self, WriterThread)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -183,7 +185,7 @@ impl SqliteStore {
                 let _ = tx.send(outcome);
                 if let Some(m) = stored {
                     // Closed only when the server is stopping; nobody is left to deliver to.
-                    let _ = committed.blocking_send(m);
+                    let _ = committed.blocking_send(Event::Message(m).into());
                 }
             },
         )
@@ -231,9 +233,10 @@ impl SqliteStore {
         room: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<MessageData>> {
-        let room = room.to_owned();
-        self.read(move |c| messages::after(c, &room, after, limit))
+        viewer: &str,
+    ) -> Result<Vec<Event>> {
+        let (room, viewer) = (room.to_owned(), viewer.to_owned());
+        self.read(move |c| messages::after(c, &room, after, limit, &viewer))
             .await
     }
 
@@ -242,10 +245,73 @@ impl SqliteStore {
         room: &str,
         before: u64,
         limit: usize,
+        viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
-        let room = room.to_owned();
-        self.read(move |c| messages::before(c, &room, before, limit))
+        let (room, viewer) = (room.to_owned(), viewer.to_owned());
+        self.read(move |c| messages::before(c, &room, before, limit, &viewer))
             .await
+    }
+
+    pub(super) async fn enter(&self, room: &str, user: &str) -> Result<Entry> {
+        let (room, user) = (room.to_owned(), user.to_owned());
+        let (r, u) = (room.clone(), user.clone());
+        // Rejoining (every reconnect) is a read; only a first join writes.
+        if let Some(entry) = self.read(move |c| rooms::entry(c, &r, &u)).await? {
+            return Ok(entry);
+        }
+        self.write(move |c| rooms::enter(c, &room, &user)).await
+    }
+
+    pub(super) async fn entry(&self, room: &str, user: &str) -> Result<Option<Entry>> {
+        let (room, user) = (room.to_owned(), user.to_owned());
+        self.read(move |c| rooms::entry(c, &room, &user)).await
+    }
+
+    pub(super) async fn create_room(
+        &self,
+        room: &str,
+        owner: &str,
+        visibility: Visibility,
+    ) -> Result<Created> {
+        let (room, owner) = (room.to_owned(), owner.to_owned());
+        self.write(move |c| rooms::create(c, &room, &owner, visibility))
+            .await
+    }
+
+    pub(super) async fn open_dm(&self, room: &str, users: Vec<String>) -> Result<DmOpened> {
+        let room = room.to_owned();
+        self.write(move |c| rooms::dm(c, &room, &users)).await
+    }
+
+    pub(super) async fn change(&self, change: Change) -> Result<Changed> {
+        let (tx, rx) = oneshot::channel();
+        let committed = self.committed.clone();
+        self.write_then(
+            move |c| rooms::change(c, &change),
+            // After the commit, in commit order with the room's messages.
+            move |result: Result<(Changed, Option<Committed>)>| {
+                let outcome = result.map(|(changed, event)| {
+                    if let Some(event) = event {
+                        let _ = committed.blocking_send(event);
+                    }
+                    changed
+                });
+                let _ = tx.send(outcome);
+            },
+        )
+        .await?;
+        rx.await.map_err(|_| Error::StoreClosed)?
+    }
+
+    pub(super) async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
+        let (room, user) = (room.to_owned(), user.to_owned());
+        self.write(move |c| rooms::set_read(c, &room, &user, seq))
+            .await
+    }
+
+    pub(super) async fn rooms(&self, user: &str) -> Result<Vec<RoomSummary>> {
+        let user = user.to_owned();
+        self.read(move |c| rooms::list(c, &user)).await
     }
 
     pub(super) async fn register(&self, account: NewAccount) -> Result<Registered> {

@@ -60,6 +60,38 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
 "#,
+    r#"
+    -- Conversations: who may see a room, who is in it, what each member has read.
+    ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
+    -- A room's stream holds messages and membership events; `data` is an event's JSON.
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+    ALTER TABLE messages ADD COLUMN data TEXT;
+    -- The members a message mentions, lower case, space-separated (NULL: none).
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    -- One row per user who was ever a member; `removed_seq` is set while they are not (the
+    -- seq of their kick or part), which is where a private room's stream ends for them.
+    CREATE TABLE members (
+        room_id     INTEGER NOT NULL REFERENCES rooms(id),
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role        TEXT NOT NULL DEFAULT 'member',
+        read_seq    INTEGER NOT NULL DEFAULT 0,
+        removed_seq INTEGER,
+        PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members(user_id);
+    -- Unread mentions are counted from here.
+    CREATE TABLE mentions (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        seq     INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room_id, seq)
+    ) WITHOUT ROWID;
+    -- Rooms from before membership: whoever posted in one is a member, and has read it.
+    INSERT OR IGNORE INTO members (room_id, user_id, read_seq)
+        SELECT DISTINCT m.room_id, u.id, r.last_seq FROM messages m
+        JOIN rooms r ON r.id = m.room_id
+        JOIN users u ON u.username = m.author COLLATE NOCASE;
+"#,
 ];
 
 /// The newest schema version this server knows.
