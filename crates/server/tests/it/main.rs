@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod chat;
 mod cluster;
+mod conversations;
 mod lifecycle;
 mod metrics;
 mod nodes;
