@@ -51,8 +51,8 @@ pub struct ClusterConfig {
     pub presence_refresh: Duration,
     /// How long a presence entry lives unrenewed: a dead node's users are gone after this.
     pub presence_ttl: Duration,
-    /// Test failpoint: commit and ack, but never ring — as if the node died between COMMIT
-    /// and PUBLISH.
+    /// Test failpoint: commit and ack, but never ring for an entry or a user — as if the node
+    /// died between COMMIT and PUBLISH.
     pub drop_doorbells: bool,
 }
 
@@ -171,6 +171,9 @@ impl Cluster {
 
     /// A frame for every connection of `user`, on every node.
     pub fn user(&self, user: &str, frame: &Utf8Bytes) {
+        if self.drop_doorbells {
+            return;
+        }
         let _ = self.rings.try_send(Ring::User {
             user: user.to_ascii_lowercase(),
             frame: frame.clone(),

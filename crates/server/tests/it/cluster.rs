@@ -186,3 +186,83 @@ async fn a_dead_nodes_users_drop_out_of_presence_when_their_entries_expire() {
     until_presence(&mut bob, &["bob", "ghost"]).await;
     until_presence(&mut bob, &["bob"]).await;
 }
+
+/// A removal's doorbell never rings: the other node reads the removal back from the database,
+/// and its member's connection stops there all the same.
+#[tokio::test]
+async fn a_member_removed_on_a_node_that_never_rings_gets_nothing_more_on_another() {
+    if !postgres_only() {
+        return;
+    }
+    let redis = TestRedis::start().await;
+    let a = TestServer::start_with(|c| {
+        clustered(&redis, Duration::from_millis(200))(c);
+        if let Some(cluster) = c.cluster.as_mut() {
+            cluster.drop_doorbells = true;
+        }
+    })
+    .await;
+    let b = a
+        .another_node_with(|c| {
+            if let Some(cluster) = c.cluster.as_mut() {
+                cluster.drop_doorbells = false;
+            }
+        })
+        .await;
+    let (mut alice, mut bob) = alice_and_bob_on_two_nodes(&a, &b).await;
+    alice
+        .send_json(serde_json::json!({"type": "create", "room": "ops", "visibility": "private"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Synced { room, .. } if room == "ops"))
+        .await;
+    alice
+        .send_json(serde_json::json!({"type": "invite", "room": "ops", "user": "bob"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Invited { .. }))
+        .await;
+    bob.join("ops", None).await;
+
+    alice.send_msg("m-1", "ops", "before").await;
+    alice
+        .send_json(serde_json::json!({"type": "kick", "room": "ops", "user": "bob"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Changed { .. }))
+        .await;
+    alice.send_msg("m-2", "ops", "after the kick").await;
+    let mut seen = vec![];
+    loop {
+        let f = bob.recv().await;
+        let kicked = matches!(&f, ServerFrame::Member(e) if e.user == "bob" && e.action.removes());
+        seen.push(f);
+        if kicked {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|f| matches!(f, ServerFrame::Message(m) if m.id == "m-1"))
+    );
+    // Later checks still catch bob up on general, never on ops.
+    alice.send_msg("m-3", "ops", "still after").await;
+    alice.send_msg("marker", "general", "end").await;
+    loop {
+        let f = bob.recv().await;
+        let done = matches!(&f, ServerFrame::Message(m) if m.id == "marker");
+        seen.push(f);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Message(m) if m.room == "ops" && m.id != "m-1")),
+        "nothing of ops after the kick: {seen:?}"
+    );
+    bob.send_json(serde_json::json!({"type": "history", "room": "ops"}))
+        .await;
+    assert_eq!(crate::error_code(&bob.recv_error().await), "forbidden");
+}
