@@ -26,7 +26,7 @@ use crate::transport::{Dial, Ws};
 use crate::wake::{ClockWatch, network_fingerprint};
 use crate::{ClientConfig, Error, TokenStore};
 use confab_protocol::api::TokenPair;
-use confab_protocol::close;
+use confab_protocol::{ClientFrame, close};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use rand::SeedableRng;
@@ -260,6 +260,24 @@ impl Actor {
             }
             Request::Rooms { reply } => {
                 let _ = reply.send(self.core.rooms());
+            }
+            Request::Conversation { request, reply } => {
+                match (self.core.conversation_frame(request), phase) {
+                    (Err(e), _) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    (Ok(frame), Phase::Open(link)) => {
+                        let _ = reply.send(Ok(()));
+                        link.conversation(&mut self.core, frame).await?;
+                    }
+                    (Ok(ClientFrame::Read { room, seq }), _) => {
+                        self.core.read_later(&room, seq);
+                        let _ = reply.send(Ok(()));
+                    }
+                    (Ok(_), _) => {
+                        let _ = reply.send(Err(Error::Network("not connected".into())));
+                    }
+                }
             }
             Request::RetryNow => {
                 if let Phase::Offline = phase {

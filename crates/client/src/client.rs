@@ -2,7 +2,7 @@
 
 use crate::actor::{Actor, Parts};
 use crate::command::{Reply, Request};
-use crate::core::{Core, JoinedRoom};
+use crate::core::{Conversation, Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
 use crate::servers::Servers;
@@ -224,6 +224,15 @@ impl Client {
     /// Joined rooms and the last seq received in each, by name.
     pub async fn rooms(&self) -> Result<Vec<JoinedRoom>> {
         self.ask(|reply| Request::Rooms { reply }).await
+    }
+
+    /// Asks the server about conversations. Returns once the request is written; what it did
+    /// comes as events (`Invited`, `Changed`, `Dm`, `RoomAdded`, `RoomRemoved`, `Rooms`,
+    /// `Read`, or an `Error`). Refused at once when not connected, except [`Conversation::Read`],
+    /// which is kept for the next connection.
+    pub async fn conversation(&self, request: Conversation) -> Result<()> {
+        self.ask(|reply| Request::Conversation { request, reply })
+            .await
     }
 
     /// Skips the backoff wait and reconnects now (the UI's "Retry now").

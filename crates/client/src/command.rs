@@ -1,7 +1,7 @@
 //! What the handle ([`crate::Client`]) asks the actor for. Each request carries its reply.
 
 use crate::Result;
-use crate::core::JoinedRoom;
+use crate::core::{Conversation, JoinedRoom};
 use crate::event::Outgoing;
 use confab_protocol::{MessageData, RoomName};
 use tokio::sync::oneshot;
@@ -38,6 +38,11 @@ pub(crate) enum Request {
     },
     Rooms {
         reply: Reply<Vec<JoinedRoom>>,
+    },
+    /// Needs a connection, except `read` (kept for the next one).
+    Conversation {
+        request: Conversation,
+        reply: Reply<()>,
     },
     RetryNow,
     NetworkChanged,

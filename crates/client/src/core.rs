@@ -6,7 +6,10 @@
 use crate::db::{Database, Queued};
 use crate::event::{Outgoing, OutgoingStatus};
 use crate::{Error, Result};
-use confab_protocol::{Body, ClientFrame, ErrorCode, MessageData, MessageId, RoomName, limits};
+use confab_protocol::{
+    Body, ClientFrame, ErrorCode, MessageData, MessageId, Role, RoomName, Visibility, limits,
+};
+use std::collections::BTreeMap;
 
 /// A joined room, as the owner lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,63 @@ pub(crate) struct Core {
     max_body: usize,
     /// See `ClientConfig::first_join_latest`.
     first_join_latest: Option<u32>,
+    /// Read positions given while offline, sent on the next connection.
+    unsent_reads: BTreeMap<String, u64>,
+}
+
+/// A request about conversations, as the owner gives it (names as typed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    Create {
+        room: String,
+        private: bool,
+    },
+    Invite {
+        room: String,
+        user: String,
+    },
+    Kick {
+        room: String,
+        user: String,
+    },
+    Part {
+        room: String,
+    },
+    SetRole {
+        room: String,
+        user: String,
+        role: Role,
+    },
+    Dm {
+        users: Vec<String>,
+    },
+    /// The server's list of the user's rooms, with read state.
+    Rooms,
+    Read {
+        room: String,
+        seq: u64,
+    },
+}
+
+/// How a new connection resumes: joins to send at once, and joins of private rooms and dms
+/// held until the server's room list says the user is still in them.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    pub now: Vec<ClientFrame>,
+    pub held: Vec<(String, ClientFrame)>,
+    pub reads: Vec<ClientFrame>,
+}
+
+fn user(input: &str) -> Result<String> {
+    let name = input.trim().trim_start_matches('@');
+    if limits::valid_username(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::Rejected {
+            code: ErrorCode::NoSuchUser,
+            message: format!("\"{input}\" is not a username"),
+        })
+    }
 }
 
 /// A room name the user gave, checked.
@@ -36,6 +96,7 @@ impl Core {
             db,
             max_body: limits::MAX_BODY_BYTES,
             first_join_latest,
+            unsent_reads: BTreeMap::new(),
         }
     }
 
@@ -95,7 +156,12 @@ impl Core {
     }
 
     pub(crate) fn is_joined(&self, room: &RoomName) -> bool {
-        self.db.is_joined(room.as_str()).unwrap_or(false)
+        self.is_joined_name(room.as_str())
+    }
+
+    /// [`Self::is_joined`] for a name as the server sent it.
+    pub(crate) fn is_joined_name(&self, room: &str) -> bool {
+        self.db.is_joined(room).unwrap_or(false)
     }
 
     /// A page of history from the local cache: messages before `before` (newest when `None`),
@@ -139,10 +205,109 @@ impl Core {
             .collect())
     }
 
+    /// The frame for a conversation request, its names checked.
+    pub(crate) fn conversation_frame(&self, request: Conversation) -> Result<ClientFrame> {
+        Ok(match request {
+            Conversation::Create { room: r, private } => ClientFrame::Create {
+                room: room(&r)?.into(),
+                visibility: if private {
+                    Visibility::Private
+                } else {
+                    Visibility::Public
+                },
+            },
+            Conversation::Invite { room: r, user: u } => ClientFrame::Invite {
+                room: room(&r)?.into(),
+                user: user(&u)?,
+            },
+            Conversation::Kick { room: r, user: u } => ClientFrame::Kick {
+                room: room(&r)?.into(),
+                user: user(&u)?,
+            },
+            Conversation::Part { room: r } => ClientFrame::Part {
+                room: room(&r)?.into(),
+            },
+            Conversation::SetRole {
+                room: r,
+                user: u,
+                role,
+            } => ClientFrame::SetRole {
+                room: room(&r)?.into(),
+                user: user(&u)?,
+                role,
+            },
+            Conversation::Dm { users } => ClientFrame::Dm {
+                users: users.iter().map(|u| user(u)).collect::<Result<_>>()?,
+            },
+            Conversation::Rooms => ClientFrame::Rooms,
+            Conversation::Read { room: r, seq } => ClientFrame::Read {
+                room: room(&r)?.into(),
+                seq,
+            },
+        })
+    }
+
+    /// A read position given while offline: kept (the furthest per room) for the next
+    /// connection.
+    pub(crate) fn read_later(&mut self, room: &str, seq: u64) {
+        let at = self.unsent_reads.entry(room.to_owned()).or_default();
+        *at = (*at).max(seq);
+    }
+
+    /// The user is no longer in `room` (removed, parted): it is not joined again.
+    pub(crate) fn forget(&mut self, room: &str) -> Result<()> {
+        self.db.set_joined(room, false)
+    }
+
+    /// The server joined the user to `room` (created it, opened a dm, was invited).
+    pub(crate) fn adopt(&mut self, room: &str, visibility: Visibility) -> Result<()> {
+        self.db.set_visibility(room, visibility.as_str())?;
+        self.db.set_joined(room, true)
+    }
+
+    pub(crate) fn set_visibility(&mut self, room: &str, visibility: Visibility) -> Result<()> {
+        self.db.set_visibility(room, visibility.as_str())
+    }
+
+    /// What kind of room this is, if the server said.
+    pub(crate) fn visibility(&self, room: &str) -> Option<Visibility> {
+        self.db
+            .visibility(room)
+            .ok()
+            .flatten()
+            .and_then(|v| Visibility::parse(&v))
+    }
+
+    /// A membership entry of a room's stream arrived: `false` if seen before.
+    pub(crate) fn record_entry(&mut self, room: &str, seq: u64) -> Result<bool> {
+        self.db.advance(room, seq)
+    }
+
     // --- What an open connection needs ---
 
+    /// What a new connection sends first (see [`Resume`]). Offline read positions go out now.
+    pub(crate) fn resume(&mut self) -> Result<Resume> {
+        let mut plan = Resume::default();
+        for frame in self.resume_frames()? {
+            let ClientFrame::Join { room, .. } = &frame else {
+                continue;
+            };
+            match self.visibility(room) {
+                Some(Visibility::Private | Visibility::Dm) => {
+                    plan.held.push((room.clone(), frame));
+                }
+                _ => plan.now.push(frame),
+            }
+        }
+        plan.reads = std::mem::take(&mut self.unsent_reads)
+            .into_iter()
+            .map(|(room, seq)| ClientFrame::Read { room, seq })
+            .collect();
+        Ok(plan)
+    }
+
     /// The `join` frame of every room to resume on a new connection, in name order.
-    pub(crate) fn resume_frames(&self) -> Result<Vec<ClientFrame>> {
+    fn resume_frames(&self) -> Result<Vec<ClientFrame>> {
         self.db
             .rooms_to_resume()?
             .into_iter()

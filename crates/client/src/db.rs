@@ -83,6 +83,12 @@ const SCHEMA: &str = r#"
     -- at the newest messages (ClientConfig::first_join_latest). A last_seq of 0 alone cannot
     -- say this: a room joined while empty has one too, and must later replay from its start.
     CREATE TABLE IF NOT EXISTS fresh_rooms (room TEXT PRIMARY KEY) WITHOUT ROWID;
+    -- What the server said a room is (public, private, dm). A private room or dm is joined on
+    -- a new connection only once the server's room list says the user is still a member.
+    CREATE TABLE IF NOT EXISTS room_visibility (
+        room       TEXT PRIMARY KEY,
+        visibility TEXT NOT NULL
+    ) WITHOUT ROWID;
 "#;
 
 fn now_ms() -> u64 {
@@ -272,6 +278,38 @@ impl Database {
         insert_message(&tx, m)?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Moves `room`'s resume point past an entry that is no message (a membership event).
+    /// `false` if it was seen before.
+    pub(crate) fn advance(&mut self, room: &str, seq: u64) -> Result<bool> {
+        let moved = self.conn.execute(
+            "INSERT INTO rooms (room, last_seq) VALUES (?1, ?2)
+             ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq
+             WHERE excluded.last_seq > rooms.last_seq",
+            params![room, seq],
+        )?;
+        Ok(moved == 1)
+    }
+
+    /// Remembers what kind of room `room` is.
+    pub(crate) fn set_visibility(&mut self, room: &str, visibility: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO room_visibility (room, visibility) VALUES (?1, ?2)
+                 ON CONFLICT(room) DO UPDATE SET visibility = excluded.visibility",
+            )?
+            .execute(params![room, visibility])?;
+        Ok(())
+    }
+
+    /// What kind of room `room` is, if the server ever said.
+    pub(crate) fn visibility(&self, room: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT visibility FROM room_visibility WHERE room = ?1")?
+            .query_row([room], |r| r.get(0))
+            .optional()?)
     }
 
     /// Caches older messages (from `history`) without moving the resume point.

@@ -2,7 +2,7 @@
 //! sending end the core and the connection share.
 
 use crate::error::Code;
-use confab_protocol::{ErrorCode, MessageData, MessageId};
+use confab_protocol::{ErrorCode, MemberEvent, MessageData, MessageId, RoomSummary, Visibility};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -74,6 +74,45 @@ pub enum Event {
     Presence {
         room: String,
         users: Vec<String>,
+    },
+    /// A membership change in a room (in its stream, like a message; never one seen before).
+    Member(MemberEvent),
+    /// The user was added to a room (invited; someone opened a dm with them). It is joined.
+    RoomAdded {
+        room: String,
+        visibility: Visibility,
+        by: String,
+    },
+    /// The user is no longer in the room (removed, parted on some device; `by` is unknown
+    /// when this was found on reconnecting). It is no longer joined.
+    RoomRemoved {
+        room: String,
+        by: Option<String>,
+    },
+    /// Answer to an invite: `user` is a member of `room` now.
+    Invited {
+        room: String,
+        user: String,
+    },
+    /// Answer to a kick or a role change.
+    Changed {
+        room: String,
+        user: String,
+    },
+    /// A dm opened on our request: its room (joined) and everyone in it.
+    Dm {
+        room: String,
+        users: Vec<String>,
+    },
+    /// The user's rooms on the server, with read state: on every connection, and on request.
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
+    /// The user's read position in `room` moved, on this device or another.
+    Read {
+        room: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        seq: u64,
     },
     /// An error worth showing that is about no particular message.
     Error {

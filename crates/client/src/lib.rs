@@ -47,7 +47,7 @@ pub mod wake;
 pub use account::{Account, Login, Profile, SignIn, SignedOut, server_url, server_urls};
 pub use backoff::BackoffConfig;
 pub use client::{Client, ClientConfig};
-pub use core::JoinedRoom;
+pub use core::{Conversation, JoinedRoom};
 pub use db::{Database, OutboxLimits};
 pub use error::{ClientCode, Code, Error, Result};
 pub use event::{ConnState, Event, Outgoing, OutgoingStatus};

@@ -1,7 +1,10 @@
 //! An open, authenticated connection: resume every room, flush the outbox in order at a paced
 //! rate, and turn server frames into events. It owns only what lives as long as the socket
 //! (what is written but not acknowledged, waiting history requests); everything durable is the
-//! [`Core`]'s, which every method is handed.
+//! [`Core`]'s, which every method is handed. `conversations` handles the frames about rooms
+//! and members.
+
+mod conversations;
 
 use crate::auth::Ready;
 use crate::command::Reply;
@@ -16,7 +19,7 @@ use confab_protocol::{
 };
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -90,6 +93,8 @@ fn permanent(code: ErrorCode) -> bool {
             | ErrorCode::BadId
             | ErrorCode::BadRoom
             | ErrorCode::BadFrame
+            // Not (or no longer) a member of the room: that will not change by resending.
+            | ErrorCode::Forbidden
     )
 }
 
@@ -105,6 +110,13 @@ pub(crate) struct Link {
     history: HashMap<String, VecDeque<HistoryWaiter>>,
     last_heard: Instant,
     dead_after: Duration,
+    /// Who this connection is signed in as.
+    me: String,
+    /// Joins of private rooms and dms waiting for the server's room list (see `Core::resume`);
+    /// nothing is sent from the outbox until it came.
+    held: Option<Vec<(String, ClientFrame)>>,
+    /// Rooms this connection asked to create: the server joins us to them.
+    creating: HashSet<String>,
 }
 
 impl std::fmt::Debug for Link {
@@ -134,6 +146,9 @@ impl Link {
             history: HashMap::new(),
             last_heard: Instant::now(),
             dead_after,
+            me: ready.user.clone(),
+            held: None,
+            creating: HashSet::new(),
         }
     }
 
@@ -163,19 +178,24 @@ impl Link {
         self.pacer.take_anyway();
     }
 
-    /// Re-joins every room from its resume point, then starts flushing the outbox.
+    /// Asks for the room list, re-joins every public room from its resume point (private rooms
+    /// and dms once the list came), then starts flushing the outbox.
     pub(crate) async fn resume(&mut self, core: &mut Core) -> Step {
-        for frame in core.resume_frames().map_err(Ended::storage)? {
+        let plan = core.resume().map_err(Ended::storage)?;
+        self.pace().await;
+        self.write(&ClientFrame::Rooms).await?;
+        for frame in plan.now.iter().chain(&plan.reads) {
             self.pace().await;
-            self.write(&frame).await?;
+            self.write(frame).await?;
         }
+        self.held = Some(plan.held);
         self.unsent = core.pending().map_err(Ended::storage)?.into();
         self.pump().await
     }
 
     /// Whether the outbox has something the in-flight window would take now.
     pub(crate) fn can_pump(&self) -> bool {
-        !self.unsent.is_empty() && self.in_flight.len() < self.max_in_flight
+        self.held.is_none() && !self.unsent.is_empty() && self.in_flight.len() < self.max_in_flight
     }
 
     pub(crate) fn pace_at(&mut self) -> Instant {
@@ -381,6 +401,12 @@ impl Link {
                 self.events.emit(Event::Presence { room, users }).await?;
             }
             ServerFrame::Joined { room, last_seq } => {
+                if self.creating.remove(&room) {
+                    let visibility = core
+                        .visibility(&room)
+                        .unwrap_or(confab_protocol::Visibility::Public);
+                    core.adopt(&room, visibility).map_err(Ended::storage)?;
+                }
                 if let Some(ours) = core.server_end(&room, last_seq).map_err(Ended::storage)? {
                     warn!(%room, ours, last_seq, "the server's room is behind ours; following the server");
                     let message = format!(
@@ -410,7 +436,7 @@ impl Link {
                     .on_error(core, code, message, reference, retry_after_ms)
                     .await;
             }
-            _ => {}
+            other => return self.on_conversation(core, other).await,
         }
         Ok(())
     }
@@ -423,6 +449,10 @@ impl Link {
         reference: Option<String>,
         retry_after_ms: Option<u64>,
     ) -> Step {
+        // A server from before room lists: join everything, as it always did.
+        if code == ErrorCode::UnknownType && reference.is_none() && self.held.is_some() {
+            return self.release_held(core, None).await;
+        }
         let in_flight = reference.and_then(|r| self.in_flight.get_key_value(r.as_str()));
         let Some(id) = in_flight.map(|(id, _)| id.clone()) else {
             let code = Code::Protocol(code);
