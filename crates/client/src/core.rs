@@ -208,6 +208,14 @@ impl Core {
     /// The frame for a conversation request, its names checked.
     pub(crate) fn conversation_frame(&self, request: Conversation) -> Result<ClientFrame> {
         Ok(match request {
+            // A room this client is in exists: said here, or the resumed room's own replay
+            // would be taken for the new room's.
+            Conversation::Create { room: r, .. } if self.is_joined(&room(&r)?) => {
+                return Err(Error::Rejected {
+                    code: ErrorCode::RoomExists,
+                    message: format!("a room named {} exists", room(&r)?),
+                });
+            }
             Conversation::Create { room: r, private } => ClientFrame::Create {
                 room: room(&r)?.into(),
                 visibility: if private {

@@ -9,7 +9,7 @@ const CONFAB: &str = env!("CARGO_BIN_EXE_confab");
 
 /// Runs `script` in bash inside a private D-Bus session with an unlocked gnome-keyring whose
 /// files live in `keyring_home` (so a later session sees the same keyring).
-async fn in_keyring_session(
+pub(crate) async fn in_keyring_session(
     keyring_home: &Path,
     data: &Path,
     server: &str,
@@ -34,7 +34,7 @@ async fn in_keyring_session(
     })
 }
 
-fn marker(out: &Output, name: &str) -> Option<i32> {
+pub(crate) fn marker(out: &Output, name: &str) -> Option<i32> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
         .lines()

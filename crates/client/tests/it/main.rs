@@ -4,6 +4,7 @@
 
 mod chaos;
 mod cli;
+mod cli_rooms;
 mod failover;
 mod faults;
 mod harness;

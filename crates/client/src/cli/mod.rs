@@ -3,6 +3,8 @@
 // Standard output is this program's product (results and JSON lines for scripts).
 #![allow(clippy::print_stdout)]
 
+mod conversations;
+
 use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
 use confab_client::{
@@ -65,6 +67,8 @@ enum Action {
     },
     /// Sign out: revoke the login on the server and delete the tokens from the keyring.
     Logout,
+    #[command(flatten)]
+    Rooms(conversations::RoomAction),
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +134,7 @@ async fn run(action: Action, profile: &Profile) -> anyhow::Result<ExitCode> {
         }
         Action::Tail { room, after } => tail(profile, &room, after).await,
         Action::Logout => logout(profile).await,
+        Action::Rooms(action) => conversations::run(profile, action).await,
     }
 }
 
@@ -171,7 +176,7 @@ async fn sign_in(args: SignInArgs, profile: &Profile, register: bool) -> anyhow:
 }
 
 /// The remembered account, or "not signed in" (exit 4).
-fn login(profile: &Profile) -> anyhow::Result<Login> {
+pub(super) fn login(profile: &Profile) -> anyhow::Result<Login> {
     profile
         .resume()
         .context("reading the account")?
@@ -179,7 +184,7 @@ fn login(profile: &Profile) -> anyhow::Result<Login> {
 }
 
 /// How long a finished command waits for the connection to close cleanly.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
+pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 async fn send(
     profile: &Profile,
