@@ -41,6 +41,27 @@ pub struct InviteCode {
     pub expires_ms: u64,
 }
 
+/// A user as others see them: `GET /api/me`, `PATCH /api/me`, `GET /api/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Profile {
+    pub username: String,
+    /// The name shown beside the username; `null` when none was set.
+    pub display_name: Option<String>,
+}
+
+/// Body of `PATCH /api/me`: `null` or `""` clears the display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdate {
+    pub display_name: Option<String>,
+}
+
+/// Answer to `GET /api/users?q=`: users whose name or display name starts with `q`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Users {
+    pub users: Vec<Profile>,
+}
+
 /// `201` answer to register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registered {

@@ -198,6 +198,17 @@ pub struct RoomSummary {
     pub users: Option<Vec<String>>,
 }
 
+/// One member of a room (`members`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemberInfo {
+    pub user: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub display_name: Option<String>,
+}
+
 /// Usernames mentioned as `@name` in `body`: `@` at the start or after a character that cannot
 /// be part of a name, then a name; lower case, deduplicated, in order of appearance. The server
 /// keeps only those that are members of the room.

@@ -1,6 +1,6 @@
 //! WebSocket frames: JSON text objects tagged by `type`.
 
-use crate::conversation::{MemberEvent, Role, RoomSummary, Visibility};
+use crate::conversation::{MemberEvent, MemberInfo, Role, RoomSummary, Visibility};
 use crate::{ErrorCode, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -62,12 +62,14 @@ pub enum ClientFrame {
     Rooms,
     /// You have read the room up to `seq`.
     Read { room: String, seq: u64 },
+    /// Who is a member of the room, with their roles.
+    Members { room: String },
 }
 
 /// Every `type` a client may send; anything else is `unknown_type`.
 pub const CLIENT_TYPES: &[&str] = &[
     "auth", "join", "leave", "send", "typing", "history", "create", "invite", "kick", "part",
-    "set_role", "dm", "rooms", "read",
+    "set_role", "dm", "rooms", "read", "members",
 ];
 
 /// A stored chat message as it travels to clients.
@@ -157,6 +159,11 @@ pub enum ServerFrame {
     Rooms { rooms: Vec<RoomSummary> },
     /// Your read position in `room` moved (from any of your devices).
     Read { room: String, seq: u64 },
+    /// Answer to `members`, sorted by username.
+    Members {
+        room: String,
+        members: Vec<MemberInfo>,
+    },
     /// A request failed; the connection stays open.
     Error {
         code: ErrorCode,

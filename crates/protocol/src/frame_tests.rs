@@ -260,6 +260,7 @@ fn every_client_type_is_listed() {
             users: vec!["u".into()],
         },
         ClientFrame::Rooms,
+        ClientFrame::Members { room: "r".into() },
         ClientFrame::Read {
             room: "r".into(),
             seq: 1,

@@ -25,7 +25,9 @@ pub mod names;
 pub mod secret;
 
 pub use code::{ErrorCode, close};
-pub use conversation::{Event, MemberAction, MemberEvent, Role, RoomSummary, Visibility};
+pub use conversation::{
+    Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
+};
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
 pub use names::{Body, MessageId, RoomName};
 pub use secret::Secret;

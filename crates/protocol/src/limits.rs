@@ -49,6 +49,18 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_USERNAME_BYTES && name.chars().all(is_name_char)
 }
 
+/// Longest display name in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+
+/// A display name, trimmed: 1–64 characters, no control characters. `None`: it is not one.
+pub fn display_name(input: &str) -> Option<&str> {
+    let name = input.trim();
+    (!name.is_empty()
+        && name.chars().count() <= MAX_DISPLAY_NAME_CHARS
+        && !name.chars().any(char::is_control))
+    .then_some(name)
+}
+
 /// A password: at least 8 characters, at most 1024 bytes.
 pub fn valid_password(password: &str) -> bool {
     password.chars().count() >= MIN_PASSWORD_CHARS && password.len() <= MAX_PASSWORD_BYTES

@@ -139,7 +139,7 @@ pub(super) async fn create_invite(
 }
 
 /// The account behind the request's bearer token.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<UserRecord> {
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<UserRecord> {
     let invalid = || {
         HttpError::new(
             StatusCode::UNAUTHORIZED,

@@ -2,6 +2,7 @@
 //! Sign-in and tokens are here; [`accounts`] has registration, invites and profiles.
 
 mod accounts;
+mod people;
 
 use crate::http_error::HttpError;
 use crate::metrics::AuthFailure;
@@ -51,6 +52,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/register", post(accounts::register))
         .route("/api/invites", post(accounts::create_invite))
+        .route("/api/me", get(people::me).patch(people::update_me))
+        .route("/api/users", get(people::search))
         .route("/api/login", post(login))
         .route("/api/refresh", post(refresh))
         .route("/api/logout", post(logout))

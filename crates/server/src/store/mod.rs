@@ -28,7 +28,8 @@ pub use types::{
 };
 
 use crate::Result;
-use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
+use confab_protocol::api::Profile;
+use confab_protocol::{Event, MemberInfo, MessageData, RoomSummary, Visibility};
 use membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -173,6 +174,21 @@ impl Store {
     /// Moves a member's read position forward; the position now, `None` if not a member.
     pub async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
         on_backend!(self, b => b.set_read(room, user, seq).await)
+    }
+
+    /// The members of `room`, if `viewer` may see them (a member; anyone for a public room).
+    pub async fn members(&self, room: &str, viewer: &str) -> Result<Option<Vec<MemberInfo>>> {
+        on_backend!(self, b => b.members(room, viewer).await)
+    }
+
+    /// Sets (`None`: clears) a user's display name; `false` if no such user.
+    pub async fn set_display_name(&self, user: &str, name: Option<String>) -> Result<bool> {
+        on_backend!(self, b => b.set_display_name(user, name).await)
+    }
+
+    /// Up to `limit` enabled users whose name or display name starts with `prefix`.
+    pub async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<Profile>> {
+        on_backend!(self, b => b.search_users(prefix, limit).await)
     }
 
     /// The rooms `user` is a member of, with read state.

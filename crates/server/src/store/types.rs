@@ -67,6 +67,7 @@ pub struct UserRecord {
     pub disabled: bool,
     /// A server administrator: creates invites, and may manage every room.
     pub admin: bool,
+    pub display_name: Option<String>,
 }
 
 /// Who may register (`--registration`).

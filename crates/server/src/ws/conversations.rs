@@ -136,6 +136,20 @@ impl Session {
         }
     }
 
+    pub(super) async fn members(&mut self, room: String) {
+        if !self.managed_room(&room).await {
+            return;
+        }
+        match self.state.store.members(&room, &self.user).await {
+            Ok(Some(members)) => self.reply(&ServerFrame::Members { room, members }).await,
+            Ok(None) => {
+                self.refuse(ErrorCode::Forbidden, "you are not a member of this room")
+                    .await
+            }
+            Err(e) => self.storage_failed(&e, None).await,
+        }
+    }
+
     pub(super) async fn read(&mut self, room: String, seq: u64) {
         if !self.managed_room(&room).await {
             return;

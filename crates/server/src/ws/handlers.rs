@@ -52,6 +52,7 @@ impl Session {
             ClientFrame::Dm { users } => self.dm(users).await,
             ClientFrame::Rooms => self.rooms().await,
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
+            ClientFrame::Members { room } => self.members(room).await,
             // Frames added to the protocol later are parsed but not handled by this version.
             #[allow(unreachable_patterns)]
             _ => {

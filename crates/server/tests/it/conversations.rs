@@ -460,3 +460,83 @@ async fn read_positions_reach_every_device_count_unread_and_mentions_and_survive
         _ => unreachable!(),
     }
 }
+
+#[tokio::test]
+async fn display_names_show_in_member_lists_and_user_search_but_members_stay_private() {
+    let server = TestServer::start().await;
+    let alice_tokens = server.user("alice").await;
+    let mut alice = WsClient::connect_authed(&server.ws_url(), &alice_tokens.access_token).await;
+    let mut eve = server.client("eve").await;
+    server.user("albert").await;
+    let http = reqwest::Client::new();
+    let bearer = format!("Bearer {}", alice_tokens.access_token.expose());
+    let patch = |body: serde_json::Value| {
+        http.patch(server.http_url("/api/me"))
+            .header("authorization", bearer.clone())
+            .json(&body)
+            .send()
+    };
+    let resp = patch(json!({"display_name": "  Alice Liddell "}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = patch(json!({"display_name": "bad\u{7}name"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "control characters are refused");
+    let me: serde_json::Value = http
+        .get(server.http_url("/api/me"))
+        .header("authorization", bearer.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["display_name"], "Alice Liddell");
+
+    let found: serde_json::Value = http
+        .get(server.http_url("/api/users?q=AL"))
+        .header("authorization", bearer.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = found["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["albert", "alice"]);
+    let anonymous = http
+        .get(server.http_url("/api/users?q=a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "only signed-in users search");
+
+    create(&mut alice, "ops").await;
+    alice
+        .send_json(json!({"type": "members", "room": "ops"}))
+        .await;
+    match alice
+        .recv_until(|f| matches!(f, ServerFrame::Members { .. }))
+        .await
+    {
+        ServerFrame::Members { members, .. } => {
+            let got: Vec<_> = members
+                .iter()
+                .map(|m| (m.user.as_str(), m.role, m.display_name.as_deref()))
+                .collect();
+            assert_eq!(got, [("alice", Role::Owner, Some("Alice Liddell"))]);
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(
+        refused(&mut eve, json!({"type": "members", "room": "ops"})).await,
+        "forbidden"
+    );
+}

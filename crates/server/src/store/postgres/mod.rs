@@ -25,7 +25,8 @@ use super::{
     SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
-use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
+use confab_protocol::api::Profile;
+use confab_protocol::{Event, MemberInfo, MessageData, RoomSummary, Visibility};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -212,6 +213,22 @@ impl PgStore {
 
     pub(super) async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
         rooms::set_read(&self.client().await?, room, user, seq).await
+    }
+
+    pub(super) async fn members(
+        &self,
+        room: &str,
+        viewer: &str,
+    ) -> Result<Option<Vec<MemberInfo>>> {
+        rooms::members(&self.client().await?, room, viewer).await
+    }
+
+    pub(super) async fn set_display_name(&self, user: &str, name: Option<String>) -> Result<bool> {
+        queries::set_display_name(&self.client().await?, user, name.as_deref()).await
+    }
+
+    pub(super) async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<Profile>> {
+        queries::search_users(&self.client().await?, prefix, limit).await
     }
 
     pub(super) async fn rooms(&self, user: &str) -> Result<Vec<RoomSummary>> {

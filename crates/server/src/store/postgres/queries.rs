@@ -15,7 +15,7 @@ pub(super) async fn find_user<C: GenericClient>(
 ) -> Result<Option<UserRecord>> {
     let stmt = c
         .prepare_cached(
-            "SELECT id, username, password_hash, disabled, admin FROM users
+            "SELECT id, username, password_hash, disabled, admin, display_name FROM users
              WHERE lower(username) = lower($1)",
         )
         .await?;
@@ -25,6 +25,7 @@ pub(super) async fn find_user<C: GenericClient>(
         password_hash: r.get(2),
         disabled: r.get(3),
         admin: r.get(4),
+        display_name: r.get(5),
     }))
 }
 
@@ -185,4 +186,47 @@ async fn revoke_login<C: GenericClient>(c: &C, login: i64) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+pub(super) async fn set_display_name<C: GenericClient>(
+    c: &C,
+    username: &str,
+    name: Option<&str>,
+) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE users SET display_name = $2 WHERE lower(username) = lower($1)",
+            &[&username, &name],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub(super) async fn search_users<C: GenericClient>(
+    c: &C,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<confab_protocol::api::Profile>> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = c
+        .query(
+            "SELECT username, display_name FROM users WHERE NOT disabled
+             AND (username ILIKE $1 OR display_name ILIKE $1)
+             ORDER BY lower(username) LIMIT $2",
+            &[&pattern, &(limit as i64)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| confab_protocol::api::Profile {
+            username: r.get(0),
+            display_name: r.get(1),
+        })
+        .collect())
 }

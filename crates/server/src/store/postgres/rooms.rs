@@ -7,7 +7,9 @@ use crate::store::membership::{
     event_id, notice_for, visible_up_to,
 };
 use crate::store::now_ms;
-use confab_protocol::{Event, MemberAction, MemberEvent, Role, RoomSummary, Visibility};
+use confab_protocol::{
+    Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
+};
 use deadpool_postgres::GenericClient;
 
 struct RoomRow {
@@ -325,4 +327,34 @@ pub(super) async fn list<C: GenericClient>(c: &C, user: &str) -> Result<Vec<Room
             users: r.get(7),
         })
         .collect())
+}
+
+pub(super) async fn members<C: GenericClient>(
+    c: &C,
+    room: &str,
+    viewer: &str,
+) -> Result<Option<Vec<MemberInfo>>> {
+    let Some(r) = self::room(c, room).await? else {
+        return Ok(None);
+    };
+    if r.visibility != Visibility::Public && active_role(c, r.id, viewer).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = c
+        .query(
+            "SELECT u.username, mb.role, u.display_name FROM members mb
+             JOIN users u ON u.id = mb.user_id
+             WHERE mb.room_id = $1 AND mb.removed_seq IS NULL ORDER BY lower(u.username)",
+            &[&r.id],
+        )
+        .await?;
+    Ok(Some(
+        rows.iter()
+            .map(|row| MemberInfo {
+                user: row.get(0),
+                role: Role::parse(row.get(1)).unwrap_or(Role::Member),
+                display_name: row.get(2),
+            })
+            .collect(),
+    ))
 }

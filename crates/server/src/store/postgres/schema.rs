@@ -68,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     -- Conversations: see the same migration in sqlite/schema.rs.
+    ALTER TABLE users ADD COLUMN display_name TEXT;
     ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
     ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
     ALTER TABLE messages ADD COLUMN data TEXT;

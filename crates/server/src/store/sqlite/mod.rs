@@ -26,7 +26,8 @@ use super::{
     SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
-use confab_protocol::{Event, MessageData, RoomSummary, Visibility};
+use confab_protocol::api::Profile;
+use confab_protocol::{Event, MemberInfo, MessageData, RoomSummary, Visibility};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -306,6 +307,27 @@ impl SqliteStore {
     pub(super) async fn set_read(&self, room: &str, user: &str, seq: u64) -> Result<Option<u64>> {
         let (room, user) = (room.to_owned(), user.to_owned());
         self.write(move |c| rooms::set_read(c, &room, &user, seq))
+            .await
+    }
+
+    pub(super) async fn members(
+        &self,
+        room: &str,
+        viewer: &str,
+    ) -> Result<Option<Vec<MemberInfo>>> {
+        let (room, viewer) = (room.to_owned(), viewer.to_owned());
+        self.read(move |c| rooms::members(c, &room, &viewer)).await
+    }
+
+    pub(super) async fn set_display_name(&self, user: &str, name: Option<String>) -> Result<bool> {
+        let user = user.to_owned();
+        self.write(move |c| users::set_display_name(c, &user, name.as_deref()))
+            .await
+    }
+
+    pub(super) async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<Profile>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| users::search_users(c, &prefix, limit))
             .await
     }
 

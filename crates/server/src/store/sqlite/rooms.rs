@@ -7,7 +7,9 @@ use crate::store::membership::{
     event_id, notice_for, visible_up_to,
 };
 use crate::store::now_ms;
-use confab_protocol::{Event, MemberAction, MemberEvent, Role, RoomSummary, Visibility};
+use confab_protocol::{
+    Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A room row.
@@ -317,4 +319,27 @@ pub(super) fn list(c: &Connection, user: &str) -> Result<Vec<RoomSummary>> {
         });
     }
     Ok(rooms)
+}
+
+/// The members of `room`, if `viewer` may see them (a member, or anyone for a public room).
+pub(super) fn members(c: &Connection, room: &str, viewer: &str) -> Result<Option<Vec<MemberInfo>>> {
+    let Some(r) = self::room(c, room)? else {
+        return Ok(None);
+    };
+    if r.visibility != Visibility::Public && active_role(c, r.id, viewer)?.is_none() {
+        return Ok(None);
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT u.username, mb.role, u.display_name FROM members mb JOIN users u ON u.id = mb.user_id
+         WHERE mb.room_id = ?1 AND mb.removed_seq IS NULL ORDER BY lower(u.username)",
+    )?;
+    let rows = stmt.query_map([r.id], |row| {
+        let role: String = row.get(1)?;
+        Ok(MemberInfo {
+            user: row.get(0)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            display_name: row.get(2)?,
+        })
+    })?;
+    Ok(Some(rows.collect::<rusqlite::Result<_>>()?))
 }

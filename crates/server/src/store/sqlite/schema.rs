@@ -62,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     -- Conversations: who may see a room, who is in it, what each member has read.
+    ALTER TABLE users ADD COLUMN display_name TEXT;
     ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
     -- A room's stream holds messages and membership events; `data` is an event's JSON.
     ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';

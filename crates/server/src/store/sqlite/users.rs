@@ -11,7 +11,8 @@ const REFRESH: i64 = 1;
 pub(super) fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
     Ok(conn
         .query_row(
-            "SELECT id, username, password_hash, disabled, admin FROM users WHERE username = ?1",
+            "SELECT id, username, password_hash, disabled, admin, display_name FROM users
+             WHERE username = ?1",
             [username],
             |r| {
                 Ok(UserRecord {
@@ -20,6 +21,7 @@ pub(super) fn find_user(conn: &Connection, username: &str) -> Result<Option<User
                     password_hash: r.get(2)?,
                     disabled: r.get(3)?,
                     admin: r.get(4)?,
+                    display_name: r.get(5)?,
                 })
             },
         )
@@ -163,4 +165,44 @@ fn revoke_login(conn: &Connection, login: i64) -> Result<()> {
         [login],
     )?;
     Ok(())
+}
+
+/// Sets (or with `None` clears) a user's display name; `false` if no such user.
+pub(super) fn set_display_name(
+    conn: &Connection,
+    username: &str,
+    name: Option<&str>,
+) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE users SET display_name = ?2 WHERE username = ?1",
+        rusqlite::params![username, name],
+    )? == 1)
+}
+
+/// Up to `limit` users whose name or display name starts with `prefix` (any case), by name.
+pub(super) fn search_users(
+    conn: &Connection,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<confab_protocol::api::Profile>> {
+    // LIKE's own wildcards in the prefix are taken literally.
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut stmt = conn.prepare_cached(
+        "SELECT username, display_name FROM users WHERE NOT disabled
+         AND (username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\')
+         ORDER BY lower(username) LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![pattern, limit as i64], |r| {
+        Ok(confab_protocol::api::Profile {
+            username: r.get(0)?,
+            display_name: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
