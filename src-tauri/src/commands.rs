@@ -8,6 +8,8 @@ use crate::update::{self, UpdateStatus, Updates};
 use confab_client::{
     Account, ClientCode, ConnState, Event, Login, Outgoing, Profile, SignIn, server_urls,
 };
+use confab_client::{Conversation, PeopleCall};
+use confab_protocol::api::Profile as UserProfile;
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -137,6 +139,8 @@ pub struct RoomView {
     pub name: String,
     #[cfg_attr(test, ts(type = "number"))]
     pub last_seq: u64,
+    /// `null` until the server said (a room from before conversations: public).
+    pub visibility: Option<confab_protocol::Visibility>,
 }
 
 /// Starts streaming events to the UI. Call before `snapshot` so nothing falls in between.
@@ -177,6 +181,7 @@ pub async fn snapshot(state: State<'_, DesktopState>) -> Result<Snapshot, UiErro
         .map(|r| RoomView {
             name: r.name,
             last_seq: r.last_seq,
+            visibility: r.visibility,
         })
         .collect();
     Ok(Snapshot {
@@ -265,6 +270,42 @@ pub async fn history(
 #[tauri::command]
 pub async fn typing(state: State<'_, DesktopState>, room: String) -> Result<(), UiError> {
     Ok(state.client()?.typing(&room).await?)
+}
+
+/// Creates, invites, kicks, parts, sets roles, opens dms, lists rooms or members, marks read:
+/// what it did comes as events.
+#[tauri::command]
+pub async fn conversation(
+    state: State<'_, DesktopState>,
+    request: Conversation,
+) -> Result<(), UiError> {
+    Ok(state.client()?.conversation(request).await?)
+}
+
+/// The signed-in user's profile.
+#[tauri::command]
+pub async fn me(state: State<'_, DesktopState>) -> Result<Option<UserProfile>, UiError> {
+    Ok(state.client()?.people(PeopleCall::Me).await?.pop())
+}
+
+/// Sets (empty: clears) the signed-in user's display name.
+#[tauri::command]
+pub async fn set_display_name(
+    state: State<'_, DesktopState>,
+    name: String,
+) -> Result<Option<UserProfile>, UiError> {
+    let name = Some(name).filter(|n| !n.trim().is_empty());
+    let call = PeopleCall::SetDisplayName(name);
+    Ok(state.client()?.people(call).await?.pop())
+}
+
+/// Users whose name or display name starts with `query` (the dialogs' user search).
+#[tauri::command]
+pub async fn search_users(
+    state: State<'_, DesktopState>,
+    query: String,
+) -> Result<Vec<UserProfile>, UiError> {
+    Ok(state.client()?.people(PeopleCall::Search(query)).await?)
 }
 
 #[tauri::command]

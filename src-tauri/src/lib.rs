@@ -51,6 +51,10 @@ pub fn app<R: Runtime>(
             commands::install_update,
             commands::restart_to_update,
             commands::retry_now,
+            commands::conversation,
+            commands::me,
+            commands::set_display_name,
+            commands::search_users,
             commands::painted,
         ])
         .setup(move |app| {

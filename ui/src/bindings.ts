@@ -17,9 +17,65 @@ body: string,
 /**
  * Server time of storage, Unix milliseconds.
  */
-ts: number, };
+ts: number, 
+/**
+ * Members the body mentions as `@name`, lower case.
+ */
+mentions?: Array<string>, };
 
-export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "invite_required" | "registration_closed" | "unknown";
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "invite_required" | "registration_closed" | "unknown";
+
+export type Visibility = "public" | "private" | "dm";
+
+export type Role = "member" | "admin" | "owner";
+
+export type MemberAction = "invited" | "kicked" | "parted" | "role";
+
+export type MemberEvent = { room: string, seq: number, 
+/**
+ * Server-chosen id of the change.
+ */
+id: string, 
+/**
+ * Who made the change.
+ */
+author: string, ts: number, 
+/**
+ * Whom it is about.
+ */
+user: string, action: MemberAction, 
+/**
+ * With `role`: the role `user` has now.
+ */
+role?: Role, };
+
+export type MemberInfo = { user: string, role: Role, display_name?: string, };
+
+export type RoomSummary = { room: string, visibility: Visibility, role: Role, last_seq: number, 
+/**
+ * The user's read position, the same on every device.
+ */
+read_seq: number, 
+/**
+ * Messages after `read_seq` written by others.
+ */
+unread: number, 
+/**
+ * How many of those mention the user.
+ */
+mentions: number, 
+/**
+ * For a dm: everyone in it, sorted.
+ */
+users?: Array<string>, };
+
+export type Profile = { username: string, 
+/**
+ * The name shown beside the username; `null` when none was set.
+ */
+display_name: string | null, };
+
+export type Conversation = { "type": "create", room: string, private: boolean, } | { "type": "invite", room: string, user: string, } | { "type": "kick", room: string, user: string, } | { "type": "part", room: string, } | { "type": "set_role", room: string, user: string, role: Role, } | { "type": "dm", users: Array<string>, } | { "type": "rooms" } | { "type": "members", room: string, } | { "type": "read", room: string, seq: number, };
 
 export type ConnState = { "state": "connecting", attempt: number, } | { "state": "open", user: string, } | { "state": "reconnecting", attempt: number, retry_in_ms: number, retry_at_ms: number, reason: string, } | { "state": "offline" } | { "state": "auth_failed", reason: string, };
 
@@ -39,7 +95,7 @@ export type ClientCode = "network" | "not_signed_in" | "auth_failed" | "keyring_
 
 export type Code = ClientCode | ErrorCode;
 
-export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "error", code: Code, message: string, };
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, } | { "type": "room_removed", room: string, by: string | null, } | { "type": "invited", room: string, user: string, } | { "type": "changed", room: string, user: string, } | { "type": "dm", room: string, users: Array<string>, } | { "type": "rooms", rooms: Array<RoomSummary>, } | { "type": "members", room: string, members: Array<MemberInfo>, } | { "type": "read", room: string, seq: number, } | { "type": "error", code: Code, message: string, };
 
 export type Account = { 
 /**
@@ -57,7 +113,11 @@ export type Snapshot = { account: Account | null, state: ConnState, rooms: Array
  */
 outbox: Array<Outgoing>, notice: UiError | null, };
 
-export type RoomView = { name: string, last_seq: number, };
+export type RoomView = { name: string, last_seq: number, 
+/**
+ * `null` until the server said (a room from before conversations: public).
+ */
+visibility: Visibility | null, };
 
 export type AppCode = "no_update";
 

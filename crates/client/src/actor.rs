@@ -279,6 +279,16 @@ impl Actor {
                     }
                 }
             }
+            Request::People { call, reply } => {
+                if let Err(e) = crate::people::check(&call) {
+                    let _ = reply.send(Err(e));
+                } else {
+                    let refresher = self.refresher.detached();
+                    tokio::spawn(async move {
+                        let _ = reply.send(crate::people::call(refresher, call).await);
+                    });
+                }
+            }
             Request::RetryNow => {
                 if let Phase::Offline = phase {
                     return Err(Ended::now("asked to retry now"));

@@ -2,7 +2,9 @@
 
 use crate::servers::Servers;
 use crate::{Error, Result};
-use confab_protocol::api::{ApiError, Credentials, RefreshRequest, TokenPair};
+use confab_protocol::api::{
+    ApiError, Credentials, Profile, ProfileUpdate, RefreshRequest, TokenPair, Users,
+};
 use confab_protocol::{ErrorCode, Secret};
 use std::time::Duration;
 use url::Url;
@@ -42,11 +44,22 @@ impl Api {
         body: Option<&B>,
         bearer: Option<&Secret>,
     ) -> Result<reqwest::Response> {
+        self.request(reqwest::Method::POST, path, body, bearer)
+            .await
+    }
+
+    async fn request<B: serde::Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        bearer: Option<&Secret>,
+    ) -> Result<reqwest::Response> {
         let base = self.servers.current();
         let url = base
             .join(path)
             .map_err(|e| Error::BadServerUrl(e.to_string()))?;
-        let mut req = self.http.post(url);
+        let mut req = self.http.request(method, url);
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -123,6 +136,46 @@ impl Api {
             .map(drop)
     }
 
+    /// The signed-in user's profile.
+    pub async fn me(&self, access_token: &Secret) -> Result<Profile> {
+        let resp = self
+            .request::<()>(reqwest::Method::GET, "/api/me", None, Some(access_token))
+            .await?;
+        json(resp).await
+    }
+
+    /// Sets (`None`: clears) the signed-in user's display name.
+    pub async fn set_display_name(
+        &self,
+        access_token: &Secret,
+        display_name: Option<String>,
+    ) -> Result<Profile> {
+        let body = ProfileUpdate { display_name };
+        let resp = self
+            .request(
+                reqwest::Method::PATCH,
+                "/api/me",
+                Some(&body),
+                Some(access_token),
+            )
+            .await?;
+        json(resp).await
+    }
+
+    /// Users whose name or display name starts with `prefix`.
+    pub async fn search_users(&self, access_token: &Secret, prefix: &str) -> Result<Vec<Profile>> {
+        let mut path = String::from("/api/users?");
+        path.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", prefix)
+                .finish(),
+        );
+        let resp = self
+            .request::<()>(reqwest::Method::GET, &path, None, Some(access_token))
+            .await?;
+        Ok(json::<Users>(resp).await?.users)
+    }
+
     /// The WebSocket URL of the server in use: `ws(s)://host:port/ws`.
     pub fn ws_url(&self) -> Result<Url> {
         ws_url(&self.servers.current())
@@ -142,4 +195,10 @@ pub fn ws_url(base: &Url) -> Result<Url> {
     url.set_scheme(scheme)
         .map_err(|()| Error::BadServerUrl(base.to_string()))?;
     Ok(url)
+}
+
+async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+    resp.json()
+        .await
+        .map_err(|e| Error::Network(e.without_url().to_string()))
 }

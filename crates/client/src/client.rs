@@ -5,6 +5,7 @@ use crate::command::{Reply, Request};
 use crate::core::{Conversation, Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
+use crate::people::PeopleCall;
 use crate::servers::Servers;
 use crate::transport::{Dial, Dialer};
 use crate::wake::ClockWatch;
@@ -233,6 +234,12 @@ impl Client {
     pub async fn conversation(&self, request: Conversation) -> Result<()> {
         self.ask(|reply| Request::Conversation { request, reply })
             .await
+    }
+
+    /// Asks the server about people (HTTP): the answer is one profile (`Me`, `SetDisplayName`)
+    /// or the users found (`Search`).
+    pub async fn people(&self, call: PeopleCall) -> Result<Vec<confab_protocol::api::Profile>> {
+        self.ask(|reply| Request::People { call, reply }).await
     }
 
     /// Skips the backoff wait and reconnects now (the UI's "Retry now").

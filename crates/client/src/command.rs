@@ -44,6 +44,10 @@ pub(crate) enum Request {
         request: Conversation,
         reply: Reply<()>,
     },
+    People {
+        call: crate::people::PeopleCall,
+        reply: Reply<crate::people::PeopleAnswer>,
+    },
     RetryNow,
     NetworkChanged,
     Shutdown {

@@ -17,6 +17,8 @@ pub struct JoinedRoom {
     pub name: String,
     /// The newest message received in it.
     pub last_seq: u64,
+    /// What the server said the room is (before it said: `None`, most likely public).
+    pub visibility: Option<Visibility>,
 }
 
 #[derive(Debug)]
@@ -31,7 +33,9 @@ pub(crate) struct Core {
 }
 
 /// A request about conversations, as the owner gives it (names as typed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Conversation {
     Create {
         room: String,
@@ -58,8 +62,13 @@ pub enum Conversation {
     },
     /// The server's list of the user's rooms, with read state.
     Rooms,
+    /// Who is in a room, with their roles.
+    Members {
+        room: String,
+    },
     Read {
         room: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
 }
@@ -201,7 +210,11 @@ impl Core {
             .db
             .joined_rooms()?
             .into_iter()
-            .map(|(name, last_seq)| JoinedRoom { name, last_seq })
+            .map(|(name, last_seq)| JoinedRoom {
+                visibility: self.visibility(&name),
+                name,
+                last_seq,
+            })
             .collect())
     }
 
@@ -248,6 +261,9 @@ impl Core {
                 users: users.iter().map(|u| user(u)).collect::<Result<_>>()?,
             },
             Conversation::Rooms => ClientFrame::Rooms,
+            Conversation::Members { room: r } => ClientFrame::Members {
+                room: room(&r)?.into(),
+            },
             Conversation::Read { room: r, seq } => ClientFrame::Read {
                 room: room(&r)?.into(),
                 seq,

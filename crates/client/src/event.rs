@@ -2,7 +2,9 @@
 //! sending end the core and the connection share.
 
 use crate::error::Code;
-use confab_protocol::{ErrorCode, MemberEvent, MessageData, MessageId, RoomSummary, Visibility};
+use confab_protocol::{
+    ErrorCode, MemberEvent, MemberInfo, MessageData, MessageId, RoomSummary, Visibility,
+};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -107,6 +109,11 @@ pub enum Event {
     /// The user's rooms on the server, with read state: on every connection, and on request.
     Rooms {
         rooms: Vec<RoomSummary>,
+    },
+    /// Who is in `room` (answer to a members request).
+    Members {
+        room: String,
+        members: Vec<MemberInfo>,
     },
     /// The user's read position in `room` moved, on this device or another.
     Read {

@@ -14,6 +14,7 @@
 //!   — with one dispatch of every request to the core, whatever the phase.
 //! - `link`: an open connection: resume every room, flush the outbox in order at a paced rate
 //!   (`pacer`), turn server frames into events.
+//! - [`people`]: profiles and finding users, over the HTTP API with the login's token.
 //! - [`tokens`]: where tokens live (the OS keyring in production); `api`: the HTTP API;
 //!   [`transport`]: TCP/TLS/WebSocket; [`error`]: [`Error`] and its stable [`Code`].
 //!
@@ -38,6 +39,7 @@ pub mod error;
 pub mod event;
 mod link;
 mod pacer;
+pub mod people;
 mod refresh;
 pub mod servers;
 pub mod tokens;
@@ -51,5 +53,6 @@ pub use core::{Conversation, JoinedRoom};
 pub use db::{Database, OutboxLimits};
 pub use error::{ClientCode, Code, Error, Result};
 pub use event::{ConnState, Event, Outgoing, OutgoingStatus};
+pub use people::PeopleCall;
 pub use servers::Servers;
 pub use tokens::{KeyringTokens, MemoryTokens, TokenStore};

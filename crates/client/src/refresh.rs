@@ -26,6 +26,20 @@ impl Refresher {
         }
     }
 
+    /// A refresher for work off the actor (an HTTP call for the owner): it starts from the
+    /// same pair, and a refresh it makes reaches the actor through the store and its lock.
+    pub(crate) fn detached(&self) -> Self {
+        Self {
+            api: self.api.clone(),
+            tokens: Arc::clone(&self.tokens),
+            current: self.current.clone(),
+        }
+    }
+
+    pub(crate) fn api(&self) -> &Api {
+        &self.api
+    }
+
     pub(crate) fn remember(&mut self, pair: TokenPair) {
         self.current = Some(pair);
     }

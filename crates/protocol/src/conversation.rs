@@ -129,7 +129,7 @@ pub struct MemberEvent {
     /// Whom it is about.
     pub user: String,
     pub action: MemberAction,
-    /// With `role` (and `invited`): the role `user` has now.
+    /// With `role`: the role `user` has now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub role: Option<Role>,

@@ -90,7 +90,7 @@ pub struct MessageData {
     pub ts: u64,
     /// Members the body mentions as `@name`, lower case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(optional))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub mentions: Vec<String>,
 }
 

@@ -64,11 +64,9 @@ impl Link {
                     self.removed(core, room, Some(by)).await?;
                 }
             }
-            ServerFrame::RoomRemoved { room, by } => {
-                // Also heard as the stream's entry when the room was joined: said once.
-                if core.is_joined_name(&room) {
-                    self.removed(core, room, Some(by)).await?;
-                }
+            // Also heard as the stream's entry when the room was joined: said once.
+            ServerFrame::RoomRemoved { room, by } if core.is_joined_name(&room) => {
+                self.removed(core, room, Some(by)).await?;
             }
             ServerFrame::RoomAdded {
                 room,
@@ -103,6 +101,9 @@ impl Link {
             }
             ServerFrame::Read { room, seq } => {
                 self.events.emit(Event::Read { room, seq }).await?;
+            }
+            ServerFrame::Members { room, members } => {
+                self.events.emit(Event::Members { room, members }).await?;
             }
             ServerFrame::Invited { room, user } => {
                 self.events.emit(Event::Invited { room, user }).await?;
