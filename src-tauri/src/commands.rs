@@ -342,10 +342,11 @@ pub fn set_mute_all(state: State<'_, DesktopState>, muted: bool) {
     state.tray.set_mute_all(muted);
 }
 
-/// The UI reports its total unread count, which the tray icon shows.
+/// The UI reports its total unread count and how many of those mention the user, which the
+/// tray shows (mentions with an icon of their own).
 #[tauri::command]
-pub fn set_unread(state: State<'_, DesktopState>, count: u32) {
-    state.tray.set_unread(count);
+pub fn set_unread(state: State<'_, DesktopState>, count: u32, mentions: Option<u32>) {
+    state.tray.set_unread(count, mentions.unwrap_or(0));
 }
 
 #[tauri::command]

@@ -1,4 +1,5 @@
-//! The system tray: an icon that shows online, offline or unread, and a menu with the
+//! The system tray: an icon that shows online, offline, unread or mentioned (a message that
+//! names you is waiting: its own icon, and the count in the status line), and a menu with the
 //! connection status, show/hide, mute all and quit. Closing the window hides it here.
 
 use confab_client::ConnState;
@@ -14,6 +15,8 @@ pub enum Look {
     Online,
     Offline,
     Unread,
+    /// Unread messages that mention the user.
+    Mention,
 }
 
 /// Draws a status text and icon on the real tray.
@@ -22,9 +25,18 @@ pub type Draw = Box<dyn Fn(&str, Look) + Send + Sync>;
 /// What the tray shows, derived from the connection state and the unread count. The drawing is
 /// behind a closure so this works (and is tested) without a tray.
 pub struct TrayStatus {
-    now: Mutex<(String, bool, u32)>,
+    now: Mutex<Now>,
     draw: Draw,
     check_mute: Box<dyn Fn(bool) + Send + Sync>,
+}
+
+/// The connection's words, whether it is open, and the unread and mention counts.
+#[derive(Debug, Default)]
+struct Now {
+    text: String,
+    online: bool,
+    unread: u32,
+    mentions: u32,
 }
 
 impl std::fmt::Debug for TrayStatus {
@@ -36,7 +48,10 @@ impl std::fmt::Debug for TrayStatus {
 impl TrayStatus {
     pub fn new(draw: Draw) -> Self {
         Self {
-            now: Mutex::new(("Signed out".into(), false, 0)),
+            now: Mutex::new(Now {
+                text: "Signed out".into(),
+                ..Now::default()
+            }),
             draw,
             check_mute: Box::new(|_| {}),
         }
@@ -59,13 +74,20 @@ impl TrayStatus {
         Self::new(Box::new(|_, _| {}))
     }
 
-    fn redraw(&self, now: &(String, bool, u32)) {
+    fn redraw(&self, now: &Now) {
         let look = match now {
-            (_, _, n) if *n > 0 => Look::Unread,
-            (_, true, _) => Look::Online,
+            Now { mentions: 1.., .. } => Look::Mention,
+            Now { unread: 1.., .. } => Look::Unread,
+            Now { online: true, .. } => Look::Online,
             _ => Look::Offline,
         };
-        (self.draw)(&now.0, look);
+        let text = match (now.unread, now.mentions) {
+            (0, 0) => now.text.clone(),
+            (n, 0) => format!("{} · {n} unread", now.text),
+            (n, 1) => format!("{} · {n} unread, 1 mention", now.text),
+            (n, m) => format!("{} · {n} unread, {m} mentions", now.text),
+        };
+        (self.draw)(&text, look);
     }
 
     pub fn set_state(&self, state: &ConnState) {
@@ -77,14 +99,16 @@ impl TrayStatus {
             ConnState::AuthFailed { .. } => ("Signed out".to_owned(), false),
         };
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        now.0 = text;
-        now.1 = online;
+        now.text = text;
+        now.online = online;
         self.redraw(&now);
     }
 
-    pub fn set_unread(&self, unread: u32) {
+    /// Unread messages, and how many of them mention the user.
+    pub fn set_unread(&self, unread: u32, mentions: u32) {
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        now.2 = unread;
+        now.unread = unread;
+        now.mentions = mentions;
         self.redraw(&now);
     }
 }
@@ -94,6 +118,7 @@ fn icon(look: Look) -> tauri::Result<Image<'static>> {
         Look::Online => include_bytes!("../../icons/tray-online.png"),
         Look::Offline => include_bytes!("../../icons/tray-offline.png"),
         Look::Unread => include_bytes!("../../icons/tray-unread.png"),
+        Look::Mention => include_bytes!("../../icons/tray-mention.png"),
     };
     Image::from_bytes(bytes)
 }
@@ -209,21 +234,29 @@ mod tests {
         status.set_state(&ConnState::Open {
             user: "alice".into(),
         });
-        status.set_unread(3);
+        status.set_unread(3, 0);
+        status.set_unread(3, 1);
         status.set_state(&ConnState::Reconnecting {
             attempt: 1,
             retry_in_ms: 1,
             retry_at_ms: 1,
             reason: String::new(),
         });
-        status.set_unread(0);
+        status.set_unread(0, 0);
         let drawn = drawn.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let looks: Vec<Look> = drawn.iter().map(|(_, l)| *l).collect();
         assert_eq!(
             looks,
-            [Look::Online, Look::Unread, Look::Unread, Look::Offline]
+            [
+                Look::Online,
+                Look::Unread,
+                Look::Mention,
+                Look::Mention,
+                Look::Offline
+            ]
         );
         assert_eq!(drawn[0].0, "Online as alice");
-        assert_eq!(drawn[3].0, "Offline — retrying");
+        assert_eq!(drawn[2].0, "Online as alice · 3 unread, 1 mention");
+        assert_eq!(drawn[4].0, "Offline — retrying");
     }
 }

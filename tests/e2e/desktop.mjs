@@ -79,10 +79,10 @@ export function trayIconName(icon) {
   return out.data;
 }
 
-/** Which of icons/tray-*.png the tray shows now ("online", "offline", "unread"), by pixels. */
+/** Which of icons/tray-*.png the tray shows now ("online", "offline", "unread", "mention"), by pixels. */
 export function trayLook(icon) {
   const shown = trayIconName(icon);
-  for (const look of ["online", "offline", "unread"]) {
+  for (const look of ["online", "offline", "unread", "mention"]) {
     const ref = join(import.meta.dirname, "..", "..", "icons", `tray-${look}.png`);
     // `compare -metric AE` prints the number of differing pixels (on stderr).
     const r = spawnSync("compare", ["-metric", "AE", shown, ref, "null:"], { encoding: "utf8" });
