@@ -1,6 +1,6 @@
 // The backend's commands, typed. Every call rejects with a UiError {code, message}.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { Account, Event, MessageData, Snapshot, UiError, UpdateStatus } from "./types";
+import type { Account, Conversation, Event, MessageData, Profile, Snapshot, UiError, UpdateStatus } from "./types";
 
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
@@ -29,7 +29,13 @@ export const api = {
     invoke<MessageData[]>("history", { room, before, limit }),
   typing: (room: string) => invoke<void>("typing", { room }),
   retryNow: () => invoke<void>("retry_now"),
-  setUnread: (count: number) => invoke<void>("set_unread", { count }),
+  setUnread: (count: number, mentions: number) => invoke<void>("set_unread", { count, mentions }),
+  /** Rooms and members: create, invite, kick, part, set_role, dm, rooms, members, read. What it
+   * did comes as events. */
+  conversation: (request: Conversation) => invoke<void>("conversation", { request }),
+  me: () => invoke<Profile | null>("me"),
+  setDisplayName: (name: string) => invoke<Profile | null>("set_display_name", { name }),
+  searchUsers: (query: string) => invoke<Profile[]>("search_users", { query }),
   setMuteAll: (muted: boolean) => invoke<void>("set_mute_all", { muted }),
   updateStatus: () => invoke<UpdateStatus>("update_status"),
   checkUpdate: (silent: boolean) => invoke<void>("check_update", { silent }),

@@ -10,8 +10,11 @@ import {
   applySnapshot,
   dismissError,
   focusCurrent,
+  mentionTotal,
+  mentionsMe,
   newModel,
   openRoom,
+  readToSend,
   rows,
   setError,
   takeFailed,
@@ -19,10 +22,11 @@ import {
   unreadTotal,
   waiting,
 } from "./model";
-import { Coalescer, shouldNotify } from "./notify";
+import { Conversations } from "./conversations.svelte";
+import { Coalescer, type Level, shouldNotify } from "./notify";
 import { Prefs } from "./prefs";
 import { type BannerLine, banner, dayNumber, typingLine } from "./present";
-import type { Account, ConnState, Event, MessageData, UiError, UpdateStatus } from "./types";
+import type { Account, ConnState, Event, MemberInfo, MessageData, Role, UiError, UpdateStatus, Visibility } from "./types";
 import type { UpdateAction } from "./update";
 
 /** What the controller needs from its surroundings; main.ts passes the real ones. */
@@ -51,7 +55,11 @@ export interface SignInForm {
 
 export interface RoomItem {
   name: string;
+  /** What the sidebar shows: the room's name, or a dm's other people. */
+  label: string;
+  visibility: Visibility;
   unread: number;
+  mentions: number;
   muted: boolean;
 }
 
@@ -63,6 +71,13 @@ export interface OpenRoom {
   marker: number | null;
   presence: string[];
   muted: boolean;
+  label: string;
+  visibility: Visibility;
+  /** Our role here (null before the server said). */
+  role: Role | null;
+  /** Its members when the panel asked for them. */
+  members: MemberInfo[] | null;
+  level: Level;
 }
 
 export type Screen = "loading" | "sign-in" | "chat";
@@ -91,7 +106,10 @@ export class Chat {
   /** Counts the user's sends: the message list goes to the newest message on each. */
   jump = $state(0);
 
+  readonly conv: Conversations;
   private model = newModel();
+  /** The read position last told the server, per room, so it is told once. */
+  private readSent = new Map<string, number>();
   private account: Account | null = null;
   private prefs: Prefs;
   private notifier: Coalescer;
@@ -108,6 +126,17 @@ export class Chat {
 
   constructor(private p: Platform) {
     this.prefs = new Prefs(p.storage);
+    this.conv = new Conversations({
+      api: p.api,
+      current: () => this.model.current,
+      select: (room) => this.select(room),
+      setLevel: (room, level) => {
+        this.prefs.setLevel(room, level);
+        this.dirty.rooms = this.dirty.current = true;
+        this.flush();
+      },
+      fail: (e) => this.fail(e),
+    });
     this.notifier = new Coalescer(
       (fn, ms) => setTimeout(fn, ms),
       (note) => p.notify(note.title, note.body),
@@ -162,6 +191,7 @@ export class Chat {
     this.flush();
     this.reportUnread();
     void this.loadRecent(name);
+    this.conv.loadMembers();
   }
 
   async join(input: string): Promise<void> {
@@ -330,8 +360,12 @@ export class Chat {
     }
     if (e.type === "message" && changed.size > 0) {
       const { type: _t, ...msg } = e;
-      if (shouldNotify(this.model, msg, focused, this.prefs.mutedSet, now)) this.notifier.add(msg);
+      if (shouldNotify(this.model, msg, focused, (r) => this.prefs.level(r), now)) {
+        this.notifier.add(msg, { label: this.label(msg.room), mentioned: mentionsMe(this.model, msg) });
+      }
     }
+    if (e.type === "dm") this.conv.dmReady(e.room);
+    if (e.type === "member" && e.room === this.model.current) this.conv.loadMembers();
     if (e.type === "state" || e.type === "outgoing" || e.type === "sent" || e.type === "send_failed") this.dirty.banner = true;
     if (e.type === "error" || e.type === "send_failed" || e.type === "state") this.dirty.errors = true;
     if (changed.size > 0) {
@@ -370,6 +404,7 @@ export class Chat {
     this.markAll();
     this.flush();
     this.reportUnread();
+    void this.conv.loadProfile();
     // Once per sign-in, quietly: the bar appears only if the server offers a newer version.
     if (!this.checkedForUpdate) {
       this.checkedForUpdate = true;
@@ -410,10 +445,33 @@ export class Chat {
 
   private reportUnread(): void {
     const n = unreadTotal(this.model);
-    if (n !== this.unreadShown) {
-      this.unreadShown = n;
-      void this.p.api.setUnread(n).catch(() => {});
+    const at = mentionTotal(this.model);
+    const shown = n * 100_000 + at;
+    if (shown !== this.unreadShown) {
+      this.unreadShown = shown;
+      void this.p.api.setUnread(n, at).catch(() => {});
     }
+    this.tellRead();
+  }
+
+  /** The open room is on screen and in front: the server hears how far the user has read, so
+   * the badge clears on every device. */
+  private tellRead(): void {
+    const name = this.model.current;
+    const r = name ? this.model.rooms.get(name) : undefined;
+    if (!name || !r || this.screen !== "chat" || !this.p.focused()) return;
+    const seq = readToSend(r);
+    if (seq === null || (this.readSent.get(name) ?? 0) >= seq) return;
+    this.readSent.set(name, seq);
+    void this.p.api.conversation({ type: "read", room: name, seq }).catch(() => this.readSent.delete(name));
+  }
+
+  /** How the sidebar and notifications name a room: `#name`, or a dm's other people. */
+  private label(name: string): string {
+    const r = this.model.rooms.get(name);
+    if (r?.visibility !== "dm") return `#${name}`;
+    const others = (r.users ?? []).filter((u) => u !== this.model.user);
+    return others.length > 0 ? others.join(", ") : "Direct message";
   }
 
   private typingNow(now: number): string {
@@ -460,13 +518,31 @@ export class Chat {
     this.user = m.user;
     if (d.rooms) {
       this.rooms = [...m.rooms.values()]
-        .sort((a, b) => a.name.localeCompare(b.name))
-        .map((r) => ({ name: r.name, unread: r.unread, muted: this.prefs.isMuted(r.name) }));
+        .map((r) => ({
+          name: r.name,
+          label: this.label(r.name),
+          visibility: r.visibility ?? "public",
+          unread: r.unread,
+          mentions: r.mentions,
+          muted: this.prefs.isMuted(r.name),
+        }))
+        .sort((a, b) => a.label.localeCompare(b.label));
     }
     if (d.current) {
       const r = m.current ? m.rooms.get(m.current) : undefined;
       this.current = r
-        ? { name: r.name, messages: rows(r), marker: r.marker, presence: r.presence, muted: this.prefs.isMuted(r.name) }
+        ? {
+            name: r.name,
+            messages: rows(r),
+            marker: r.marker,
+            presence: r.presence,
+            muted: this.prefs.isMuted(r.name),
+            label: this.label(r.name),
+            visibility: r.visibility ?? "public",
+            role: r.role,
+            members: r.members,
+            level: this.prefs.chosenLevel(r.name),
+          }
         : null;
       this.typing = this.typingNow(Date.now());
     }

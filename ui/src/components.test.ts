@@ -82,7 +82,7 @@ describe("the window", () => {
     expect($("#join-input")).not.toBeNull();
     expect(text("#room-header h2")).toBe("# general");
     expect($(".room[data-room=\"general\"]")?.classList.contains("current")).toBe(true);
-    for (const id of ["composer", "messages", "sign-out", "presence", "mute", "typing"]) expect($(`#${id}`), id).not.toBeNull();
+    for (const id of ["composer", "messages", "sign-out", "presence", "notify-level", "members-toggle", "typing"]) expect($(`#${id}`), id).not.toBeNull();
   });
 
   it("asks for an invite code only when creating an account, and passes it on", async () => {

@@ -163,7 +163,10 @@ describe("our own messages: the core's outbox, one row per id", () => {
     applySnapshot(m, {
       account: { server: "s", user: "alice", fallbacks: [] },
       state: { state: "offline" },
-      rooms: [{ name: "general", last_seq: 2 }, { name: "random", last_seq: 0 }],
+      rooms: [
+        { name: "general", last_seq: 2, visibility: null },
+        { name: "random", last_seq: 0, visibility: "public" },
+      ],
       outbox: [out("c1", "queued", "one", 10), { ...out("c2", "queued", "two", 20), room: "random" }],
       notice: null,
     });

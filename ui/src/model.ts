@@ -5,7 +5,7 @@
 // from its first `outgoing` (or the snapshot's outbox) until `sent` (it moves to its seq),
 // `send_failed` (it stays, failed, until retried) or its stored copy arrives (the stored copy
 // replaces it). Once an id is settled like that, a late `outgoing` for it is stale and ignored.
-import type { ConnState, Event, MessageData, Outgoing, Snapshot, UiError } from "./types";
+import type { ConnState, Event, MemberInfo, MessageData, Outgoing, Role, Snapshot, UiError, Visibility } from "./types";
 
 export type Status = "queued" | "sending" | "sent" | "failed";
 
@@ -22,6 +22,8 @@ export interface ChatMessage {
   error?: string;
   /** Placed from `sent` before its stored copy arrived. */
   provisional?: boolean;
+  /** Members it mentions, lower case (from the server). */
+  mentions?: string[];
 }
 
 export interface Room {
@@ -35,6 +37,17 @@ export interface Room {
   typing: Map<string, number>; // user -> expiry (ms since epoch)
   presence: string[];
   oldestLoaded: number | null; // lowest seq we have, for paging back
+  /** What the server said the room is; null before it said (a public room). */
+  visibility: Visibility | null;
+  role: Role | null;
+  /** Of the unread messages, those that mention us. */
+  mentions: number;
+  /** Our read position, the same on every device (the server's). */
+  readSeq: number;
+  /** A dm's users, us included. */
+  users: string[] | null;
+  /** Its members, once asked for (the members panel); null when stale. */
+  members: MemberInfo[] | null;
 }
 
 export interface Model {
@@ -70,7 +83,23 @@ export function newModel(): Model {
 export function room(m: Model, name: string): Room {
   let r = m.rooms.get(name);
   if (!r) {
-    r = { name, stored: [], pending: [], seqs: new Set(), unread: 0, marker: null, typing: new Map(), presence: [], oldestLoaded: null };
+    r = {
+      name,
+      stored: [],
+      pending: [],
+      seqs: new Set(),
+      unread: 0,
+      marker: null,
+      typing: new Map(),
+      presence: [],
+      oldestLoaded: null,
+      visibility: null,
+      role: null,
+      mentions: 0,
+      readSeq: 0,
+      users: null,
+      members: null,
+    };
     m.rooms.set(name, r);
   }
   return r;
@@ -92,6 +121,38 @@ export function unreadTotal(m: Model): number {
   let n = 0;
   for (const r of m.rooms.values()) n += r.unread;
   return n;
+}
+
+export function mentionTotal(m: Model): number {
+  let n = 0;
+  for (const r of m.rooms.values()) n += r.mentions;
+  return n;
+}
+
+/** Whether a message names us (`@name`, found by the server). */
+export function mentionsMe(m: Model, msg: { mentions?: string[] }): boolean {
+  const me = m.user?.toLowerCase();
+  return !!me && (msg.mentions ?? []).includes(me);
+}
+
+/** The newest stored seq of a room, 0 if none. */
+export function newestSeq(r: Room): number {
+  return r.stored.length > 0 ? (r.stored[r.stored.length - 1].seq ?? 0) : 0;
+}
+
+/** The read position to tell the server now the user sees the room: its newest message, if
+ * that is past what the server has; null when there is nothing to say. */
+export function readToSend(r: Room): number | null {
+  const newest = newestSeq(r);
+  return newest > r.readSeq ? newest : null;
+}
+
+/** Unread and mentions again after the read position moved: the loaded messages of others
+ * after it. Messages not loaded here were unread before and are counted as read by then. */
+function recount(m: Model, r: Room): void {
+  const after = r.stored.filter((x) => (x.seq ?? 0) > r.readSeq && x.author !== m.user);
+  r.unread = Math.min(r.unread, after.length);
+  r.mentions = Math.min(r.mentions, after.filter((x) => mentionsMe(m, x)).length);
 }
 
 function dropPending(r: Room, id: string): ChatMessage | null {
@@ -195,7 +256,11 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       const { type: _type, ...msg } = e;
       const own = msg.author === m.user;
       const added = addStored(m, [msg]) > 0;
-      if (added && !own && (msg.room !== m.current || !focused)) room(m, msg.room).unread++;
+      const r = room(m, msg.room);
+      if (added && !own && msg.seq > r.readSeq && (msg.room !== m.current || !focused)) {
+        r.unread++;
+        if (mentionsMe(m, msg)) r.mentions++;
+      }
       // Our own message's stored copy replaces its pending or provisional row.
       if (added || own) changed.add(msg.room);
       break;
@@ -245,8 +310,75 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       break;
     case "synced":
       break;
+    default:
+      conversation(m, e, focused, changed);
   }
   return changed;
+}
+
+/** The events about rooms and members (see the client core's `Event`). */
+function conversation(m: Model, e: Event, focused: boolean, changed: Set<string>): void {
+  switch (e.type) {
+    case "rooms":
+      for (const s of e.rooms) {
+        const r = room(m, s.room);
+        r.visibility = s.visibility;
+        r.role = s.role;
+        r.users = s.users ?? null;
+        r.readSeq = Math.max(r.readSeq, s.read_seq);
+        // The open room in front is being read: its count stays at zero.
+        if (!(s.room === m.current && focused)) {
+          r.unread = s.unread;
+          r.mentions = s.mentions;
+        }
+        changed.add(s.room);
+      }
+      break;
+    case "read": {
+      const r = room(m, e.room);
+      if (e.seq > r.readSeq) r.readSeq = e.seq;
+      if (r.readSeq >= newestSeq(r)) {
+        r.unread = 0;
+        r.mentions = 0;
+      } else recount(m, r);
+      changed.add(e.room);
+      break;
+    }
+    case "room_added": {
+      const r = room(m, e.room);
+      r.visibility = e.visibility;
+      r.role = r.role ?? "member";
+      changed.add(e.room);
+      break;
+    }
+    case "room_removed":
+      m.rooms.delete(e.room);
+      if (m.current === e.room) m.current = null;
+      changed.add(e.room);
+      break;
+    case "dm": {
+      const r = room(m, e.room);
+      r.visibility = "dm";
+      r.users = e.users;
+      r.role = r.role ?? "member";
+      changed.add(e.room);
+      break;
+    }
+    case "members":
+      room(m, e.room).members = e.members;
+      changed.add(e.room);
+      break;
+    case "member": {
+      // Someone came, went or changed role: the member list is read again when shown.
+      const r = m.rooms.get(e.room);
+      if (r) {
+        r.members = null;
+        if (e.action === "role" && e.user === m.user && e.role) r.role = e.role;
+        changed.add(e.room);
+      }
+      break;
+    }
+  }
 }
 
 /** Takes in the core's snapshot (start, sign-in, reload): the account, the connection, the
@@ -254,7 +386,7 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
 export function applySnapshot(m: Model, snap: Snapshot): void {
   if (snap.account) setUser(m, snap.account.user);
   m.conn = snap.state;
-  for (const r of snap.rooms) room(m, r.name);
+  for (const r of snap.rooms) room(m, r.name).visibility ??= r.visibility;
   for (const out of snap.outbox) outgoing(m, out);
   if (snap.account && snap.notice) m.errors.set(snap.notice.code, snap.notice);
 }
@@ -280,6 +412,7 @@ function markRead(m: Model, r: Room): void {
   }
   r.marker = marker ?? r.marker;
   r.unread = 0;
+  r.mentions = 0;
 }
 
 /** The user opens a room. */

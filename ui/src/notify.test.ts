@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newModel } from "./model";
-import { Coalescer, type Note, shouldNotify } from "./notify";
+import { newModel, room } from "./model";
+import { Coalescer, type Level, type Note, shouldNotify } from "./notify";
 import type { MessageData } from "./types";
 
 const msg = (room: string, author: string, body = "hi", ts = 1_000_000): MessageData => ({
@@ -14,14 +14,30 @@ describe("notifications", () => {
   const now = 1_000_500;
 
   it("notify for others' fresh messages when unfocused or in another room, unless muted", () => {
-    const none = new Set<string>();
-    expect(shouldNotify(m, msg("general", "bob"), false, none, now)).toBe(true);
-    expect(shouldNotify(m, msg("general", "bob"), true, none, now)).toBe(false);
-    expect(shouldNotify(m, msg("random", "bob"), true, none, now)).toBe(true);
-    expect(shouldNotify(m, msg("random", "alice"), false, none, now)).toBe(false);
-    expect(shouldNotify(m, msg("random", "bob"), false, new Set(["random"]), now)).toBe(false);
-    expect(shouldNotify(m, msg("random", "bob"), false, new Set(["*"]), now)).toBe(false);
-    expect(shouldNotify(m, msg("random", "bob", "old", 0), false, none, now)).toBe(false);
+    const all = () => "all" as Level;
+    expect(shouldNotify(m, msg("general", "bob"), false, all, now)).toBe(true);
+    expect(shouldNotify(m, msg("general", "bob"), true, all, now)).toBe(false);
+    expect(shouldNotify(m, msg("random", "bob"), true, all, now)).toBe(true);
+    expect(shouldNotify(m, msg("random", "alice"), false, all, now)).toBe(false);
+    expect(shouldNotify(m, msg("random", "bob"), false, (r) => (r === "random" ? "none" : "all"), now)).toBe(false);
+    expect(shouldNotify(m, msg("random", "bob", "old", 0), false, all, now)).toBe(false);
+  });
+
+  it("a room set to mentions notifies only when you are named; a dm always, unless none", () => {
+    const mentions = () => "mentions" as Level;
+    expect(shouldNotify(m, msg("random", "bob"), false, mentions, now)).toBe(false);
+    expect(shouldNotify(m, { ...msg("random", "bob", "hey @alice"), mentions: ["alice"] }, false, mentions, now)).toBe(true);
+    room(m, "dm.x").visibility = "dm";
+    expect(shouldNotify(m, msg("dm.x", "bob"), false, mentions, now)).toBe(true);
+    expect(shouldNotify(m, msg("dm.x", "bob"), false, () => "none", now)).toBe(false);
+  });
+
+  it("says who mentioned you", () => {
+    const shown: Note[] = [];
+    const c = new Coalescer((fn) => fn(), (n) => shown.push(n));
+    c.add(msg("ops", "bob", "look @alice"), { label: "#ops", mentioned: true });
+    c.add(msg("dm.x", "bob", "psst"), { label: "bob", mentioned: false });
+    expect(shown.map((n) => n.title)).toEqual(["bob mentioned you in #ops", "bob in bob"]);
   });
 
   it("folds a burst into one notification per room", () => {

@@ -2,7 +2,7 @@
 // (test/fake-tauri/): the app's commands over canned rooms, with the core's events played the
 // way the core sends them. Never part of the built app.
 import type { Api } from "../src/api";
-import type { Event, MessageData, Outgoing, Snapshot, UpdateStatus } from "../src/types";
+import type { Conversation, Event, MessageData, Outgoing, Profile, Snapshot, UpdateStatus } from "../src/types";
 
 export interface FakeOptions {
   signedIn?: boolean;
@@ -19,6 +19,11 @@ export class FakeBackend {
   presence = new Map<string, string[]>();
   update: UpdateStatus = { state: "idle" };
   user = "alice";
+  people: Profile[] = [
+    { username: "alice", display_name: "Alice Liddell" },
+    { username: "bob", display_name: null },
+    { username: "carol", display_name: "Carol" },
+  ];
   signedIn: boolean;
   offline: boolean;
   private emitFn: (e: Event) => void = () => {};
@@ -62,7 +67,7 @@ export class FakeBackend {
         state: this.offline
           ? { state: "reconnecting", attempt: 3, retry_in_ms: 4000, retry_at_ms: Date.now() + 4000, reason: "connection refused" }
           : { state: "open", user: this.user },
-        rooms: [...this.rooms.entries()].map(([name, l]) => ({ name, last_seq: l.length })),
+        rooms: [...this.rooms.entries()].map(([name, l]) => ({ name, last_seq: l.length, visibility: null })),
         outbox: this.outbox.slice(),
         notice: null,
       };
@@ -108,9 +113,32 @@ export class FakeBackend {
     retryNow: async () => {
       this.calls.push("retryNow");
     },
-    setUnread: async (count) => {
-      this.calls.push(`setUnread ${count}`);
+    setUnread: async (count, mentions) => {
+      this.calls.push(`setUnread ${count}${mentions ? ` @${mentions}` : ""}`);
     },
+    conversation: async (request: Conversation) => {
+      this.calls.push(`conversation ${JSON.stringify(request)}`);
+      if (request.type === "dm") {
+        const users = [this.user, ...request.users].sort();
+        const room = `dm.${users.join("-")}`;
+        if (!this.rooms.has(room)) this.rooms.set(room, []);
+        this.later(() => this.emit({ type: "dm", room, users }));
+      } else if (request.type === "create") {
+        if (!this.rooms.has(request.room)) this.rooms.set(request.room, []);
+      } else if (request.type === "members") {
+        const members = [{ user: this.user, role: "owner" as const }, { user: "bob", role: "member" as const }];
+        this.later(() => this.emit({ type: "members", room: request.room, members }));
+      } else if (request.type === "read") {
+        this.later(() => this.emit({ type: "read", room: request.room, seq: request.seq }));
+      }
+    },
+    me: async () => this.people.find((p) => p.username === this.user) ?? null,
+    setDisplayName: async (name) => {
+      this.calls.push(`setDisplayName ${name}`);
+      return { username: this.user, display_name: name || null };
+    },
+    searchUsers: async (query) =>
+      this.people.filter((p) => p.username.startsWith(query.toLowerCase()) && p.username !== this.user),
     setMuteAll: async () => {},
     updateStatus: async () => this.update,
     checkUpdate: async () => {},

@@ -29,7 +29,11 @@ export async function invoke<T>(cmd: string, args: Args = {}): Promise<T> {
       case "history": return a.history(args.room, args.before, args.limit);
       case "typing": return a.typing(args.room);
       case "retry_now": return a.retryNow();
-      case "set_unread": return a.setUnread(args.count);
+      case "set_unread": return a.setUnread(args.count, args.mentions ?? 0);
+      case "conversation": return a.conversation(args.request);
+      case "me": return a.me();
+      case "set_display_name": return a.setDisplayName(args.name);
+      case "search_users": return a.searchUsers(args.query);
       case "set_mute_all": return a.setMuteAll(args.muted);
       case "update_status": return a.updateStatus();
       case "check_update": return a.checkUpdate(args.silent);
