@@ -75,8 +75,10 @@ export interface OpenRoom {
   visibility: Visibility;
   /** Our role here (null before the server said). */
   role: Role | null;
-  /** Its members when the panel asked for them. */
+  /** Its members, once asked for. */
   members: MemberInfo[] | null;
+  /** Display names by username, from the members. */
+  names: ReadonlyMap<string, string>;
   level: Level;
 }
 
@@ -541,6 +543,7 @@ export class Chat {
             visibility: r.visibility ?? "public",
             role: r.role,
             members: r.members,
+            names: new Map((r.members ?? []).flatMap((x) => (x.display_name ? [[x.user, x.display_name] as const] : []))),
             level: this.prefs.chosenLevel(r.name),
           }
         : null;

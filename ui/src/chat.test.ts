@@ -160,7 +160,7 @@ describe("the controller", () => {
     await new Promise((r) => setTimeout(r, 1600));
     expect(notes).toEqual(["bob in #random: psst"]);
     chat.select("random");
-    expect(fake.calls.at(-1)).toBe("history random null 100");
+    expect(fake.calls).toContain("history random null 100");
     expect(fake.calls).toContain("setUnread 0");
   });
 

@@ -75,10 +75,11 @@ export class Conversations {
     if (this.membersOpen) this.loadMembers();
   }
 
-  /** Asks for the open room's members (the answer comes as an event). */
+  /** Asks for the open room's members (the answer comes as an event): for the panel, and
+   * for the display names beside the authors. Quietly: offline, the names wait. */
   loadMembers(): void {
     const room = this.host.current();
-    if (room && this.membersOpen) void this.ask({ type: "members", room });
+    if (room) void this.host.api.conversation({ type: "members", room }).catch(() => {});
   }
 
   async invite(user: string): Promise<void> {
