@@ -95,7 +95,11 @@ export type ClientCode = "network" | "not_signed_in" | "auth_failed" | "keyring_
 
 export type Code = ClientCode | ErrorCode;
 
-export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, } | { "type": "room_removed", room: string, by: string | null, } | { "type": "invited", room: string, user: string, } | { "type": "changed", room: string, user: string, } | { "type": "dm", room: string, users: Array<string>, } | { "type": "rooms", rooms: Array<RoomSummary>, } | { "type": "members", room: string, members: Array<MemberInfo>, } | { "type": "read", room: string, seq: number, } | { "type": "error", code: Code, message: string, };
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
+/**
+ * For a dm: everyone in it.
+ */
+users: Array<string> | null, } | { "type": "room_removed", room: string, by: string | null, } | { "type": "invited", room: string, user: string, } | { "type": "changed", room: string, user: string, } | { "type": "dm", room: string, users: Array<string>, } | { "type": "rooms", rooms: Array<RoomSummary>, } | { "type": "members", room: string, members: Array<MemberInfo>, } | { "type": "read", room: string, seq: number, } | { "type": "error", code: Code, message: string, };
 
 export type Account = { 
 /**

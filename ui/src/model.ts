@@ -348,6 +348,7 @@ function conversation(m: Model, e: Event, focused: boolean, changed: Set<string>
       const r = room(m, e.room);
       r.visibility = e.visibility;
       r.role = r.role ?? "member";
+      if (e.users) r.users = e.users;
       changed.add(e.room);
       break;
     }

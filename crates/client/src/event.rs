@@ -84,6 +84,8 @@ pub enum Event {
         room: String,
         visibility: Visibility,
         by: String,
+        /// For a dm: everyone in it.
+        users: Option<Vec<String>>,
     },
     /// The user is no longer in the room (removed, parted on some device; `by` is unknown
     /// when this was found on reconnecting). It is no longer joined.

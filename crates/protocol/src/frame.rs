@@ -146,6 +146,9 @@ pub enum ServerFrame {
         room: String,
         visibility: Visibility,
         by: String,
+        /// For a dm: everyone in it, sorted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        users: Option<Vec<String>>,
     },
     /// You are no longer a member of the room; nothing more of it reaches you.
     RoomRemoved { room: String, by: String },

@@ -298,6 +298,7 @@ fn conversation_frames_keep_their_contract_names() {
         room: "ops".into(),
         visibility: crate::Visibility::Dm,
         by: "alice".into(),
+        users: None,
     };
     assert_eq!(
         added.to_json(),

@@ -72,6 +72,7 @@ impl Link {
                 room,
                 visibility,
                 by,
+                users,
             } => {
                 core.adopt(&room, visibility).map_err(Ended::storage)?;
                 if let Ok(name) = confab_protocol::RoomName::parse(&room) {
@@ -81,6 +82,7 @@ impl Link {
                     room,
                     visibility,
                     by,
+                    users,
                 };
                 self.events.emit(added).await?;
             }

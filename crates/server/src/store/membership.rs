@@ -268,6 +268,7 @@ pub(crate) fn notice_for(
             room: room.to_owned(),
             visibility,
             by: change.actor.clone(),
+            users: None,
         },
         Effect::Remove(_) => ServerFrame::RoomRemoved {
             room: room.to_owned(),

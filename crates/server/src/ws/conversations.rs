@@ -109,6 +109,7 @@ impl Session {
                         room: room.clone(),
                         visibility: Visibility::Dm,
                         by: self.user.to_string(),
+                        users: Some(users.clone()),
                     });
                     for other in users.iter().filter(|u| !u.eq_ignore_ascii_case(&self.user)) {
                         self.state.to_user(other, &added);

@@ -155,10 +155,11 @@ async fn owners_and_admins_manage_members_and_a_removed_member_gets_nothing_more
                 room,
                 visibility,
                 by,
+                users,
             } => {
                 assert_eq!(
-                    (room.as_str(), visibility, by.as_str()),
-                    ("ops", Visibility::Private, "alice")
+                    (room.as_str(), visibility, by.as_str(), users),
+                    ("ops", Visibility::Private, "alice", None)
                 );
             }
             _ => unreachable!(),
@@ -305,11 +306,13 @@ async fn the_same_users_always_get_the_same_dm_and_nobody_else_gets_in() {
             room: r,
             visibility,
             by,
+            users,
         } => {
             assert_eq!(
                 (r.as_str(), visibility, by.as_str()),
                 (room.as_str(), Visibility::Dm, "alice")
             );
+            assert_eq!(users, Some(vec!["alice".to_owned(), "bob".to_owned()]));
         }
         _ => unreachable!(),
     }
