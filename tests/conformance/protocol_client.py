@@ -381,6 +381,71 @@ class Run:
         ensure(all(by_seq.get(s) == mid for mid, s in self.sent),
                f"bob's id/seq pairs differ from alice's acks: {by_seq} vs {self.sent}")
 
+    async def check9_conversations(self):
+        """A private room, an invitation, a mention, an outsider refused, a dm, read state and a
+        kick, as docs/protocol.md "Conversations" describes them."""
+        status, _ = await asyncio.to_thread(
+            http_json, self.server, "POST", "/api/register", {"username": "carol", "password": PASSWORD})
+        ensure(status == 201, f"register carol: HTTP {status}")
+        carol_tokens = await login(self.server, "carol")
+        a, b, c = Client("alice"), Client("bob"), Client("carol")
+        for cl, tok in ((a, self.tokens["alice"]), (b, self.tokens["bob"]), (c, carol_tokens)):
+            await cl.connect(self.server, tok["access_token"])
+            await cl.ready()
+        room = "conf-ops"
+        start = a.mark()
+        await a.send({"type": "create", "room": room, "visibility": "private"})
+        await a.wait_for(lambda f: f.get("type") == "synced" and f.get("room") == room, start, what="create")
+        start_b = b.mark()
+        await a.send({"type": "invite", "room": room, "user": "bob"})
+        await a.wait_for(lambda f: f.get("type") == "invited" and f.get("user") == "bob", start, what="invited")
+        added = await b.wait_for(lambda f: f.get("type") == "room_added", start_b, what="room_added")
+        ensure(added == {"type": "room_added", "room": room, "visibility": "private", "by": "alice"},
+               f"room_added: {added}")
+        _, replay, _ = await b.join(room)
+        ensure(replay == [], "a member entry is no message")
+        ensure(any(f.get("type") == "member" and f.get("action") == "invited" and f.get("seq") == 1
+                   for f in b.frames[start_b:]), "the invitation is the room's seq 1")
+        start_b = b.mark()
+        await a.send_msg(room, "for @Bob only")
+        got = await b.wait_for(lambda f: f.get("type") == "message" and f.get("room") == room, start_b,
+                               what="bob's message")
+        ensure(got.get("mentions") == ["bob"], f"mentions: {got}")
+        for frame in ({"type": "join", "room": room}, {"type": "history", "room": room},
+                      {"type": "members", "room": room}):
+            await c.expect_error(frame, "forbidden")
+        await c.expect_error({"type": "send", "id": "c9-x", "room": room, "body": "x"}, "forbidden", ref="c9-x")
+        await c.expect_error({"type": "create", "room": room, "visibility": "public"}, "room_exists")
+        start = b.mark()
+        await b.send({"type": "rooms"})
+        rooms = await b.wait_for(lambda f: f.get("type") == "rooms", start, what="rooms")
+        ops = [r for r in rooms["rooms"] if r["room"] == room]
+        ensure(ops and ops[0]["unread"] == 1 and ops[0]["mentions"] == 1 and ops[0]["role"] == "member",
+               f"bob's room list: {rooms}")
+        await b.send({"type": "read", "room": room, "seq": ops[0]["last_seq"]})
+        read = await b.wait_for(lambda f: f.get("type") == "read", start, what="read")
+        ensure(read == {"type": "read", "room": room, "seq": 2}, f"read: {read}")
+        names = []
+        for cl, users in ((a, ["bob"]), (b, ["ALICE"])):
+            start = cl.mark()
+            await cl.send({"type": "dm", "users": users})
+            dm = await cl.wait_for(lambda f: f.get("type") == "dm", start, what="dm")
+            ensure(dm["users"] == ["alice", "bob"], f"dm users: {dm}")
+            names.append(dm["room"])
+        ensure(names[0] == names[1], f"the same users, the same dm: {names}")
+        start_b = b.mark()
+        await a.send({"type": "kick", "room": room, "user": "bob"})
+        await b.wait_for(lambda f: f.get("type") == "room_removed" and f.get("room") == room, start_b,
+                         what="room_removed")
+        await a.send_msg(room, "after the kick")
+        marker = f"c9-{uuid.uuid4()}"
+        await a.send_msg(names[0], "marker", marker)
+        await b.wait_for(msg_for(marker), start_b, what="the dm marker")
+        leaked = [f for f in b.frames[start_b:] if f.get("type") == "message" and f.get("room") == room]
+        ensure(leaked == [], f"bob got messages of {room} after the kick: {leaked}")
+        for cl in (a, b, c):
+            await cl.close()
+
 
 async def main():
     binary = os.environ.get("CONFAB_SERVER_BIN", "target/debug/confab-server")
@@ -402,6 +467,7 @@ async def main():
             ("5 restart (1001) and resume with after", run.check5_restart_resume),
             ("7 documented error codes", run.check7_errors),
             ("8 garbage token -> 4001", run.check8_garbage_token),
+            ("9 private rooms, dms, read state, kick", run.check9_conversations),
             ("6 bob saw every message exactly once", run.check6_bob_exactly_once),
         ]
         try:
