@@ -115,3 +115,69 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before administrators and conversations, as an older server left it.
+    fn version_1() -> Connection {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch(MIGRATIONS[0])
+            .unwrap_or_else(|e| panic!("{e}"));
+        conn.pragma_update(None, "user_version", 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch(
+            "INSERT INTO users (username, password_hash, created_ms) VALUES
+                ('alice', 'h', 1), ('Bob', 'h', 2), ('lurker', 'h', 3);
+             INSERT INTO rooms (name, last_seq) VALUES ('general', 3);
+             INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms) VALUES
+                (1, 1, 'a', 'alice', 'hi', 1), (1, 2, 'b', 'bob', 'hey', 2),
+                (1, 3, 'c', 'alice', 'bye', 3);",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
+    #[test]
+    fn an_old_database_gains_an_administrator_and_its_posters_as_members_who_have_read_it() {
+        let mut conn = version_1();
+        migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let admins: Vec<String> = conn
+            .prepare("SELECT username FROM users WHERE admin ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            admins,
+            ["alice"],
+            "the oldest account administers the server"
+        );
+        let members: Vec<(String, String, u64)> = conn
+            .prepare(
+                "SELECT u.username, mb.role, mb.read_seq FROM members mb
+                 JOIN users u ON u.id = mb.user_id ORDER BY u.id",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            members,
+            [
+                ("alice".to_owned(), "member".to_owned(), 3),
+                ("Bob".to_owned(), "member".to_owned(), 3)
+            ],
+            "posters are members (in any case) with nothing unread; a reader joins again"
+        );
+        let (visibility, kind): (String, String) = conn
+            .query_row(
+                "SELECT r.visibility, m.kind FROM rooms r JOIN messages m ON m.room_id = r.id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((visibility.as_str(), kind.as_str()), ("public", "message"));
+        migrate(&mut conn).unwrap_or_else(|e| panic!("migrating again: {e}"));
+    }
+}
