@@ -48,6 +48,8 @@ impl SignedIn {
         // must not download (and hand the UI) its whole past.
         let (client, mut events) = profile.start(&login, |cfg| {
             cfg.first_join_latest = Some(FIRST_JOIN_LATEST);
+            // The sidebar lists every room of the user's: each one flows on this device.
+            cfg.follow_rooms = true;
         })?;
         let state = Arc::new(Mutex::new(ConnState::Connecting { attempt: 0 }));
         let shared = Arc::clone(&state);

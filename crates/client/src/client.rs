@@ -49,6 +49,10 @@ pub struct ClientConfig {
     /// beginning (older ones come from `history`): what a chat window wants. `None` (the
     /// default, what `confab tail` needs) replays the room from its first message.
     pub first_join_latest: Option<u32>,
+    /// Join every room of the user's room list, and every room added (an invitation, a dm),
+    /// on this device too: what a chat window wants. Off by default: `confab tail` must not
+    /// take other rooms' messages as seen by this data dir.
+    pub follow_rooms: bool,
 }
 
 impl ClientConfig {
@@ -67,6 +71,7 @@ impl ClientConfig {
             max_in_flight: 64,
             event_buffer: 1024,
             first_join_latest: None,
+            follow_rooms: false,
         }
     }
 }
@@ -105,7 +110,7 @@ impl Client {
         clock: ClockWatch,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
         let db = Database::open(&config.data_dir, config.outbox.clone())?;
-        let core = Core::new(db, config.first_join_latest);
+        let core = Core::new(db, config.first_join_latest, config.follow_rooms);
         // The API follows the same list as the dialer but keeps its own place in it: a
         // refresh that finds a node gone moves it on, and the dialer finds out on its own.
         let servers = Servers::new(config.server.clone(), &config.fallback_servers);

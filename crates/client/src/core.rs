@@ -30,6 +30,8 @@ pub(crate) struct Core {
     first_join_latest: Option<u32>,
     /// Read positions given while offline, sent on the next connection.
     unsent_reads: BTreeMap<String, u64>,
+    /// See `ClientConfig::follow_rooms`.
+    follow_rooms: bool,
 }
 
 /// A request about conversations, as the owner gives it (names as typed).
@@ -100,12 +102,13 @@ pub(crate) fn room(input: &str) -> Result<RoomName> {
 }
 
 impl Core {
-    pub(crate) fn new(db: Database, first_join_latest: Option<u32>) -> Self {
+    pub(crate) fn new(db: Database, first_join_latest: Option<u32>, follow_rooms: bool) -> Self {
         Self {
             db,
             max_body: limits::MAX_BODY_BYTES,
             first_join_latest,
             unsent_reads: BTreeMap::new(),
+            follow_rooms,
         }
     }
 
@@ -283,10 +286,20 @@ impl Core {
         self.db.set_joined(room, false)
     }
 
-    /// The server joined the user to `room` (created it, opened a dm, was invited).
+    /// The server joined the user to `room` (created it, opened a dm), or the user is a member
+    /// of it on another device and this one follows its rooms. A room new here may start at its
+    /// newest messages, as a first join does.
     pub(crate) fn adopt(&mut self, room: &str, visibility: Visibility) -> Result<()> {
         self.db.set_visibility(room, visibility.as_str())?;
+        if !self.db.is_joined(room)? && self.db.last_seq(room)? == 0 {
+            self.db.set_fresh(room, true)?;
+        }
         self.db.set_joined(room, true)
+    }
+
+    /// Whether rooms of the user's list are joined on this device too.
+    pub(crate) fn follows_rooms(&self) -> bool {
+        self.follow_rooms
     }
 
     pub(crate) fn set_visibility(&mut self, room: &str, visibility: Visibility) -> Result<()> {

@@ -74,9 +74,14 @@ impl Link {
                 by,
                 users,
             } => {
-                core.adopt(&room, visibility).map_err(Ended::storage)?;
-                if let Ok(name) = confab_protocol::RoomName::parse(&room) {
-                    self.join(core, &name).await?;
+                if core.follows_rooms() && !core.is_joined_name(&room) {
+                    core.adopt(&room, visibility).map_err(Ended::storage)?;
+                    if let Ok(name) = confab_protocol::RoomName::parse(&room) {
+                        self.join(core, &name).await?;
+                    }
+                } else {
+                    core.set_visibility(&room, visibility)
+                        .map_err(Ended::storage)?;
                 }
                 let added = Event::RoomAdded {
                     room,
@@ -91,13 +96,25 @@ impl Link {
                 self.events.emit(Event::Dm { room, users }).await?;
             }
             ServerFrame::Rooms { rooms } => {
+                let mut new = Vec::new();
                 for r in &rooms {
                     core.set_visibility(&r.room, r.visibility)
                         .map_err(Ended::storage)?;
+                    if core.follows_rooms() && !core.is_joined_name(&r.room) {
+                        new.push(r);
+                    }
                 }
                 if self.held.is_some() {
                     let listed: HashSet<&str> = rooms.iter().map(|r| r.room.as_str()).collect();
                     self.release_held(core, Some(&listed)).await?;
+                }
+                // Rooms the user is in on another device (joined, invited, a dm opened while
+                // this one was away): joined here too.
+                for r in new {
+                    core.adopt(&r.room, r.visibility).map_err(Ended::storage)?;
+                    if let Ok(name) = confab_protocol::RoomName::parse(&r.room) {
+                        self.join(core, &name).await?;
+                    }
                 }
                 self.events.emit(Event::Rooms { rooms }).await?;
             }

@@ -5,6 +5,7 @@
 mod chaos;
 mod cli;
 mod cli_rooms;
+mod conversations;
 mod failover;
 mod faults;
 mod harness;

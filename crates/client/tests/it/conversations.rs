@@ -1,0 +1,88 @@
+//! Conversations through the client core against the real server: a device that was away
+//! joins the rooms it was added to and forgets the ones it was removed from, exactly once.
+
+use crate::harness::{TestClient, fast_config};
+use confab_client::{Conversation, Event, MemoryTokens};
+use confab_protocol::ServerFrame;
+use confab_test_support::{TestServer, WsClient};
+use serde_json::json;
+use std::sync::Arc;
+
+async fn create_private(alice: &mut WsClient, room: &str) {
+    alice
+        .send_json(json!({"type": "create", "room": room, "visibility": "private"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Synced { room: r, .. } if r == room))
+        .await;
+}
+
+#[tokio::test]
+async fn a_device_that_was_away_joins_what_it_was_added_to_and_forgets_what_it_lost() {
+    let server = TestServer::start().await;
+    let url = server.http_url("");
+    let mut alice = server.client("alice").await;
+    let bob_tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let bob_device = |dir: &Arc<tempfile::TempDir>| {
+        let mut cfg = fast_config(&url, dir.path());
+        cfg.follow_rooms = true;
+        TestClient::start_in(cfg, Arc::clone(dir), Arc::clone(&bob_tokens))
+    };
+
+    // While bob's device is off: a private room with him in it, and a message.
+    create_private(&mut alice, "ops").await;
+    alice
+        .send_json(json!({"type": "invite", "room": "ops", "user": "bob"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Invited { .. }))
+        .await;
+    alice.send_msg("a-1", "ops", "while you were away").await;
+
+    let mut bob = bob_device(&dir);
+    bob.until("the room list", |e| matches!(e, Event::Rooms { .. }))
+        .await;
+    bob.until_received(1).await;
+    assert_eq!(bob.received[0].body, "while you were away");
+    let kept = bob.client.rooms().await.unwrap_or_default();
+    assert!(kept.iter().any(|r| r.name == "ops"), "{kept:?}");
+    bob.client.shutdown().await.unwrap_or_default();
+    drop(bob);
+
+    // Removed while away, and the room goes on without him.
+    alice
+        .send_json(json!({"type": "kick", "room": "ops", "user": "bob"}))
+        .await;
+    alice
+        .recv_until(|f| matches!(f, ServerFrame::Changed { .. }))
+        .await;
+    alice.send_msg("a-2", "ops", "after the kick").await;
+
+    let mut bob = bob_device(&dir);
+    match bob
+        .until("the removal", |e| matches!(e, Event::RoomRemoved { .. }))
+        .await
+    {
+        Event::RoomRemoved { room, by } => assert_eq!((room.as_str(), by), ("ops", None)),
+        _ => unreachable!(),
+    }
+    // A dm afterwards is the marker: nothing of ops came before it.
+    bob.client
+        .conversation(Conversation::Dm {
+            users: vec!["alice".into()],
+        })
+        .await
+        .unwrap_or_else(|e| panic!("dm: {e}"));
+    bob.until("the dm", |e| matches!(e, Event::Dm { .. })).await;
+    bob.until("the dm's replay", |e| matches!(e, Event::Synced { .. }))
+        .await;
+    assert!(
+        bob.received.iter().all(|m| m.id != "a-2"),
+        "{:?}",
+        bob.received
+    );
+    let rooms = bob.client.rooms().await.unwrap_or_default();
+    assert!(rooms.iter().all(|r| r.name != "ops"), "{rooms:?}");
+    bob.client.shutdown().await.unwrap_or_default();
+}
