@@ -177,6 +177,9 @@ pub enum ServerFrame {
         /// With `rate_limited` and `storage_failed`: when a retry may succeed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// With `forbidden` answering a `join`: the room you are not (or no longer) a member of.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
 }
 
@@ -188,6 +191,18 @@ impl ServerFrame {
             message: message.into(),
             reference,
             retry_after_ms: None,
+            room: None,
+        }
+    }
+
+    /// `forbidden` for a join of a room the user is not a member of.
+    pub fn not_a_member(room: &str) -> Self {
+        Self::Error {
+            code: ErrorCode::Forbidden,
+            message: format!("you are not a member of {room}"),
+            reference: None,
+            retry_after_ms: None,
+            room: Some(room.to_owned()),
         }
     }
 

@@ -169,6 +169,7 @@ fn server_frames() {
             message: "slow down".into(),
             reference: None,
             retry_after_ms: Some(250),
+            room: None,
         },
         r#"{"type":"error","code":"rate_limited","message":"slow down","retry_after_ms":250}"#,
     );

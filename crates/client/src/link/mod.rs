@@ -426,11 +426,24 @@ impl Link {
                     let _ = w.reply.send(Ok(messages));
                 }
             }
+            // A join refused because the user is no longer in the room (removed while away,
+            // from a room this client did not know was private): forgotten, not retried.
+            ServerFrame::Error {
+                code: ErrorCode::Forbidden,
+                room: Some(room),
+                ..
+            } if core.is_joined_name(&room) => {
+                core.forget(&room).map_err(Ended::storage)?;
+                self.events
+                    .emit(Event::RoomRemoved { room, by: None })
+                    .await?;
+            }
             ServerFrame::Error {
                 code,
                 message,
                 reference,
                 retry_after_ms,
+                ..
             } => {
                 return self
                     .on_error(core, code, message, reference, retry_after_ms)

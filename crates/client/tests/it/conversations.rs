@@ -86,3 +86,27 @@ async fn a_device_that_was_away_joins_what_it_was_added_to_and_forgets_what_it_l
     assert!(rooms.iter().all(|r| r.name != "ops"), "{rooms:?}");
     bob.client.shutdown().await.unwrap_or_default();
 }
+
+#[tokio::test]
+async fn a_room_the_server_refuses_to_join_is_forgotten_not_retried_forever() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    create_private(&mut alice, "ops").await;
+    let mut eve = TestClient::start(&server.http_url(""), server.user("eve").await);
+    eve.until_open().await;
+    // A client that does not know the room is private (a data dir from before room lists,
+    // a typed name) joins it: the server's refusal names the room, and it is dropped.
+    eve.client
+        .join("ops")
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    match eve
+        .until("the refusal", |e| matches!(e, Event::RoomRemoved { .. }))
+        .await
+    {
+        Event::RoomRemoved { room, by } => assert_eq!((room.as_str(), by), ("ops", None)),
+        _ => unreachable!(),
+    }
+    let rooms = eve.client.rooms().await.unwrap_or_default();
+    assert!(rooms.iter().all(|r| r.name != "ops"), "{rooms:?}");
+}

@@ -117,11 +117,7 @@ impl Session {
         };
         match entry {
             Ok(Some(Entry::Member(_))) => self.join_member(room, after, latest).await,
-            Ok(_) => {
-                let msg = format!("you are not a member of {room}");
-                self.reply(&ServerFrame::error(ErrorCode::Forbidden, msg, None))
-                    .await
-            }
+            Ok(_) => self.reply(&ServerFrame::not_a_member(&room)).await,
             Err(e) => self.storage_failed(&e, None).await,
         }
     }
@@ -134,6 +130,7 @@ impl Session {
             message: "the server could not read or store that; try again".into(),
             reference,
             retry_after_ms: Some(1000),
+            room: None,
         })
         .await;
     }
@@ -256,6 +253,7 @@ impl Session {
                 message: "an earlier message was not stored; reconnect and resend in order".into(),
                 reference: Some(id),
                 retry_after_ms: None,
+                room: None,
             },
             Ok(SendOutcome::Forbidden) => ServerFrame::error(
                 ErrorCode::Forbidden,
@@ -273,6 +271,7 @@ impl Session {
                     message: "the server could not store the message; it was not sent".into(),
                     reference: Some(id),
                     retry_after_ms: Some(5000),
+                    room: None,
                 }
             }
         };

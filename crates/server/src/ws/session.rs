@@ -327,6 +327,7 @@ impl Session {
                     message: "too many frames; slow down".into(),
                     reference: reference.map(str::to_owned),
                     retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                    room: None,
                 })
                 .await;
                 Admit::Refused
