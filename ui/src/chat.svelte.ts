@@ -70,7 +70,6 @@ export interface OpenRoom {
   /** The seq above which "New messages" is drawn, or null. */
   marker: number | null;
   presence: string[];
-  muted: boolean;
   label: string;
   visibility: Visibility;
   /** Our role here (null before the server said). */
@@ -266,12 +265,6 @@ export class Chat {
 
   retryNow(): void {
     void this.p.api.retryNow().catch((e) => this.fail(e));
-  }
-
-  toggleMute(name: string): void {
-    this.prefs.setMuted(name, !this.prefs.isMuted(name));
-    this.dirty.rooms = this.dirty.current = true;
-    this.flush();
   }
 
   dismissError(code: string): void {
@@ -538,7 +531,6 @@ export class Chat {
             messages: rows(r),
             marker: r.marker,
             presence: r.presence,
-            muted: this.prefs.isMuted(r.name),
             label: this.label(r.name),
             visibility: r.visibility ?? "public",
             role: r.role,

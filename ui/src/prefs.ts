@@ -36,11 +36,6 @@ export class Prefs {
     this.store.setItem(LEVELS, JSON.stringify([...this.mentionsOnly]));
   }
 
-  /** The set notifications consult (a room's name, or "*"). */
-  get mutedSet(): ReadonlySet<string> {
-    return this.muted;
-  }
-
   isMuted(room: string): boolean {
     return this.muted.has(room);
   }
