@@ -72,6 +72,11 @@ pub enum ErrorCode {
     NoSuchUser,
     /// The user named is not a member of the room.
     NotMember,
+    /// An edit, delete, reaction or reply aimed at a seq that is no message of the room, or
+    /// at a deleted one.
+    BadTarget,
+    /// A reaction that is not one emoji.
+    BadEmoji,
     /// Registration on this server needs an invite code, and none (or no valid one) was given.
     InviteRequired,
     /// This server takes no registrations; an administrator creates accounts.
@@ -113,6 +118,8 @@ impl ErrorCode {
             Self::RoomExists => "room_exists",
             Self::NoSuchUser => "no_such_user",
             Self::NotMember => "not_member",
+            Self::BadTarget => "bad_target",
+            Self::BadEmoji => "bad_emoji",
             Self::InviteRequired => "invite_required",
             Self::RegistrationClosed => "registration_closed",
             Self::Unknown => "unknown",
@@ -197,6 +204,8 @@ mod tests {
             ErrorCode::RoomExists,
             ErrorCode::NoSuchUser,
             ErrorCode::NotMember,
+            ErrorCode::BadTarget,
+            ErrorCode::BadEmoji,
             ErrorCode::Unknown,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();

@@ -140,6 +140,9 @@ pub struct MemberEvent {
 pub enum Event {
     Message(MessageData),
     Member(MemberEvent),
+    Edit(crate::changes::EditEvent),
+    Delete(crate::changes::DeleteEvent),
+    React(crate::changes::ReactEvent),
 }
 
 impl Event {
@@ -147,6 +150,9 @@ impl Event {
         match self {
             Self::Message(m) => &m.room,
             Self::Member(e) => &e.room,
+            Self::Edit(e) => &e.room,
+            Self::Delete(e) => &e.room,
+            Self::React(e) => &e.room,
         }
     }
 
@@ -154,6 +160,9 @@ impl Event {
         match self {
             Self::Message(m) => m.seq,
             Self::Member(e) => e.seq,
+            Self::Edit(e) => e.seq,
+            Self::Delete(e) => e.seq,
+            Self::React(e) => e.seq,
         }
     }
 
@@ -170,6 +179,9 @@ impl Event {
         match self {
             Self::Message(m) => crate::ServerFrame::Message(m),
             Self::Member(e) => crate::ServerFrame::Member(e),
+            Self::Edit(e) => crate::ServerFrame::Edit(e),
+            Self::Delete(e) => crate::ServerFrame::Delete(e),
+            Self::React(e) => crate::ServerFrame::React(e),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! WebSocket frames: JSON text objects tagged by `type`.
 
+use crate::changes::{DeleteEvent, EditEvent, ReactEvent};
 use crate::conversation::{MemberEvent, MemberInfo, Role, RoomSummary, Visibility};
 use crate::{ErrorCode, Secret};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,30 @@ pub enum ClientFrame {
         id: String,
         room: String,
         body: String,
+        /// The seq of the message (in the same room) this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// Replace the body of your message `target`. Answered with `ack`, like `send`.
+    Edit {
+        id: String,
+        room: String,
+        target: u64,
+        body: String,
+    },
+    /// Delete message `target` (yours; any, for an owner or admin of the room).
+    Delete {
+        id: String,
+        room: String,
+        target: u64,
+    },
+    /// Add (`on`) or take back your reaction `emoji` on message `target`.
+    React {
+        id: String,
+        room: String,
+        target: u64,
+        emoji: String,
+        on: bool,
     },
     /// "I am typing" — forwarded to the other members, never stored.
     Typing { room: String },
@@ -69,11 +94,25 @@ pub enum ClientFrame {
 /// Every `type` a client may send; anything else is `unknown_type`.
 pub const CLIENT_TYPES: &[&str] = &[
     "auth", "join", "leave", "send", "typing", "history", "create", "invite", "kick", "part",
-    "set_role", "dm", "rooms", "read", "members",
+    "set_role", "dm", "rooms", "read", "members", "edit", "delete", "react",
 ];
 
+impl ClientFrame {
+    /// The client id of a frame that takes a seq (`send`, `edit`, `delete`, `react`): its
+    /// idempotency key, and the `ref` of its errors.
+    pub fn stream_id(&self) -> Option<&str> {
+        match self {
+            Self::Send { id, .. }
+            | Self::Edit { id, .. }
+            | Self::Delete { id, .. }
+            | Self::React { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
 /// A stored chat message as it travels to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MessageData {
     pub room: String,
@@ -92,6 +131,28 @@ pub struct MessageData {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub mentions: Vec<String>,
+    /// The seq of the message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub reply_to: Option<u64>,
+    /// In `history`: when the body was last edited (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub edited_ts: Option<u64>,
+    /// Deleted: `body` is empty and never served again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub deleted: bool,
+    /// In `history`: who reacted with what, users sorted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(
+        feature = "ts",
+        ts(
+            as = "Option<std::collections::BTreeMap<String, Vec<String>>>",
+            optional
+        )
+    )]
+    pub reactions: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// A frame sent by the server.
@@ -116,7 +177,10 @@ pub enum ServerFrame {
         rate_per_sec: u32,
     },
     /// Answer to `join`; the replay follows.
-    Joined { room: String, last_seq: u64 },
+    Joined {
+        room: String,
+        last_seq: u64,
+    },
     /// A chat message, live or replayed.
     Message(MessageData),
     /// End of one replay batch; `more` says whether another batch follows.
@@ -126,13 +190,25 @@ pub enum ServerFrame {
         more: bool,
     },
     /// The message with this `id` is durably stored as `seq`.
-    Ack { id: String, room: String, seq: u64 },
+    Ack {
+        id: String,
+        room: String,
+        seq: u64,
+    },
     /// Who is in the room now (distinct usernames, sorted).
-    Presence { room: String, users: Vec<String> },
+    Presence {
+        room: String,
+        users: Vec<String>,
+    },
     /// `user` is typing in `room`.
-    Typing { room: String, user: String },
+    Typing {
+        room: String,
+        user: String,
+    },
     /// Answer to `leave`.
-    Left { room: String },
+    Left {
+        room: String,
+    },
     /// Answer to `history`: messages in ascending seq; `more` if older ones exist.
     History {
         room: String,
@@ -141,6 +217,9 @@ pub enum ServerFrame {
     },
     /// A membership change, in the room's seq stream like a message.
     Member(MemberEvent),
+    Edit(EditEvent),
+    Delete(DeleteEvent),
+    React(ReactEvent),
     /// You were added to a room (invited, or someone opened a dm with you).
     RoomAdded {
         room: String,
@@ -151,17 +230,34 @@ pub enum ServerFrame {
         users: Option<Vec<String>>,
     },
     /// You are no longer a member of the room; nothing more of it reaches you.
-    RoomRemoved { room: String, by: String },
+    RoomRemoved {
+        room: String,
+        by: String,
+    },
     /// Answer to `invite`: `user` is a member now.
-    Invited { room: String, user: String },
+    Invited {
+        room: String,
+        user: String,
+    },
     /// Answer to `kick` and `set_role`: done (the `member` event follows in the stream).
-    Changed { room: String, user: String },
+    Changed {
+        room: String,
+        user: String,
+    },
     /// Answer to `dm`: its room and everyone in it, sorted; the join sequence follows.
-    Dm { room: String, users: Vec<String> },
+    Dm {
+        room: String,
+        users: Vec<String>,
+    },
     /// Answer to `rooms`.
-    Rooms { rooms: Vec<RoomSummary> },
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
     /// Your read position in `room` moved (from any of your devices).
-    Read { room: String, seq: u64 },
+    Read {
+        room: String,
+        seq: u64,
+    },
     /// Answer to `members`, sorted by username.
     Members {
         room: String,

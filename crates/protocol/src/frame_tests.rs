@@ -21,7 +21,7 @@ fn msg() -> MessageData {
         author: "alice".into(),
         body: "hi".into(),
         ts: 1_764_000_000_000,
-        mentions: Vec::new(),
+        ..MessageData::default()
     }
 }
 
@@ -68,6 +68,7 @@ fn client_frames() {
             id: "c-1".into(),
             room: "general".into(),
             body: "hi".into(),
+            reply_to: None,
         },
         r#"{"type":"send","id":"c-1","room":"general","body":"hi"}"#,
     );
@@ -232,6 +233,25 @@ fn every_client_type_is_listed() {
             id: "i".into(),
             room: "r".into(),
             body: "b".into(),
+            reply_to: Some(1),
+        },
+        ClientFrame::Edit {
+            id: "i".into(),
+            room: "r".into(),
+            target: 1,
+            body: "b".into(),
+        },
+        ClientFrame::Delete {
+            id: "i".into(),
+            room: "r".into(),
+            target: 1,
+        },
+        ClientFrame::React {
+            id: "i".into(),
+            room: "r".into(),
+            target: 1,
+            emoji: "👍".into(),
+            on: true,
         },
         ClientFrame::Typing { room: "r".into() },
         ClientFrame::History {

@@ -5,6 +5,7 @@
 //!
 //! - [`frame`]: the JSON text frames on `/ws` — [`ClientFrame`] (client → server) and
 //!   [`ServerFrame`] (server → client), each an object tagged by `type`.
+//! - [`changes`]: edits, deletions and reactions, entries of the stream aimed at a message.
 //! - [`conversation`]: room visibility, roles, membership events and the room list.
 //! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
 //! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
@@ -17,6 +18,7 @@
 //! the error code the server answers with, so server and docs cannot drift apart.
 
 pub mod api;
+pub mod changes;
 pub mod code;
 pub mod conversation;
 pub mod frame;
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod names;
 pub mod secret;
 
+pub use changes::{DeleteEvent, EditEvent, ReactEvent};
 pub use code::{ErrorCode, close};
 pub use conversation::{
     Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,

@@ -196,12 +196,61 @@ pub(crate) struct StreamRow {
     pub kind: String,
     pub data: Option<String>,
     pub mentions: Option<String>,
+    pub target: Option<u64>,
+    pub reply_to: Option<u64>,
+    pub edited_ms: Option<u64>,
+    pub deleted: bool,
 }
 
 impl StreamRow {
     /// The event it holds. A row this version cannot read (written by a newer server) becomes
     /// a message without a body rather than a gap in the stream.
     pub(crate) fn into_event(self, room: &str) -> Event {
+        use confab_protocol::{DeleteEvent, EditEvent, ReactEvent};
+        let room_name = room.to_owned();
+        match (self.kind.as_str(), self.target) {
+            // An edit of a deleted message was blanked when it was deleted: no body.
+            ("edit", Some(target)) => {
+                return Event::Edit(EditEvent {
+                    room: room_name,
+                    seq: self.seq,
+                    id: self.id,
+                    author: self.author,
+                    ts: self.ts,
+                    target,
+                    body: Some(self.body).filter(|b| !b.is_empty()),
+                });
+            }
+            ("delete", Some(target)) => {
+                return Event::Delete(DeleteEvent {
+                    room: room_name,
+                    seq: self.seq,
+                    id: self.id,
+                    author: self.author,
+                    ts: self.ts,
+                    target,
+                });
+            }
+            ("react", Some(target)) => {
+                if let Some(d) = self
+                    .data
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str::<crate::store::changes::ReactData>(d).ok())
+                {
+                    return Event::React(ReactEvent {
+                        room: room_name,
+                        seq: self.seq,
+                        id: self.id,
+                        author: self.author,
+                        ts: self.ts,
+                        target,
+                        emoji: d.emoji,
+                        on: d.on,
+                    });
+                }
+            }
+            _ => {}
+        }
         if self.kind == "member"
             && let Some(d) = self
                 .data
@@ -223,9 +272,17 @@ impl StreamRow {
             seq: self.seq,
             id: self.id,
             author: self.author,
-            body: self.body,
+            body: if self.deleted {
+                String::new()
+            } else {
+                self.body
+            },
             ts: self.ts,
             mentions: split_mentions(self.mentions.as_deref()),
+            reply_to: self.reply_to,
+            edited_ts: self.edited_ms,
+            deleted: self.deleted,
+            reactions: Default::default(),
         })
     }
 }

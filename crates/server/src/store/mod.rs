@@ -14,6 +14,7 @@
 //!   same rules in the transaction that stores them, and a private room's stream ends for a
 //!   member where they were removed.
 
+mod changes;
 mod location;
 pub mod membership;
 pub mod postgres;
@@ -22,9 +23,9 @@ mod types;
 
 pub use location::Database;
 pub use types::{
-    AccessCheck, Admission, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome,
-    Registered, RegistrationPolicy, SendOrder, SendOutcome, StoredToken, TokenPairHashes,
-    UserRecord,
+    AccessCheck, Admission, NewAccount, NewInvite, NewMessage, Payload, PendingSend,
+    RefreshOutcome, Registered, RegistrationPolicy, SendOrder, SendOutcome, StoredToken,
+    TokenPairHashes, UserRecord,
 };
 
 use crate::Result;

@@ -1,17 +1,60 @@
 //! What goes in and out of the storage interface, whatever the backend.
 
-use confab_protocol::MessageData;
+use confab_protocol::Event;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::oneshot;
 
-/// A message as a client sent it.
+/// An entry of a room's stream as a client sent it: a message, or a change aimed at one.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room: String,
     pub client_id: String,
     pub author: String,
-    pub body: String,
+    pub payload: Payload,
+}
+
+/// What a client-sent stream entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Message {
+        body: String,
+        reply_to: Option<u64>,
+    },
+    Edit {
+        target: u64,
+        body: String,
+    },
+    Delete {
+        target: u64,
+    },
+    React {
+        target: u64,
+        emoji: String,
+        on: bool,
+    },
+}
+
+impl Payload {
+    /// The message it is aimed at (a reply's too).
+    pub fn target(&self) -> Option<u64> {
+        match self {
+            Self::Message { reply_to, .. } => *reply_to,
+            Self::Edit { target, .. } | Self::Delete { target } | Self::React { target, .. } => {
+                Some(*target)
+            }
+        }
+    }
+
+    /// The stored `kind` of its row.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Message { .. } => "message",
+            Self::Edit { .. } => "edit",
+            Self::Delete { .. } => "delete",
+            Self::React { .. } => "react",
+        }
+    }
 }
 
 /// What storing a message did.
@@ -23,8 +66,11 @@ pub enum SendOutcome {
     Duplicate { seq: u64 },
     /// This author already used this id in another room.
     IdReused { room: String },
-    /// The room is private or a dm, and the author is not (or no longer) a member.
+    /// The room is private or a dm, and the author is not (or no longer) a member; or the
+    /// change is not the author's to make (an edit of someone else's message).
     Forbidden,
+    /// The target is no message of the room, or a deleted one.
+    BadTarget,
     /// Not attempted: an earlier send of the same connection failed, and storing this one
     /// would put it ahead of that one.
     HeldBack,
@@ -200,7 +246,7 @@ pub struct TokenPairHashes {
 /// What a backend's insert did: stored a new message, or found an answer without storing.
 #[derive(Debug)]
 pub(crate) enum Inserted {
-    New(MessageData),
+    New(Event),
     Not(SendOutcome),
 }
 
@@ -208,9 +254,9 @@ impl Inserted {
     /// The outcome for the sender, and the message for the fan-out if one was stored.
     pub(crate) fn split(
         result: crate::Result<Self>,
-    ) -> (crate::Result<SendOutcome>, Option<MessageData>) {
+    ) -> (crate::Result<SendOutcome>, Option<Event>) {
         match result {
-            Ok(Self::New(m)) => (Ok(SendOutcome::Stored { seq: m.seq }), Some(m)),
+            Ok(Self::New(e)) => (Ok(SendOutcome::Stored { seq: e.seq() }), Some(e)),
             Ok(Self::Not(outcome)) => (Ok(outcome), None),
             Err(e) => (Err(e), None),
         }

@@ -4,7 +4,8 @@ use super::session::{Pending, SendResult, Session};
 use crate::metrics::{SendResult as MetricSend, StoreOp};
 use crate::rooms::{Member, Outbound};
 use crate::store::membership::{ChangeKind, Entry};
-use crate::store::{NewMessage, SendOutcome};
+use crate::store::{NewMessage, Payload, SendOutcome};
+use confab_protocol::changes::valid_emoji;
 use confab_protocol::conversation::DM_PREFIX;
 use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
 use std::sync::Arc;
@@ -28,7 +29,34 @@ impl Session {
                     .await
             }
             ClientFrame::Leave { room } => self.leave(&room).await,
-            ClientFrame::Send { id, room, body } => self.send(id, room, body).await,
+            ClientFrame::Send {
+                id,
+                room,
+                body,
+                reply_to,
+            } => {
+                self.send(id, room, Payload::Message { body, reply_to })
+                    .await
+            }
+            ClientFrame::Edit {
+                id,
+                room,
+                target,
+                body,
+            } => self.send(id, room, Payload::Edit { target, body }).await,
+            ClientFrame::Delete { id, room, target } => {
+                self.send(id, room, Payload::Delete { target }).await
+            }
+            ClientFrame::React {
+                id,
+                room,
+                target,
+                emoji,
+                on,
+            } => {
+                self.send(id, room, Payload::React { target, emoji, on })
+                    .await
+            }
             ClientFrame::Typing { room } => {
                 if self.require_joined(&room, None).await.is_some() {
                     self.state.typing(&room, &self.user);
@@ -191,7 +219,9 @@ impl Session {
         }
     }
 
-    async fn send(&mut self, id: String, room: String, body: String) {
+    /// Queues an entry of the stream (a message, an edit, a delete, a reaction): the same id
+    /// rules, pacing, ordering and ack for all of them.
+    async fn send(&mut self, id: String, room: String, payload: Payload) {
         let Some(room) = self.require_joined(&room, Some(&id)).await else {
             return;
         };
@@ -204,20 +234,30 @@ impl Session {
             );
             return self.reply(&refuse(ErrorCode::BadId, msg)).await;
         }
-        if body.trim().is_empty() {
+        let body = match &payload {
+            Payload::Message { body, .. } | Payload::Edit { body, .. } => Some(body),
+            Payload::Delete { .. } | Payload::React { .. } => None,
+        };
+        if body.is_some_and(|b| b.trim().is_empty()) {
             return self
                 .reply(&refuse(ErrorCode::EmptyBody, "the message is empty".into()))
                 .await;
         }
-        if !limits::valid_body(&body, max_body) {
+        if body.is_some_and(|b| !limits::valid_body(b, max_body)) {
             let msg = format!("the message is longer than {max_body} bytes");
             return self.reply(&refuse(ErrorCode::BodyTooLong, msg)).await;
+        }
+        if let Payload::React { emoji, .. } = &payload
+            && !valid_emoji(emoji)
+        {
+            let msg = "a reaction is one emoji".to_owned();
+            return self.reply(&refuse(ErrorCode::BadEmoji, msg)).await;
         }
         let msg = NewMessage {
             room: room.to_string(),
             client_id: id.clone(),
             author: self.user.to_string(),
-            body,
+            payload,
         };
         let started = std::time::Instant::now();
         let metrics = Arc::clone(&self.state.metrics);
@@ -237,9 +277,12 @@ impl Session {
         self.state.metrics.send(match &result {
             Ok(SendOutcome::Stored { .. }) => MetricSend::Stored,
             Ok(SendOutcome::Duplicate { .. }) => MetricSend::Duplicate,
-            Ok(SendOutcome::HeldBack | SendOutcome::IdReused { .. } | SendOutcome::Forbidden) => {
-                MetricSend::Refused
-            }
+            Ok(
+                SendOutcome::HeldBack
+                | SendOutcome::IdReused { .. }
+                | SendOutcome::Forbidden
+                | SendOutcome::BadTarget,
+            ) => MetricSend::Refused,
             Err(_) => MetricSend::Failed,
         });
         let frame = match result {
@@ -257,7 +300,12 @@ impl Session {
             },
             Ok(SendOutcome::Forbidden) => ServerFrame::error(
                 ErrorCode::Forbidden,
-                "you are not a member of this room",
+                "not allowed: not a member of this room, or not yours to change",
+                Some(id),
+            ),
+            Ok(SendOutcome::BadTarget) => ServerFrame::error(
+                ErrorCode::BadTarget,
+                "the target is no message of this room, or it was deleted",
                 Some(id),
             ),
             Ok(SendOutcome::IdReused { room: other }) => {

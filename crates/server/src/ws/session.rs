@@ -358,14 +358,13 @@ impl Session {
     async fn on_text(&mut self, t: &str) -> Option<End> {
         let parsed = ClientFrame::parse(t);
         let reference = match &parsed {
-            Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
+            Ok(frame) => frame.stream_id(),
             Err(e) => e.reference.as_deref(),
-            _ => None,
         };
         match self.admit(reference).await {
             Admit::Proceed => {}
             Admit::Refused => {
-                if matches!(parsed, Ok(ClientFrame::Send { .. })) {
+                if parsed.as_ref().is_ok_and(|f| f.stream_id().is_some()) {
                     self.hold_later_sends().await;
                 }
                 return None;

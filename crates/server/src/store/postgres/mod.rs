@@ -76,7 +76,8 @@ enum Job {
 /// What one job of a group did.
 enum Done {
     Send(Result<Inserted>),
-    Change(Result<(Changed, Option<Committed>)>),
+    /// Boxed: a committed change is far bigger than the other outcomes.
+    Change(Box<Result<(Changed, Option<Committed>)>>),
     Hold,
 }
 
@@ -320,7 +321,9 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Send
                     .iter()
                     .map(|job| match job {
                         Job::Send { .. } => Done::Send(Err(Error::Commit(e.to_string()))),
-                        Job::Change { .. } => Done::Change(Err(Error::Commit(e.to_string()))),
+                        Job::Change { .. } => {
+                            Done::Change(Box::new(Err(Error::Commit(e.to_string()))))
+                        }
                         Job::Hold(_) => Done::Hold,
                     })
                     .collect()
@@ -334,13 +337,13 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Send
                     }
                     let (outcome, stored) = Inserted::split(result);
                     let _ = reply.send(outcome);
-                    if let Some(m) = stored {
+                    if let Some(e) = stored {
                         // Closed only when the server is stopping; nobody is left to deliver to.
-                        let _ = committed.send(Event::Message(m).into()).await;
+                        let _ = committed.send(e.into()).await;
                     }
                 }
                 (Job::Change { reply, .. }, Done::Change(result)) => {
-                    let outcome = match result {
+                    let outcome = match *result {
                         Ok((changed, event)) => {
                             if let Some(event) = event {
                                 let _ = committed.send(event).await;
@@ -410,7 +413,7 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>> {
                 } else {
                     sp.rollback().await?;
                 }
-                results.push(Done::Change(result));
+                results.push(Done::Change(Box::new(result)));
                 continue;
             }
             Job::Send { msg, order, .. } => (msg, order),

@@ -94,6 +94,21 @@ const MIGRATIONS: &[&str] = &[
         JOIN users u ON lower(u.username) = lower(m.author)
         ON CONFLICT DO NOTHING;
 "#,
+    r#"
+    -- Messages that change: see the same migration in sqlite/schema.rs.
+    ALTER TABLE messages ADD COLUMN target BIGINT;
+    ALTER TABLE messages ADD COLUMN reply_to BIGINT;
+    ALTER TABLE messages ADD COLUMN edited_ms BIGINT;
+    ALTER TABLE messages ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE INDEX messages_target ON messages(room_id, target) WHERE target IS NOT NULL;
+    CREATE TABLE reactions (
+        room_id BIGINT NOT NULL REFERENCES rooms(id),
+        seq     BIGINT NOT NULL,
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        emoji   TEXT NOT NULL,
+        PRIMARY KEY (room_id, seq, user_id, emoji)
+    );
+"#,
 ];
 
 /// Names the advisory lock every node takes to migrate: "confab" in ASCII.

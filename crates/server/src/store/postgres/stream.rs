@@ -3,9 +3,10 @@
 
 use super::rooms;
 use crate::Result;
+use crate::store::changes;
 use crate::store::membership::{StreamRow, join_mentions};
 use crate::store::types::Inserted;
-use crate::store::{NewMessage, SendOutcome, now_ms};
+use crate::store::{NewMessage, Payload, SendOutcome, now_ms};
 use confab_protocol::conversation::mentioned;
 use confab_protocol::{Event, MessageData};
 use deadpool_postgres::GenericClient;
@@ -36,9 +37,10 @@ pub(super) async fn prior_send<C: GenericClient>(
         }))
 }
 
-/// Stores `msg` with the room's next seq, unless its id was seen before or the author may not
-/// post there. The room row must exist; the caller's transaction holds its lock until commit
-/// (see `super::writer`), so a kick committed first wins over this send.
+/// Stores `msg` with the room's next seq, unless its id was seen before, the author may not
+/// post there, or a change's target does not allow it (the rules in `store::changes`). The room
+/// row must exist; the caller's transaction holds its lock until commit (see `super::writer`),
+/// so a kick committed first wins over this send, and a change is folded into its target at once.
 pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<Inserted> {
     if let Some(outcome) = prior_send(c, &msg.author, &msg.client_id, &msg.room).await? {
         return Ok(Inserted::Not(outcome));
@@ -59,6 +61,14 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
     {
         return Ok(Inserted::Not(SendOutcome::Forbidden));
     }
+    if let Some(target) = msg.payload.target() {
+        let row = target_row(c, &msg.room, target).await?;
+        let moderates = matches!(msg.payload, Payload::Delete { .. })
+            && moderates(c, &msg.room, &msg.author).await?;
+        if let Err(refused) = changes::check(&msg.payload, row.as_ref(), &msg.author, moderates) {
+            return Ok(Inserted::Not(refused));
+        }
+    }
     let bump = c
         .prepare_cached(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING id, last_seq",
@@ -66,14 +76,34 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
         .await?;
     let row = c.query_one(&bump, &[&msg.room]).await?;
     let (room_id, seq): (i64, i64) = (row.get(0), row.get(1));
-    let mentions = mentioned_members(c, room_id, seq, msg).await?;
+    let mentions = match &msg.payload {
+        Payload::Message { body, .. } => {
+            mentioned_members(c, room_id, seq, &msg.author, body).await?
+        }
+        _ => Vec::new(),
+    };
     let ts = now_ms();
+    let (body, target, reply_to, data) = match &msg.payload {
+        Payload::Message { body, reply_to } => (body.as_str(), None, *reply_to, None),
+        Payload::Edit { target, body } => (body.as_str(), Some(*target), None, None),
+        Payload::Delete { target } => ("", Some(*target), None, None),
+        Payload::React { target, emoji, on } => {
+            let data = serde_json::to_string(&changes::ReactData {
+                emoji: emoji.clone(),
+                on: *on,
+            })
+            .map_err(|e| crate::Error::Commit(e.to_string()))?;
+            ("", Some(*target), None, Some(data))
+        }
+    };
     let store = c
         .prepare_cached(
-            "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions, kind,
+                                   target, reply_to, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .await?;
+    let (target, reply_to) = (target.map(|t| t as i64), reply_to.map(|t| t as i64));
     c.execute(
         &store,
         &[
@@ -81,32 +111,109 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
             &seq,
             &msg.client_id,
             &msg.author,
-            &msg.body,
+            &body,
             &(ts as i64),
             &join_mentions(&mentions),
+            &msg.payload.kind(),
+            &target,
+            &reply_to,
+            &data,
         ],
     )
     .await?;
-    Ok(Inserted::New(MessageData {
-        room: msg.room.clone(),
-        seq: seq as u64,
-        id: msg.client_id.clone(),
-        author: msg.author.clone(),
-        body: msg.body.clone(),
+    fold(c, room_id, ts, msg).await?;
+    Ok(Inserted::New(changes::event(
+        &msg.room,
+        seq as u64,
+        msg.client_id.clone(),
+        msg.author.clone(),
         ts,
+        msg.payload.clone(),
         mentions,
-    }))
+    )))
 }
 
-/// The members `msg` mentions (lower case), each recorded for their unread count.
+/// Applies a change to its target (see `sqlite/messages.rs::fold`).
+async fn fold<C: GenericClient>(c: &C, room_id: i64, ts: u64, msg: &NewMessage) -> Result<()> {
+    match &msg.payload {
+        Payload::Message { .. } => {}
+        Payload::Edit { target, body } => {
+            c.execute(
+                "UPDATE messages SET body = $3, edited_ms = $4 WHERE room_id = $1 AND seq = $2",
+                &[&room_id, &(*target as i64), body, &(ts as i64)],
+            )
+            .await?;
+        }
+        Payload::Delete { target } => {
+            c.execute(
+                "UPDATE messages SET body = '', mentions = NULL, deleted = TRUE
+                 WHERE room_id = $1 AND (seq = $2 OR (target = $2 AND kind = 'edit'))",
+                &[&room_id, &(*target as i64)],
+            )
+            .await?;
+        }
+        Payload::React { target, emoji, on } => {
+            let sql = if *on {
+                "INSERT INTO reactions (room_id, seq, user_id, emoji)
+                 SELECT $1, $2, id, $4 FROM users WHERE lower(username) = lower($3)
+                 ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $4
+                 AND user_id = (SELECT id FROM users WHERE lower(username) = lower($3))"
+            };
+            c.execute(sql, &[&room_id, &(*target as i64), &msg.author, emoji])
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn target_row<C: GenericClient>(
+    c: &C,
+    room: &str,
+    seq: u64,
+) -> Result<Option<changes::Target>> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT m.author, m.kind, m.deleted FROM messages m JOIN rooms r ON r.id = m.room_id
+             WHERE r.name = $1 AND m.seq = $2",
+        )
+        .await?;
+    Ok(
+        c.query_opt(&stmt, &[&room, &(seq.min(i64::MAX as u64) as i64)])
+            .await?
+            .map(|r| changes::Target {
+                author: r.get(0),
+                kind: r.get(1),
+                deleted: r.get(2),
+            }),
+    )
+}
+
+async fn moderates<C: GenericClient>(c: &C, room: &str, user: &str) -> Result<bool> {
+    let row = c
+        .query_opt(
+            "SELECT u.admin OR EXISTS (
+                SELECT 1 FROM members mb JOIN rooms r ON r.id = mb.room_id
+                WHERE r.name = $1 AND mb.user_id = u.id AND mb.removed_seq IS NULL
+                  AND mb.role IN ('owner', 'admin'))
+             FROM users u WHERE lower(u.username) = lower($2)",
+            &[&room, &user],
+        )
+        .await?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
+/// The members a message mentions (lower case), each recorded for their unread count.
 async fn mentioned_members<C: GenericClient>(
     c: &C,
     room_id: i64,
     seq: i64,
-    msg: &NewMessage,
+    author: &str,
+    body: &str,
 ) -> Result<Vec<String>> {
     let mut members = Vec::new();
-    for name in mentioned(&msg.body) {
+    for name in mentioned(body) {
         let find = c
             .prepare_cached(
                 "SELECT u.id FROM users u JOIN members mb ON mb.user_id = u.id
@@ -116,7 +223,7 @@ async fn mentioned_members<C: GenericClient>(
         let Some(row) = c.query_opt(&find, &[&room_id, &name]).await? else {
             continue;
         };
-        if !name.eq_ignore_ascii_case(&msg.author) {
+        if !name.eq_ignore_ascii_case(author) {
             let id: i64 = row.get(0);
             c.execute(
                 "INSERT INTO mentions (user_id, room_id, seq) VALUES ($1, $2, $3)
@@ -152,7 +259,7 @@ pub(super) async fn last_seqs<C: GenericClient>(
         .collect())
 }
 
-const COLUMNS: &str = "seq, client_id, author, body, ts_ms, kind, data, mentions";
+const COLUMNS: &str = "seq, client_id, author, body, ts_ms, kind, data, mentions, target, reply_to, edited_ms, deleted";
 
 pub(super) async fn after<C: GenericClient>(
     c: &C,
@@ -206,12 +313,13 @@ pub(super) async fn before<C: GenericClient>(
         .iter()
         .filter_map(|r| match row(r).into_event(room) {
             Event::Message(m) => Some(m),
-            Event::Member(_) => None,
+            _ => None,
         })
         .collect();
     let more = messages.len() > limit;
     messages.truncate(limit);
     messages.reverse();
+    add_reactions(c, room_id, &mut messages).await?;
     Ok((messages, more))
 }
 
@@ -225,5 +333,35 @@ fn row(r: &Row) -> StreamRow {
         kind: r.get(5),
         data: r.get(6),
         mentions: r.get(7),
+        target: r.get::<_, Option<i64>>(8).map(|t| t as u64),
+        reply_to: r.get::<_, Option<i64>>(9).map(|t| t as u64),
+        edited_ms: r.get::<_, Option<i64>>(10).map(|t| t as u64),
+        deleted: r.get(11),
     }
+}
+
+/// Fills in who reacted with what, for a page of messages (ascending).
+async fn add_reactions<C: GenericClient>(
+    c: &C,
+    room_id: i64,
+    messages: &mut [MessageData],
+) -> Result<()> {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Ok(());
+    };
+    let rows = c
+        .query(
+            "SELECT x.seq, x.emoji, u.username FROM reactions x JOIN users u ON u.id = x.user_id
+             WHERE x.room_id = $1 AND x.seq BETWEEN $2 AND $3
+             ORDER BY x.seq, x.emoji, lower(u.username)",
+            &[&room_id, &(first.seq as i64), &(last.seq as i64)],
+        )
+        .await?;
+    for r in rows {
+        let (seq, emoji, user): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+        if let Ok(at) = messages.binary_search_by_key(&(seq as u64), |m| m.seq) {
+            messages[at].reactions.entry(emoji).or_default().push(user);
+        }
+    }
+    Ok(())
 }

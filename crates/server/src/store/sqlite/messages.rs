@@ -2,16 +2,18 @@
 
 use super::rooms;
 use crate::Result;
+use crate::store::changes;
 use crate::store::membership::{StreamRow, join_mentions};
 use crate::store::now_ms;
 use crate::store::types::Inserted;
-use crate::store::{NewMessage, SendOutcome};
+use crate::store::{NewMessage, Payload, SendOutcome};
 use confab_protocol::conversation::mentioned;
 use confab_protocol::{Event, MessageData};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Stores `msg` with the room's next sequence number, unless its id was seen before or the
-/// author may not post there.
+/// Stores `msg` with the room's next sequence number, unless its id was seen before, the author
+/// may not post there, or a change's target does not allow it. A change is folded into its
+/// target in the same transaction, so history reads messages in their current state.
 pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
     // Cached statements: this runs for every message, and parsing SQL cost more than storing.
     let prior: Option<(String, u64)> = conn
@@ -45,48 +47,145 @@ pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
     if !allowed {
         return Ok(Inserted::Not(SendOutcome::Forbidden));
     }
+    if let Some(target) = msg.payload.target() {
+        let row = target_row(conn, &msg.room, target)?;
+        let moderates = matches!(msg.payload, Payload::Delete { .. })
+            && moderates(conn, &msg.room, &msg.author)?;
+        if let Err(refused) = changes::check(&msg.payload, row.as_ref(), &msg.author, moderates) {
+            return Ok(Inserted::Not(refused));
+        }
+    }
     // RETURNING sees the updated row: `last_seq` is already this message's seq.
     let (room_id, seq): (i64, u64) = conn
         .prepare_cached(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?1 RETURNING id, last_seq",
         )?
         .query_row([&msg.room], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let mentions = mentioned_members(conn, room_id, seq, &msg)?;
+    let mentions = match &msg.payload {
+        Payload::Message { body, .. } => mentioned_members(conn, room_id, seq, &msg.author, body)?,
+        _ => Vec::new(),
+    };
     let ts = now_ms();
+    let (body, target, reply_to, data) = match &msg.payload {
+        Payload::Message { body, reply_to } => (body.as_str(), None, *reply_to, None),
+        Payload::Edit { target, body } => (body.as_str(), Some(*target), None, None),
+        Payload::Delete { target } => ("", Some(*target), None, None),
+        Payload::React { target, emoji, on } => {
+            let data = serde_json::to_string(&changes::ReactData {
+                emoji: emoji.clone(),
+                on: *on,
+            })
+            .map_err(|e| crate::Error::Commit(e.to_string()))?;
+            ("", Some(*target), None, Some(data))
+        }
+    };
     conn.prepare_cached(
-        "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions, kind,
+                               target, reply_to, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         room_id,
         seq,
         msg.client_id,
         msg.author,
-        msg.body,
+        body,
         ts,
         join_mentions(&mentions),
+        msg.payload.kind(),
+        target,
+        reply_to,
+        data,
     ])?;
-    Ok(Inserted::New(MessageData {
-        room: msg.room,
+    fold(conn, room_id, ts, &msg)?;
+    Ok(Inserted::New(changes::event(
+        &msg.room,
         seq,
-        id: msg.client_id,
-        author: msg.author,
-        body: msg.body,
+        msg.client_id,
+        msg.author,
         ts,
+        msg.payload,
         mentions,
-    }))
+    )))
 }
 
-/// The members `msg` mentions (lower case), each recorded for their unread count.
+/// Applies a change to its target: the current body, the deletion (its text and every edit's
+/// text erased), the set of reactions.
+fn fold(conn: &Connection, room_id: i64, ts: u64, msg: &NewMessage) -> Result<()> {
+    match &msg.payload {
+        Payload::Message { .. } => {}
+        Payload::Edit { target, body } => {
+            conn.prepare_cached(
+                "UPDATE messages SET body = ?3, edited_ms = ?4 WHERE room_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![room_id, target, body, ts])?;
+        }
+        Payload::Delete { target } => {
+            conn.prepare_cached(
+                "UPDATE messages SET body = '', mentions = NULL, deleted = 1
+                 WHERE room_id = ?1 AND (seq = ?2 OR (target = ?2 AND kind = 'edit'))",
+            )?
+            .execute(params![room_id, target])?;
+        }
+        Payload::React { target, emoji, on } => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO reactions (room_id, seq, user_id, emoji)
+                 SELECT ?1, ?2, id, ?4 FROM users WHERE username = ?3"
+            } else {
+                "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?4
+                 AND user_id = (SELECT id FROM users WHERE username = ?3)"
+            };
+            conn.prepare_cached(sql)?
+                .execute(params![room_id, target, msg.author, emoji])?;
+        }
+    }
+    Ok(())
+}
+
+/// The message at `seq` of `room`, if any.
+fn target_row(conn: &Connection, room: &str, seq: u64) -> Result<Option<changes::Target>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.author, m.kind, m.deleted FROM messages m JOIN rooms r ON r.id = m.room_id
+             WHERE r.name = ?1 AND m.seq = ?2",
+        )?
+        .query_row(params![room, seq], |r| {
+            Ok(changes::Target {
+                author: r.get(0)?,
+                kind: r.get(1)?,
+                deleted: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Whether `user` may delete others' messages in `room`: its owner or admin, or a server
+/// administrator.
+fn moderates(conn: &Connection, room: &str, user: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT u.admin OR EXISTS (
+                SELECT 1 FROM members mb JOIN rooms r ON r.id = mb.room_id
+                WHERE r.name = ?1 AND mb.user_id = u.id AND mb.removed_seq IS NULL
+                  AND mb.role IN ('owner', 'admin'))
+             FROM users u WHERE u.username = ?2",
+        )?
+        .query_row(params![room, user], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The members a message mentions (lower case), each recorded for their unread count.
 fn mentioned_members(
     conn: &Connection,
     room_id: i64,
     seq: u64,
-    msg: &NewMessage,
+    author: &str,
+    body: &str,
 ) -> Result<Vec<String>> {
     let mut members = Vec::new();
     // Most messages mention nobody: no statement runs for them.
-    for name in mentioned(&msg.body) {
+    for name in mentioned(body) {
         let id: Option<i64> = conn
             .prepare_cached(
                 "SELECT u.id FROM users u JOIN members mb ON mb.user_id = u.id
@@ -95,7 +194,7 @@ fn mentioned_members(
             .query_row(params![room_id, name], |r| r.get(0))
             .optional()?;
         let Some(id) = id else { continue };
-        if !name.eq_ignore_ascii_case(&msg.author) {
+        if !name.eq_ignore_ascii_case(author) {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO mentions (user_id, room_id, seq) VALUES (?1, ?2, ?3)",
             )?
@@ -116,7 +215,7 @@ pub(super) fn last_seq(conn: &Connection, room: &str) -> Result<u64> {
     Ok(seq.unwrap_or(0))
 }
 
-const COLUMNS: &str = "seq, client_id, author, body, ts_ms, kind, data, mentions";
+const COLUMNS: &str = "seq, client_id, author, body, ts_ms, kind, data, mentions, target, reply_to, edited_ms, deleted";
 
 /// Up to `limit` entries with seq > `after` that `viewer` may read, ascending.
 pub(super) fn after(
@@ -163,7 +262,33 @@ pub(super) fn before(
     let more = messages.len() > limit;
     messages.truncate(limit);
     messages.reverse();
+    add_reactions(conn, room_id, &mut messages)?;
     Ok((messages, more))
+}
+
+/// Fills in who reacted with what, for a page of messages (ascending).
+fn add_reactions(conn: &Connection, room_id: i64, messages: &mut [MessageData]) -> Result<()> {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Ok(());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT x.seq, x.emoji, u.username FROM reactions x JOIN users u ON u.id = x.user_id
+         WHERE x.room_id = ?1 AND x.seq BETWEEN ?2 AND ?3 ORDER BY x.seq, x.emoji, lower(u.username)",
+    )?;
+    let rows = stmt.query_map(params![room_id, first.seq, last.seq], |r| {
+        Ok((
+            r.get::<_, u64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (seq, emoji, user) = row?;
+        if let Ok(at) = messages.binary_search_by_key(&seq, |m| m.seq) {
+            messages[at].reactions.entry(emoji).or_default().push(user);
+        }
+    }
+    Ok(())
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamRow> {
@@ -176,5 +301,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamRow> {
         kind: r.get(5)?,
         data: r.get(6)?,
         mentions: r.get(7)?,
+        target: r.get(8)?,
+        reply_to: r.get(9)?,
+        edited_ms: r.get(10)?,
+        deleted: r.get(11)?,
     })
 }

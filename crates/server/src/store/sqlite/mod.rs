@@ -184,9 +184,9 @@ impl SqliteStore {
                 }
                 let (outcome, stored) = Inserted::split(result);
                 let _ = tx.send(outcome);
-                if let Some(m) = stored {
+                if let Some(e) = stored {
                     // Closed only when the server is stopping; nobody is left to deliver to.
-                    let _ = committed.blocking_send(Event::Message(m).into());
+                    let _ = committed.blocking_send(e.into());
                 }
             },
         )

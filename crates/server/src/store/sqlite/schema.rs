@@ -93,6 +93,23 @@ const MIGRATIONS: &[&str] = &[
         JOIN rooms r ON r.id = m.room_id
         JOIN users u ON u.username = m.author COLLATE NOCASE;
 "#,
+    r#"
+    -- Messages that change: an edit, delete or reaction row names its `target` message; the
+    -- target keeps its current state (body, when edited, deleted), so history reads it as is.
+    ALTER TABLE messages ADD COLUMN target INTEGER;
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN edited_ms INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_target ON messages(room_id, target) WHERE target IS NOT NULL;
+    -- Who reacted with what: a set, so adding a reaction twice changes nothing.
+    CREATE TABLE reactions (
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        seq     INTEGER NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        emoji   TEXT NOT NULL,
+        PRIMARY KEY (room_id, seq, user_id, emoji)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 /// The newest schema version this server knows.
