@@ -21,9 +21,25 @@ ts: number,
 /**
  * Members the body mentions as `@name`, lower case.
  */
-mentions?: Array<string>, };
+mentions?: Array<string>, 
+/**
+ * The seq of the message this one answers.
+ */
+reply_to?: number, 
+/**
+ * In `history`: when the body was last edited (Unix ms).
+ */
+edited_ts?: number, 
+/**
+ * Deleted: `body` is empty and never served again.
+ */
+deleted?: boolean, 
+/**
+ * In `history`: who reacted with what, users sorted.
+ */
+reactions?: { [key in string]: Array<string> }, };
 
-export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "invite_required" | "registration_closed" | "unknown";
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "bad_target" | "bad_emoji" | "invite_required" | "registration_closed" | "unknown";
 
 export type Visibility = "public" | "private" | "dm";
 
@@ -48,6 +64,12 @@ user: string, action: MemberAction,
  * With `role`: the role `user` has now.
  */
 role?: Role, };
+
+export type EditEvent = { room: string, seq: number, id: string, author: string, ts: number, target: number, body?: string, };
+
+export type DeleteEvent = { room: string, seq: number, id: string, author: string, ts: number, target: number, };
+
+export type ReactEvent = { room: string, seq: number, id: string, author: string, ts: number, target: number, emoji: string, on: boolean, };
 
 export type MemberInfo = { user: string, role: Role, display_name?: string, };
 
@@ -95,7 +117,7 @@ export type ClientCode = "network" | "not_signed_in" | "auth_failed" | "keyring_
 
 export type Code = ClientCode | ErrorCode;
 
-export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "edit" } & EditEvent | { "type": "delete" } & DeleteEvent | { "type": "react" } & ReactEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
 /**
  * For a dm: everyone in it.
  */

@@ -77,6 +77,20 @@ describe("the model", () => {
     apply(m, { type: "room_removed", room: "ops", by: "bob" }, 0, false);
     expect(m.rooms.has("ops")).toBe(false);
   });
+
+  it("shows an edit's new body and takes a deleted message away, whichever way it comes", () => {
+    const m = newModel();
+    m.user = "alice";
+    const msg = { room: "general", id: "b", author: "bob", ts: 1 };
+    apply(m, { type: "message", ...msg, seq: 1, body: "teh plan" }, 0, false);
+    apply(m, { type: "edit", room: "general", seq: 2, id: "e", author: "bob", ts: 2, target: 1, body: "the plan" }, 0, false);
+    expect(room(m, "general").stored.map((x) => [x.body, x.edited])).toEqual([["the plan", true]]);
+    apply(m, { type: "delete", room: "general", seq: 3, id: "d", author: "bob", ts: 3, target: 1 }, 0, false);
+    expect(room(m, "general").stored).toEqual([]);
+    // A replay or history brings the deleted message back only as a placeholder: not drawn.
+    apply(m, { type: "message", ...msg, seq: 1, body: "", deleted: true }, 0, false);
+    expect(room(m, "general").stored).toEqual([]);
+  });
 });
 
 describe("the window", () => {

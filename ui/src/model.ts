@@ -24,6 +24,8 @@ export interface ChatMessage {
   provisional?: boolean;
   /** Members it mentions, lower case (from the server). */
   mentions?: string[];
+  /** Its body was edited since it was sent. */
+  edited?: boolean;
 }
 
 export interface Room {
@@ -155,6 +157,15 @@ function recount(m: Model, r: Room): void {
   r.mentions = Math.min(r.mentions, after.filter((x) => mentionsMe(m, x)).length);
 }
 
+/** Takes a stored message out of the view (it was deleted); true if it was there. */
+function dropStored(r: Room, seq: number): boolean {
+  const at = r.stored.findIndex((x) => x.seq === seq);
+  if (at < 0) return false;
+  r.stored.splice(at, 1);
+  r.seqs.delete(seq);
+  return true;
+}
+
 function dropPending(r: Room, id: string): ChatMessage | null {
   const at = r.pending.findIndex((x) => x.id === id);
   return at < 0 ? null : r.pending.splice(at, 1)[0];
@@ -187,6 +198,8 @@ function insertStored(r: Room, entry: ChatMessage): boolean {
 export function addStored(m: Model, msgs: MessageData[]): number {
   let added = 0;
   for (const msg of msgs) {
+    // History serves a deleted message as a placeholder without text: nothing to draw.
+    if (msg.deleted) continue;
     const r = room(m, msg.room);
     const own = msg.author === m.user;
     if (own) {
@@ -194,7 +207,12 @@ export function addStored(m: Model, msgs: MessageData[]): number {
       m.outbox.delete(msg.id);
       dropPending(r, msg.id);
     }
-    const entry: ChatMessage = { ...msg, key: rowKey(msg.author, msg.id), status: own ? "sent" : null };
+    const entry: ChatMessage = {
+      ...msg,
+      key: rowKey(msg.author, msg.id),
+      status: own ? "sent" : null,
+      edited: msg.edited_ts !== undefined,
+    };
     const wasThere = r.seqs.has(msg.seq);
     if (!insertStored(r, entry)) continue;
     r.typing.delete(msg.author);
@@ -254,6 +272,11 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
     }
     case "message": {
       const { type: _type, ...msg } = e;
+      // A deleted message keeps its seq but is not drawn.
+      if (msg.deleted) {
+        if (dropStored(room(m, msg.room), msg.seq)) changed.add(msg.room);
+        break;
+      }
       const own = msg.author === m.user;
       const added = addStored(m, [msg]) > 0;
       const r = room(m, msg.room);
@@ -369,6 +392,20 @@ function conversation(m: Model, e: Event, focused: boolean, changed: Set<string>
       room(m, e.room).members = e.members;
       changed.add(e.room);
       break;
+    case "edit": {
+      const r = m.rooms.get(e.room);
+      const at = r ? r.stored.findIndex((x) => x.seq === e.target) : -1;
+      if (r && at >= 0 && e.body !== undefined) {
+        r.stored[at] = { ...r.stored[at], body: e.body, edited: true };
+        changed.add(e.room);
+      }
+      break;
+    }
+    case "delete": {
+      const r = m.rooms.get(e.room);
+      if (r && dropStored(r, e.target)) changed.add(e.room);
+      break;
+    }
     case "member": {
       // Someone came, went or changed role: the member list is read again when shown.
       const r = m.rooms.get(e.room);

@@ -129,6 +129,7 @@ impl Core {
             id: "0".repeat(36),
             room: room.to_string(),
             body: body.as_str().to_owned(),
+            reply_to: None,
         };
         let frame_len = serde_json::to_string(&probe).map_or(usize::MAX, |s| s.len());
         if frame_len > limits::MAX_FRAME_BYTES {
@@ -313,6 +314,16 @@ impl Core {
             .ok()
             .flatten()
             .and_then(|v| Visibility::parse(&v))
+    }
+
+    /// An edit arrived: the cached message shows its new body.
+    pub(crate) fn fold_edit(&mut self, room: &str, target: u64, body: &str) -> Result<()> {
+        self.db.fold_edit(room, target, body)
+    }
+
+    /// A deletion arrived: the cache forgets the message's text.
+    pub(crate) fn fold_delete(&mut self, room: &str, target: u64) -> Result<()> {
+        self.db.fold_delete(room, target)
     }
 
     /// A membership entry of a room's stream arrived: `false` if seen before.

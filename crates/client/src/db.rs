@@ -275,7 +275,10 @@ impl Database {
              ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq",
             params![m.room, m.seq],
         )?;
-        insert_message(&tx, m)?;
+        // A deleted message keeps its place in the stream, and nothing of it on this disk.
+        if !m.deleted {
+            insert_message(&tx, m)?;
+        }
         tx.commit()?;
         Ok(true)
     }
@@ -290,6 +293,22 @@ impl Database {
             params![room, seq],
         )?;
         Ok(moved == 1)
+    }
+
+    /// The cached message `seq` of `room` has a new body.
+    pub(crate) fn fold_edit(&mut self, room: &str, seq: u64, body: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE messages SET body = ?3 WHERE room = ?1 AND seq = ?2")?
+            .execute(params![room, seq, body])?;
+        Ok(())
+    }
+
+    /// The cached message `seq` of `room` was deleted: its text leaves this disk too.
+    pub(crate) fn fold_delete(&mut self, room: &str, seq: u64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq = ?2")?
+            .execute(params![room, seq])?;
+        Ok(())
     }
 
     /// Remembers what kind of room `room` is.
@@ -341,7 +360,7 @@ impl Database {
                 author: r.get(2)?,
                 body: r.get(3)?,
                 ts: r.get(4)?,
-                mentions: Vec::new(),
+                ..MessageData::default()
             })
         })?;
         let mut out: Vec<MessageData> = rows.collect::<Result<_, _>>()?;
@@ -370,7 +389,7 @@ mod tests {
             author: "a".into(),
             body: "b".into(),
             ts: 1,
-            mentions: Vec::new(),
+            ..MessageData::default()
         }
     }
 

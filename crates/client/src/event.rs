@@ -3,7 +3,8 @@
 
 use crate::error::Code;
 use confab_protocol::{
-    ErrorCode, MemberEvent, MemberInfo, MessageData, MessageId, RoomSummary, Visibility,
+    DeleteEvent, EditEvent, ErrorCode, MemberEvent, MemberInfo, MessageData, MessageId, ReactEvent,
+    RoomSummary, Visibility,
 };
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -79,6 +80,12 @@ pub enum Event {
     },
     /// A membership change in a room (in its stream, like a message; never one seen before).
     Member(MemberEvent),
+    /// A message's new body (never one seen before; the cache holds the new body).
+    Edit(EditEvent),
+    /// A message was deleted (the cache no longer holds it).
+    Delete(DeleteEvent),
+    /// A reaction added or taken back.
+    React(ReactEvent),
     /// The user was added to a room (invited; someone opened a dm with them). It is joined.
     RoomAdded {
         room: String,

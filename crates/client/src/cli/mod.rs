@@ -244,8 +244,8 @@ async fn tail(profile: &Profile, room: &str, after: Option<u64>) -> anyhow::Resu
     };
     let room = room.as_str();
     let mut stdout = std::io::stdout().lock();
-    let mut print = |m: confab_protocol::MessageData| {
-        let line = ServerFrame::Message(m).to_json();
+    let mut print = |frame: ServerFrame| {
+        let line = frame.to_json();
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
             .is_ok()
@@ -261,7 +261,7 @@ async fn tail(profile: &Profile, room: &str, after: Option<u64>) -> anyhow::Resu
                 while let Some(ev) = events.recv().await {
                     if let Event::Message(m) = ev
                         && m.room == room
-                        && !print(m)
+                        && !print(ServerFrame::Message(m))
                     {
                         break;
                     }
@@ -272,7 +272,20 @@ async fn tail(profile: &Profile, room: &str, after: Option<u64>) -> anyhow::Resu
         match ev {
             Some(Event::Message(m)) if m.room == room => {
                 // A closed pipe (`confab tail | head`) is a normal way to stop.
-                if !print(m) {
+                if !print(ServerFrame::Message(m)) {
+                    break;
+                }
+            }
+            // Changes to its messages, as the protocol's objects, in the same stream.
+            Some(ev @ (Event::Edit(_) | Event::Delete(_) | Event::React(_) | Event::Member(_))) => {
+                let frame = match ev {
+                    Event::Edit(e) if e.room == room => ServerFrame::Edit(e),
+                    Event::Delete(e) if e.room == room => ServerFrame::Delete(e),
+                    Event::React(e) if e.room == room => ServerFrame::React(e),
+                    Event::Member(e) if e.room == room => ServerFrame::Member(e),
+                    _ => continue,
+                };
+                if !print(frame) {
                     break;
                 }
             }

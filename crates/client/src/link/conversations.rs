@@ -51,6 +51,32 @@ impl Link {
         Ok(())
     }
 
+    /// An edit, deletion or reaction: its seq is recorded (emitted once), and the cache takes
+    /// an edit's body and forgets a deleted message.
+    async fn message_changed(&mut self, core: &mut Core, event: Event) -> Step {
+        let (room, seq) = match &event {
+            Event::Edit(e) => (e.room.clone(), e.seq),
+            Event::Delete(e) => (e.room.clone(), e.seq),
+            Event::React(e) => (e.room.clone(), e.seq),
+            _ => return Ok(()),
+        };
+        if !core.record_entry(&room, seq).map_err(Ended::storage)? {
+            return Ok(());
+        }
+        match &event {
+            Event::Edit(e) => {
+                if let Some(body) = &e.body {
+                    core.fold_edit(&room, e.target, body)
+                        .map_err(Ended::storage)?;
+                }
+            }
+            Event::Delete(e) => core.fold_delete(&room, e.target).map_err(Ended::storage)?,
+            _ => {}
+        }
+        self.events.emit(event).await?;
+        Ok(())
+    }
+
     pub(super) async fn on_conversation(&mut self, core: &mut Core, frame: ServerFrame) -> Step {
         match frame {
             ServerFrame::Member(e) => {
@@ -65,6 +91,10 @@ impl Link {
                 }
             }
             // Also heard as the stream's entry when the room was joined: said once.
+            // Changes to messages: once each, like messages, and folded into the cache.
+            ServerFrame::Edit(e) => return self.message_changed(core, Event::Edit(e)).await,
+            ServerFrame::Delete(e) => return self.message_changed(core, Event::Delete(e)).await,
+            ServerFrame::React(e) => return self.message_changed(core, Event::React(e)).await,
             ServerFrame::RoomRemoved { room, by } if core.is_joined_name(&room) => {
                 self.removed(core, room, Some(by)).await?;
             }

@@ -212,6 +212,7 @@ impl Link {
                 id: q.id.to_string(),
                 room: q.room.clone(),
                 body: q.body.clone(),
+                reply_to: None,
             };
             let sending = q.outgoing(OutgoingStatus::Sending);
             self.in_flight.insert(q.id.clone(), q);

@@ -110,3 +110,51 @@ async fn a_room_the_server_refuses_to_join_is_forgotten_not_retried_forever() {
     let rooms = eve.client.rooms().await.unwrap_or_default();
     assert!(rooms.iter().all(|r| r.name != "ops"), "{rooms:?}");
 }
+
+#[tokio::test]
+async fn edits_and_deletions_reach_the_cache_so_the_offline_view_is_current() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    let first = alice.send_msg("a-1", "general", "teh plan").await;
+    let second = alice.send_msg("a-2", "general", "a secret").await;
+    for frame in [
+        json!({"type": "edit", "id": "e-1", "room": "general", "target": first, "body": "the plan"}),
+        json!({"type": "delete", "id": "d-1", "room": "general", "target": second}),
+    ] {
+        let id = frame["id"].as_str().unwrap_or_default().to_owned();
+        alice.send_json(frame).await;
+        alice
+            .recv_until(|f| matches!(f, ServerFrame::Ack { id: a, .. } if *a == id))
+            .await;
+    }
+    let tokens = Arc::new(MemoryTokens::new(Some(server.user("bob").await)));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut bob = TestClient::start_in(
+        fast_config(&server.http_url(""), dir.path()),
+        Arc::clone(&dir),
+        Arc::clone(&tokens),
+    );
+    bob.join_synced("general").await;
+    assert_eq!(
+        bob.received
+            .iter()
+            .map(|m| (m.seq, m.deleted))
+            .collect::<Vec<_>>(),
+        [(first, false), (second, true)],
+        "the deleted message keeps its place, without its text"
+    );
+    bob.client.shutdown().await.unwrap_or_default();
+    drop(bob);
+    // Offline (nothing listens there): the cache answers, in its current state.
+    let offline = TestClient::start_in(fast_config("http://127.0.0.1:9", dir.path()), dir, tokens);
+    let page = offline
+        .client
+        .history("general", None, 50)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        page.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["the plan"]
+    );
+}
