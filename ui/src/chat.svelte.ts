@@ -116,7 +116,8 @@ export class Chat {
   private notifier: Coalescer;
   private dirty = { rooms: false, current: false, banner: false, errors: false };
   private framePending = false;
-  private unreadShown = -1;
+  /** What the tray was last told: unread, and mentions among them. */
+  private unreadShown = { n: -1, at: -1 };
   private lastTyping = 0;
   private checkedForUpdate = false;
   private updateSeen = false;
@@ -441,9 +442,8 @@ export class Chat {
   private reportUnread(): void {
     const n = unreadTotal(this.model);
     const at = mentionTotal(this.model);
-    const shown = n * 100_000 + at;
-    if (shown !== this.unreadShown) {
-      this.unreadShown = shown;
+    if (n !== this.unreadShown.n || at !== this.unreadShown.at) {
+      this.unreadShown = { n, at };
       void this.p.api.setUnread(n, at).catch(() => {});
     }
     this.tellRead();

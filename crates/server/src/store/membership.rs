@@ -2,7 +2,7 @@
 //! for them, and the rules every backend applies in the same transaction as the change.
 
 use confab_protocol::conversation::DM_PREFIX;
-use confab_protocol::{Event, MemberAction, Role, ServerFrame, Visibility};
+use confab_protocol::{Event, MemberAction, MemberEvent, Role, ServerFrame, Visibility};
 use sha2::{Digest, Sha256};
 
 /// A committed entry of a room's stream on its way to the fan-out, with what one user's
@@ -314,7 +314,7 @@ pub(crate) fn visible_up_to(visibility: Visibility, member: Option<Option<u64>>)
 }
 
 /// The frame the target of a change hears on every connection, if any.
-pub(crate) fn notice_for(
+fn notice_for(
     effect: Effect,
     room: &str,
     visibility: Visibility,
@@ -339,8 +339,64 @@ pub(crate) fn notice_for(
     })
 }
 
+/// A change about to be stored: its stream entry, the entry's stored `data`, and what its
+/// target hears. Both backends store `data` and hand `committed` on after the commit.
+pub(crate) struct Staged {
+    pub entry: MemberEvent,
+    pub data: String,
+    pub committed: Committed,
+}
+
+impl Effect {
+    /// The entry's action and role; `None` when there is nothing to store.
+    pub(crate) fn action(self) -> Option<(MemberAction, Option<Role>)> {
+        match self {
+            Self::Nothing => None,
+            Self::Add => Some((MemberAction::Invited, None)),
+            Self::Remove(action) => Some((action, None)),
+            Self::SetRole(role) => Some((MemberAction::Role, Some(role))),
+        }
+    }
+}
+
+/// The entry a change becomes at `seq`, between the canonical `actor` and `target`.
+pub(crate) fn stage(
+    change: &Change,
+    effect: Effect,
+    visibility: Visibility,
+    seq: u64,
+    (actor, target): (String, String),
+) -> crate::Result<Staged> {
+    let (action, role) = effect.action().unwrap_or((MemberAction::Role, None));
+    let entry = MemberEvent {
+        room: change.room.clone(),
+        seq,
+        id: event_id(),
+        author: actor,
+        ts: super::now_ms(),
+        user: target,
+        action,
+        role,
+    };
+    let data = serde_json::to_string(&EventData {
+        user: entry.user.clone(),
+        action,
+        role,
+    })
+    .map_err(|e| crate::Error::Commit(e.to_string()))?;
+    let committed = Committed {
+        event: Event::Member(entry.clone()),
+        notice: notice_for(effect, &change.room, visibility, change),
+    };
+    Ok(Staged {
+        entry,
+        data,
+        committed,
+    })
+}
+
 /// A new server-side id for a membership event.
-pub(crate) fn event_id() -> String {
+fn event_id() -> String {
     format!("m-{:016x}", rand::random::<u64>())
 }
 

@@ -3,13 +3,10 @@
 
 use crate::Result;
 use crate::store::membership::{
-    Change, Changed, Committed, Created, DmOpened, Effect, Entry, EventData, Refusal, decide,
-    event_id, notice_for, visible_up_to,
+    Change, Changed, Committed, Created, DmOpened, Effect, Entry, Refusal, decide, stage,
+    visible_up_to,
 };
-use crate::store::now_ms;
-use confab_protocol::{
-    Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
-};
+use confab_protocol::{MemberInfo, Role, RoomSummary, Visibility};
 use deadpool_postgres::GenericClient;
 
 struct RoomRow {
@@ -198,12 +195,9 @@ pub(super) async fn change<C: GenericClient>(
         Ok(effect) => effect,
         Err(r) => return refused(r),
     };
-    let (action, role) = match effect {
-        Effect::Nothing => return Ok((Changed::Unchanged, None)),
-        Effect::Add => (MemberAction::Invited, None),
-        Effect::Remove(action) => (action, None),
-        Effect::SetRole(role) => (MemberAction::Role, Some(role)),
-    };
+    if effect.action().is_none() {
+        return Ok((Changed::Unchanged, None));
+    }
     let seq: i64 = c
         .query_one(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
@@ -237,41 +231,22 @@ pub(super) async fn change<C: GenericClient>(
         }
         Effect::Nothing => 0,
     };
-    let event = MemberEvent {
-        room: change.room.clone(),
-        seq: seq as u64,
-        id: event_id(),
-        author: actor,
-        ts: now_ms(),
-        user: target,
-        action,
-        role,
-    };
-    let data = serde_json::to_string(&EventData {
-        user: event.user.clone(),
-        action,
-        role,
-    })
-    .map_err(|e| crate::Error::Commit(e.to_string()))?;
+    let staged = stage(change, effect, room.visibility, seq as u64, (actor, target))?;
+    let e = &staged.entry;
     c.execute(
         "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, kind, data)
          VALUES ($1, $2, $3, $4, '', $5, 'member', $6)",
         &[
             &room.id,
             &seq,
-            &event.id,
-            &event.author,
-            &(event.ts as i64),
-            &data,
+            &e.id,
+            &e.author,
+            &(e.ts as i64),
+            &staged.data,
         ],
     )
     .await?;
-    let notice = notice_for(effect, &change.room, room.visibility, change);
-    let committed = Committed {
-        event: Event::Member(event),
-        notice,
-    };
-    Ok((Changed::Done { seq: seq as u64 }, Some(committed)))
+    Ok((Changed::Done { seq: seq as u64 }, Some(staged.committed)))
 }
 
 pub(super) async fn set_read<C: GenericClient>(

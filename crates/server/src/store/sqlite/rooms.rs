@@ -3,13 +3,10 @@
 
 use crate::Result;
 use crate::store::membership::{
-    Change, Changed, Committed, Created, DmOpened, Effect, Entry, EventData, Refusal, decide,
-    event_id, notice_for, visible_up_to,
+    Change, Changed, Committed, Created, DmOpened, Effect, Entry, Refusal, decide, stage,
+    visible_up_to,
 };
-use crate::store::now_ms;
-use confab_protocol::{
-    Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
-};
+use confab_protocol::{MemberInfo, Role, RoomSummary, Visibility};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A room row.
@@ -183,12 +180,9 @@ pub(super) fn change(c: &Connection, change: &Change) -> Result<(Changed, Option
         Ok(effect) => effect,
         Err(r) => return refused(r),
     };
-    let (action, role) = match effect {
-        Effect::Nothing => return Ok((Changed::Unchanged, None)),
-        Effect::Add => (MemberAction::Invited, None),
-        Effect::Remove(action) => (action, None),
-        Effect::SetRole(role) => (MemberAction::Role, Some(role)),
-    };
+    if effect.action().is_none() {
+        return Ok((Changed::Unchanged, None));
+    }
     let seq: u64 = c
         .prepare_cached(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
@@ -210,40 +204,14 @@ pub(super) fn change(c: &Connection, change: &Change) -> Result<(Changed, Option
             .execute(params![room.id, target_id, role.as_str()])?,
         Effect::Nothing => 0,
     };
-    let event = MemberEvent {
-        room: change.room.clone(),
-        seq,
-        id: event_id(),
-        author: actor,
-        ts: now_ms(),
-        user: target,
-        action,
-        role,
-    };
-    let data = serde_json::to_string(&EventData {
-        user: event.user.clone(),
-        action,
-        role: event.role,
-    })
-    .map_err(|e| crate::Error::Commit(e.to_string()))?;
+    let staged = stage(change, effect, room.visibility, seq, (actor, target))?;
+    let e = &staged.entry;
     c.prepare_cached(
         "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, kind, data)
          VALUES (?1, ?2, ?3, ?4, '', ?5, 'member', ?6)",
     )?
-    .execute(params![
-        room.id,
-        seq,
-        event.id,
-        event.author,
-        event.ts,
-        data
-    ])?;
-    let notice = notice_for(effect, &change.room, room.visibility, change);
-    let committed = Committed {
-        event: Event::Member(event),
-        notice,
-    };
-    Ok((Changed::Done { seq }, Some(committed)))
+    .execute(params![room.id, seq, e.id, e.author, e.ts, staged.data])?;
+    Ok((Changed::Done { seq }, Some(staged.committed)))
 }
 
 /// Moves `user`'s read position in `room` forward to `seq` (at most the room's last seq);
@@ -260,65 +228,41 @@ pub(super) fn set_read(c: &Connection, room: &str, user: &str, seq: u64) -> Resu
     .optional()?)
 }
 
-/// The rooms `user` is a member of, by name, with read state.
+/// The rooms `user` is a member of, by name, with read state: one statement, as on Postgres
+/// (the counts are correlated subqueries over the primary keys), since every connection asks.
 pub(super) fn list(c: &Connection, user: &str) -> Result<Vec<RoomSummary>> {
     let Some((user_id, canonical, _)) = self::user(c, user)? else {
         return Ok(Vec::new());
     };
     let mut stmt = c.prepare_cached(
-        "SELECT r.id, r.name, r.visibility, mb.role, r.last_seq, mb.read_seq FROM members mb
-         JOIN rooms r ON r.id = mb.room_id
+        "SELECT r.name, r.visibility, mb.role, r.last_seq, mb.read_seq,
+            (SELECT count(*) FROM messages m WHERE m.room_id = r.id AND m.seq > mb.read_seq
+               AND m.kind = 'message' AND m.author != ?2),
+            (SELECT count(*) FROM mentions x WHERE x.user_id = ?1 AND x.room_id = r.id
+               AND x.seq > mb.read_seq),
+            CASE WHEN r.visibility = 'dm' THEN (
+                SELECT group_concat(name, char(10)) FROM (
+                    SELECT u.username AS name FROM members o JOIN users u ON u.id = o.user_id
+                    WHERE o.room_id = r.id ORDER BY lower(u.username))) END
+         FROM members mb JOIN rooms r ON r.id = mb.room_id
          WHERE mb.user_id = ?1 AND mb.removed_seq IS NULL ORDER BY r.name",
     )?;
-    let rows = stmt
-        .query_map([user_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, u64>(4)?,
-                r.get::<_, u64>(5)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut rooms = Vec::with_capacity(rows.len());
-    for (id, room, visibility, role, last_seq, read_seq) in rows {
-        let visibility = Visibility::parse(&visibility).unwrap_or(Visibility::Private);
-        let unread: u64 = c
-            .prepare_cached(
-                "SELECT count(*) FROM messages WHERE room_id = ?1 AND seq > ?2
-                 AND kind = 'message' AND author != ?3",
-            )?
-            .query_row(params![id, read_seq, canonical], |r| r.get(0))?;
-        let mentions: u64 = c
-            .prepare_cached(
-                "SELECT count(*) FROM mentions WHERE user_id = ?1 AND room_id = ?2 AND seq > ?3",
-            )?
-            .query_row(params![user_id, id, read_seq], |r| r.get(0))?;
-        let users = match visibility {
-            Visibility::Dm => Some(
-                c.prepare_cached(
-                    "SELECT u.username FROM members mb JOIN users u ON u.id = mb.user_id
-                     WHERE mb.room_id = ?1 ORDER BY lower(u.username)",
-                )?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?,
-            ),
-            _ => None,
-        };
-        rooms.push(RoomSummary {
-            room,
-            visibility,
+    let rows = stmt.query_map(params![user_id, canonical], |r| {
+        let visibility: String = r.get(1)?;
+        let role: String = r.get(2)?;
+        let users: Option<String> = r.get(7)?;
+        Ok(RoomSummary {
+            room: r.get(0)?,
+            visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Private),
             role: Role::parse(&role).unwrap_or(Role::Member),
-            last_seq,
-            read_seq,
-            unread,
-            mentions,
-            users,
-        });
-    }
-    Ok(rooms)
+            last_seq: r.get(3)?,
+            read_seq: r.get(4)?,
+            unread: r.get(5)?,
+            mentions: r.get(6)?,
+            users: users.map(|u| u.split('\n').map(str::to_owned).collect()),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The members of `room`, if `viewer` may see them (a member, or anyone for a public room).
