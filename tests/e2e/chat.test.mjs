@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
 import { cli, seedRoom, startServer } from "./services.mjs";
-import { closeWindow, keyringLocked, lockKeyring, unlockKeyring, windowTitles } from "./desktop.mjs";
+import { closeWindow, endSession, keyringLocked, lockKeyring, unlockKeyring, windowTitles } from "./desktop.mjs";
 
 const app = process.env.CONFAB_APP;
 const artifacts = process.env.CONFAB_ARTIFACTS ?? "artifacts/e2e";
@@ -72,7 +72,7 @@ before(async () => {
 });
 
 after(async () => {
-  await s?.end();
+  await endSession(s, app);
   driver?.kill();
   await server?.stop();
 });

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
 import { cli, signIn, startServer } from "./services.mjs";
-import { appPids } from "./desktop.mjs";
+import { appPids, endSession } from "./desktop.mjs";
 
 const app = process.env.CONFAB_APP;
 // Its own data folder: this app instance starts signed out, whatever other tests left.
@@ -52,7 +52,7 @@ before(async () => {
 after(async () => {
   monitor?.kill();
   daemon?.kill();
-  await s?.end();
+  await endSession(s, app);
   driver?.kill();
   await server?.stop();
 });

@@ -14,6 +14,21 @@ function run(cmd, args) {
   return r.stdout;
 }
 
+/** Ends a WebDriver session and makes sure the app it ran is gone. An app that outlives its
+ * session (seen once in CI) keeps the test runner's output pipe open, and the run never ends. */
+export async function endSession(s, app) {
+  await s?.end();
+  const deadline = Date.now() + 5000;
+  while (appPids(app).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of appPids(app)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
 /** PIDs of the running app binary. */
 export function appPids(app) {
   const r = spawnSync("pgrep", ["-f", `^${app}`], { encoding: "utf8" });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session, startDriver, waitFor } from "./webdriver.mjs";
 import { cli, signIn, startServer } from "./services.mjs";
-import { appPids, closeWindow, moveResize, trayClick, trayIcon, trayLook, trayMenu, windowState } from "./desktop.mjs";
+import { appPids, closeWindow, endSession, moveResize, trayClick, trayIcon, trayLook, trayMenu, windowState } from "./desktop.mjs";
 
 const app = process.env.CONFAB_APP;
 // Its own data folder: this app instance starts signed out, whatever other tests left.
@@ -55,7 +55,7 @@ before(async () => {
 after(async () => {
   monitor?.kill();
   daemon?.kill();
-  await s?.end();
+  await endSession(s, app);
   driver?.kill();
   await server?.stop();
 });
