@@ -25,6 +25,8 @@ fn generate() -> String {
         confab_client::ConnState::decl(&cfg),
         confab_client::Outgoing::decl(&cfg),
         confab_client::OutgoingStatus::decl(&cfg),
+        confab_client::Draft::decl(&cfg),
+        confab_client::Target::decl(&cfg),
         confab_client::ClientCode::decl(&cfg),
         confab_client::Code::decl(&cfg),
         confab_client::Event::decl(&cfg),

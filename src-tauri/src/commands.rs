@@ -6,7 +6,7 @@ use crate::signed_in::{SignedIn, UiChannel};
 use crate::tray::TrayStatus;
 use crate::update::{self, UpdateStatus, Updates};
 use confab_client::{
-    Account, ClientCode, ConnState, Event, Login, Outgoing, Profile, SignIn, server_urls,
+    Account, ClientCode, ConnState, Draft, Event, Login, Outgoing, Profile, SignIn, server_urls,
 };
 use confab_client::{Conversation, PeopleCall};
 use confab_protocol::api::Profile as UserProfile;
@@ -236,14 +236,28 @@ pub async fn sign_out(state: State<'_, DesktopState>) -> Result<(), UiError> {
     Ok(())
 }
 
-/// Queues a message; its progress comes as `outgoing` / `sent` / `send_failed` events.
+/// Queues a message (a reply with `reply_to`); its progress comes as `outgoing` / `sent` /
+/// `send_failed` events.
 #[tauri::command]
 pub async fn send_message(
     state: State<'_, DesktopState>,
     room: String,
     body: String,
+    reply_to: Option<u64>,
 ) -> Result<String, UiError> {
-    Ok(state.client()?.send(&room, &body).await?.id.into())
+    let draft = Draft::Message { body, reply_to };
+    Ok(state.client()?.queue(&room, draft).await?.id.into())
+}
+
+/// Queues an edit, deletion or reaction through the same outbox; answers the outbox entry (for
+/// an edit or deletion of a message still queued, that message: see `Client::queue`).
+#[tauri::command]
+pub async fn change_message(
+    state: State<'_, DesktopState>,
+    room: String,
+    change: Draft,
+) -> Result<Outgoing, UiError> {
+    Ok(state.client()?.queue(&room, change).await?)
 }
 
 /// Joins a room by the name the user typed; answers its name (`#General` is `general`).

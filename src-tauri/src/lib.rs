@@ -40,6 +40,7 @@ pub fn app<R: Runtime>(
             commands::sign_in,
             commands::sign_out,
             commands::send_message,
+            commands::change_message,
             commands::join_room,
             commands::leave_room,
             commands::history,

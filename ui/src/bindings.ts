@@ -103,21 +103,33 @@ export type ConnState = { "state": "connecting", attempt: number, } | { "state":
 
 export type Outgoing = { 
 /**
- * The client-generated id: the message's idempotency key, and `id` of its `sent`.
+ * The client-generated id: the idempotency key, and `id` of its `sent`.
  */
-id: string, room: string, body: string, status: OutgoingStatus, 
+id: string, room: string, status: OutgoingStatus, 
 /**
  * When it was written, Unix milliseconds.
  */
-created_ms: number, };
+created_ms: number, } & ({ "kind": "message", body: string, 
+/**
+ * The seq of the message this one answers, in the same room.
+ */
+reply_to: number | null, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, });
 
 export type OutgoingStatus = "queued" | "sending";
+
+export type Draft = { "kind": "message", body: string, 
+/**
+ * The seq of the message this one answers, in the same room.
+ */
+reply_to: number | null, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, };
+
+export type Target = { "seq": number } | { "queued": string };
 
 export type ClientCode = "network" | "not_signed_in" | "auth_failed" | "keyring_unavailable" | "outbox_full" | "storage" | "bad_server_url" | "bad_certificate" | "room_reset" | "closed" | "internal";
 
 export type Code = ClientCode | ErrorCode;
 
-export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "edit" } & EditEvent | { "type": "delete" } & DeleteEvent | { "type": "react" } & ReactEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "withdrawn", id: string, room: string, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "edit" } & EditEvent | { "type": "delete" } & DeleteEvent | { "type": "react" } & ReactEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
 /**
  * For a dm: everyone in it.
  */

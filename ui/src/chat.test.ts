@@ -37,7 +37,7 @@ describe("the controller", () => {
     await chat.start();
     // The reply and the events travel on different paths: here every event is in first.
     fake.api.send = async (room, body) => {
-      const o = { id: "c1", room, body, status: "queued" as const, created_ms: Date.now() };
+      const o = { id: "c1", room, body, kind: "message" as const, reply_to: null, status: "queued" as const, created_ms: Date.now() };
       fake.emit({ type: "outgoing", ...o });
       fake.emit({ type: "outgoing", ...o, status: "sending" });
       fake.emit({ type: "sent", id: "c1", room, seq: 1 });
@@ -64,8 +64,8 @@ describe("the controller", () => {
     fake.rooms.set("general", []);
     fake.post("general", "bob", "before");
     fake.outbox = [
-      { id: "q1", room: "general", body: "typed while offline", status: "queued", created_ms: Date.now() },
-      { id: "q2", room: "general", body: "and this", status: "queued", created_ms: Date.now() + 1 },
+      { id: "q1", room: "general", body: "typed while offline", kind: "message", reply_to: null, status: "queued", created_ms: Date.now() },
+      { id: "q2", room: "general", body: "and this", kind: "message", reply_to: null, status: "queued", created_ms: Date.now() + 1 },
     ];
     const { chat } = setup(fake);
     await chat.start();

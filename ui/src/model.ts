@@ -225,6 +225,7 @@ export function addStored(m: Model, msgs: MessageData[]): number {
 function outgoing(m: Model, out: Outgoing): boolean {
   if (m.settled.has(out.id)) return false; // sent, stored or failed already: this is old news
   m.outbox.set(out.id, out);
+  if (out.kind !== "message") return false;
   const r = room(m, out.room);
   const at = r.pending.findIndex((x) => x.id === out.id);
   if (at >= 0 && r.pending[at].status === out.status) return false;

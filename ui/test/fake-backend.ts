@@ -86,7 +86,7 @@ export class FakeBackend {
     send: async (room, body) => {
       this.calls.push(`send ${room} ${body}`);
       const id = `c${this.nextId++}`;
-      const o: Outgoing = { id, room, body, status: "queued", created_ms: Date.now() };
+      const o: Outgoing = { id, room, body, kind: "message", reply_to: null, status: "queued", created_ms: Date.now() };
       this.outbox.push(o);
       this.emit({ type: "outgoing", ...o });
       if (!this.offline) this.deliver(o);
@@ -151,6 +151,7 @@ export class FakeBackend {
 
   /** Sending → sent → the stored copy, a step apart, as the core reports them. */
   private deliver(o: Outgoing): void {
+    if (o.kind !== "message") return;
     this.later(() => {
       this.emit({ type: "outgoing", ...o, status: "sending" });
       this.later(() => {

@@ -18,15 +18,15 @@ use crate::api::Api;
 use crate::auth::{Handshake, authenticate};
 use crate::backoff::Backoff;
 use crate::command::Request;
-use crate::core::{self, Core};
-use crate::event::{ConnState, Event, Events, OutgoingStatus};
+use crate::core::{self, Core, Queuing};
+use crate::event::{ConnState, Event, Events, Outgoing, OutgoingStatus};
 use crate::link::{Ended, Link};
 use crate::refresh::Refresher;
 use crate::transport::{Dial, Ws};
 use crate::wake::{ClockWatch, network_fingerprint};
 use crate::{ClientConfig, Error, TokenStore};
 use confab_protocol::api::TokenPair;
-use confab_protocol::{ClientFrame, close};
+use confab_protocol::{ClientFrame, MessageId, close};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use rand::SeedableRng;
@@ -198,19 +198,16 @@ impl Actor {
     /// server. `Err` ends the phase.
     async fn dispatch(&mut self, request: Request, phase: Phase<'_>) -> Result<(), Ended> {
         match request {
-            Request::Send { room, body, reply } => match self.core.queue(&room, &body) {
-                Ok((queued, joined_now)) => {
-                    let outgoing = queued.outgoing(OutgoingStatus::Queued);
-                    let _ = reply.send(Ok(outgoing.clone()));
-                    self.emit(Event::Outgoing(outgoing)).await?;
-                    if let Phase::Open(link) = phase {
-                        link.push(&mut self.core, queued, joined_now).await?;
+            Request::Queue { room, draft, reply } => {
+                let taken =
+                    |id: &MessageId| matches!(&phase, Phase::Open(l) if l.is_sending(id.as_str()));
+                match self.core.queue(&room, draft, taken) {
+                    Ok(done) => return self.queued(done, phase, reply).await,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
                     }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
+            }
             Request::Join { room, after, reply } => match self.core.join(&room, after) {
                 Ok(room) => {
                     let _ = reply.send(Ok(room.clone()));
@@ -304,6 +301,53 @@ impl Actor {
                     Phase::Open(link) => link.close(Some(reply)).await,
                     _ => Err(Ended::Shutdown(Some(reply))),
                 };
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a request to queue work with what the core did, and tells the owner and the
+    /// open link (if any).
+    async fn queued(
+        &mut self,
+        done: Queuing,
+        phase: Phase<'_>,
+        reply: crate::command::Reply<Outgoing>,
+    ) -> Result<(), Ended> {
+        let link = match phase {
+            Phase::Open(link) => Some(link),
+            _ => None,
+        };
+        match done {
+            Queuing::Added { queued, joined_now } => {
+                let outgoing = queued.outgoing(OutgoingStatus::Queued);
+                let _ = reply.send(Ok(outgoing.clone()));
+                self.emit(Event::Outgoing(outgoing)).await?;
+                if let Some(link) = link {
+                    link.push(&mut self.core, queued, joined_now).await?;
+                }
+            }
+            Queuing::Rewritten(message) => {
+                let outgoing = message.outgoing(OutgoingStatus::Queued);
+                let _ = reply.send(Ok(outgoing.clone()));
+                self.emit(Event::Outgoing(outgoing)).await?;
+                if let Some(link) = link {
+                    link.rewrite(&message);
+                }
+            }
+            Queuing::Withdrawn { message, orphans } => {
+                let _ = reply.send(Ok(message.outgoing(OutgoingStatus::Queued)));
+                if let Some(link) = link {
+                    link.withdraw(
+                        &std::iter::once(&message)
+                            .chain(&orphans)
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                for q in std::iter::once(message).chain(orphans) {
+                    let (id, room) = (q.id, q.room);
+                    self.emit(Event::Withdrawn { id, room }).await?;
+                }
             }
         }
         Ok(())

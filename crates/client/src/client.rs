@@ -5,6 +5,9 @@ use crate::command::{Reply, Request};
 use crate::core::{Conversation, Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
+use crate::outbox::Draft;
+#[cfg(doc)]
+use crate::outbox::Target;
 use crate::people::PeopleCall;
 use crate::servers::Servers;
 use crate::transport::{Dial, Dialer};
@@ -158,8 +161,28 @@ impl Client {
     /// `Event::Sent` or `Event::SendFailed`). Joins the room if needed. Refuses, queuing nothing,
     /// what the server would refuse for good (a bad room name, an empty or too long body).
     pub async fn send(&self, room: &str, body: &str) -> Result<Outgoing> {
-        let (room, body) = (room.to_owned(), body.to_owned());
-        self.ask(|reply| Request::Send { room, body, reply }).await
+        self.queue(
+            room,
+            Draft::Message {
+                body: body.to_owned(),
+                reply_to: None,
+            },
+        )
+        .await
+    }
+
+    /// Queues work for `room` — a message (optionally a reply), an edit, a deletion or a
+    /// reaction — with the same guarantee as [`Client::send`]: on disk when this returns,
+    /// delivered once, in order with everything queued before it. A change may aim at one of
+    /// our messages still queued ([`Target::Queued`]): it goes out after that message is
+    /// stored; an edit or deletion of one no connection has taken yet rewrites the outbox
+    /// instead (the reply is then that message, and a deletion is reported as
+    /// [`Event::Withdrawn`]). Refused at once: a bad room, body or emoji, a target that is
+    /// neither queued nor cached (`bad_target`).
+    pub async fn queue(&self, room: &str, draft: Draft) -> Result<Outgoing> {
+        let room = room.to_owned();
+        self.ask(|reply| Request::Queue { room, draft, reply })
+            .await
     }
 
     /// Joins a room (kept across restarts) and resumes it from the last message received.

@@ -3,6 +3,7 @@
 use crate::Result;
 use crate::core::{Conversation, JoinedRoom};
 use crate::event::Outgoing;
+use crate::outbox::Draft;
 use confab_protocol::{MessageData, RoomName};
 use tokio::sync::oneshot;
 
@@ -10,9 +11,10 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
 #[derive(Debug)]
 pub(crate) enum Request {
-    Send {
+    /// A message or a change to one, for the outbox.
+    Queue {
         room: String,
-        body: String,
+        draft: Draft,
         reply: Reply<Outgoing>,
     },
     Join {

@@ -3,13 +3,42 @@
 //! connection actor ([`crate::actor`]) calls it the same way whether a connection is open or
 //! not, and the open connection ([`crate::link`]) asks it what to send and tells it what came.
 
-use crate::db::{Database, Queued};
+use crate::db::Database;
 use crate::event::{Outgoing, OutgoingStatus};
+use crate::outbox::{Draft, Queued, Target};
 use crate::{Error, Result};
+use confab_protocol::changes::valid_emoji;
 use confab_protocol::{
     Body, ClientFrame, ErrorCode, MessageData, MessageId, Role, RoomName, Visibility, limits,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// What queuing new work did.
+#[derive(Debug)]
+pub(crate) enum Queuing {
+    /// It waits in the outbox; its room was joined just now when `joined_now` (the `join` is
+    /// then still to be sent).
+    Added { queued: Queued, joined_now: bool },
+    /// It was an edit of a queued message no connection had taken: that message has the new
+    /// body, and nothing else was queued.
+    Rewritten(Queued),
+    /// It was the deletion of such a message: the message left the outbox unsent, and with it
+    /// the changes aimed at it (`orphans`).
+    Withdrawn {
+        message: Queued,
+        orphans: Vec<Queued>,
+    },
+}
+
+/// A queued message a change is aimed at.
+enum QueuedTarget {
+    Waiting(Queued),
+    Stored(u64),
+}
+
+/// How many of our recently stored messages are remembered by id (a change may name one by id
+/// just after its ack, before the owner heard of the seq).
+const STORED_REMEMBERED: usize = 4096;
 
 /// A joined room, as the owner lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +61,8 @@ pub(crate) struct Core {
     unsent_reads: BTreeMap<String, u64>,
     /// See `ClientConfig::follow_rooms`.
     follow_rooms: bool,
+    /// Our messages acknowledged in this run: id → (room, seq).
+    stored: HashMap<MessageId, (String, u64)>,
 }
 
 /// A request about conversations, as the owner gives it (names as typed).
@@ -109,6 +140,7 @@ impl Core {
             first_join_latest,
             unsent_reads: BTreeMap::new(),
             follow_rooms,
+            stored: HashMap::new(),
         }
     }
 
@@ -117,21 +149,55 @@ impl Core {
         self.max_body = max;
     }
 
-    /// Checks a new message and writes it to the outbox, joining its room for good. Anything
-    /// the server would refuse for good is refused here, before it is queued: a queued message
-    /// that can never be delivered would hold up every message behind it.
-    /// Also says whether the room was joined just now (its `join` is then still to be sent).
-    pub(crate) fn queue(&mut self, room_input: &str, text: &str) -> Result<(Queued, bool)> {
+    /// Checks new work (a message, or a change to one) and writes it to the outbox, joining its
+    /// room for good. Anything the server would refuse for good is refused here, before it is
+    /// queued: queued work that can never be delivered would hold up everything behind it.
+    /// An edit or deletion of a queued message that no connection has taken yet (`taken` says
+    /// which are written) rewrites the outbox instead of queuing anything.
+    pub(crate) fn queue(
+        &mut self,
+        room_input: &str,
+        mut draft: Draft,
+        taken: impl Fn(&MessageId) -> bool,
+    ) -> Result<Queuing> {
         let room = room(room_input)?;
-        let body = Body::within(text, self.max_body).map_err(|code| Error::rejected(code, text))?;
+        match &mut draft {
+            Draft::Message { body, .. } | Draft::Edit { body, .. } => {
+                *body = Body::within(body, self.max_body)
+                    .map_err(|code| Error::rejected(code, body))?
+                    .as_str()
+                    .to_owned();
+            }
+            Draft::React { emoji, .. } if !valid_emoji(emoji) => {
+                return Err(Error::Rejected {
+                    code: ErrorCode::BadEmoji,
+                    message: format!("\"{emoji}\" is not one emoji"),
+                });
+            }
+            Draft::React { .. } | Draft::Delete { .. } => {}
+        }
+        if let Some(Target::Queued(id)) = draft.target().cloned() {
+            match self.queued_target(&room, &id)? {
+                QueuedTarget::Stored(seq) => draft.retarget(Target::Seq(seq)),
+                QueuedTarget::Waiting(message) if !taken(&id) => {
+                    if let Some(done) = self.revise(message, &draft)? {
+                        return Ok(done);
+                    }
+                }
+                QueuedTarget::Waiting(_) => {}
+            }
+        }
         // JSON escaping can grow a body up to six times; the frame must fit the server's limit.
-        let probe = ClientFrame::Send {
-            id: "0".repeat(36),
+        let probe = Queued {
+            id: MessageId::random(),
             room: room.to_string(),
-            body: body.as_str().to_owned(),
-            reply_to: None,
+            draft: draft.clone(),
+            created_ms: 0,
         };
-        let frame_len = serde_json::to_string(&probe).map_or(usize::MAX, |s| s.len());
+        let frame_len = probe
+            .frame_for_size()
+            .and_then(|f| serde_json::to_string(&f).ok())
+            .map_or(usize::MAX, |s| s.len());
         if frame_len > limits::MAX_FRAME_BYTES {
             return Err(Error::Rejected {
                 code: ErrorCode::BodyTooLong,
@@ -140,7 +206,46 @@ impl Core {
         }
         let joined_now = !self.is_joined(&room);
         self.db.set_joined(room.as_str(), true)?;
-        Ok((self.db.enqueue(room.as_str(), body.as_str())?, joined_now))
+        let queued = self.db.enqueue(room.as_str(), draft)?;
+        Ok(Queuing::Added { queued, joined_now })
+    }
+
+    /// Where a change aimed at our message `id` must wait, or the seq it already has.
+    fn queued_target(&self, room: &RoomName, id: &MessageId) -> Result<QueuedTarget> {
+        let bad = || Error::Rejected {
+            code: ErrorCode::BadTarget,
+            message: "that message is neither queued nor stored".into(),
+        };
+        if let Some(q) = self.db.queued(id)? {
+            return match q.draft {
+                Draft::Message { .. } if q.room == room.as_str() => Ok(QueuedTarget::Waiting(q)),
+                _ => Err(bad()),
+            };
+        }
+        let seq = match self.stored.get(id) {
+            Some((r, seq)) if r == room.as_str() => Some(*seq),
+            _ => self.db.seq_of(room.as_str(), id.as_str())?,
+        };
+        seq.map(QueuedTarget::Stored).ok_or_else(bad)
+    }
+
+    /// An edit or deletion of `message`, which no connection has taken: applied to the outbox.
+    /// `None` for a change that must be queued (a reaction waits for the message's seq).
+    fn revise(&mut self, mut message: Queued, draft: &Draft) -> Result<Option<Queuing>> {
+        Ok(match draft {
+            Draft::Edit { body, .. } => {
+                self.db.rewrite(&message.id, body)?;
+                if let Draft::Message { body: old, .. } = &mut message.draft {
+                    old.clone_from(body);
+                }
+                Some(Queuing::Rewritten(message))
+            }
+            Draft::Delete { .. } => {
+                let orphans = self.db.withdraw(&message.id)?;
+                Some(Queuing::Withdrawn { message, orphans })
+            }
+            _ => None,
+        })
     }
 
     /// Remembers a join (kept across restarts) and, with `after`, where to resume the room from.
@@ -317,8 +422,17 @@ impl Core {
     }
 
     /// An edit arrived: the cached message shows its new body.
-    pub(crate) fn fold_edit(&mut self, room: &str, target: u64, body: &str) -> Result<()> {
-        self.db.fold_edit(room, target, body)
+    pub(crate) fn fold_edit(&mut self, e: &confab_protocol::EditEvent) -> Result<()> {
+        match &e.body {
+            Some(body) => self.db.fold_edit(&e.room, e.target, body, e.ts),
+            None => Ok(()),
+        }
+    }
+
+    /// A reaction arrived: the cached message shows it.
+    pub(crate) fn fold_react(&mut self, e: &confab_protocol::ReactEvent) -> Result<()> {
+        self.db
+            .fold_react(&e.room, e.target, &e.author, &e.emoji, e.on)
     }
 
     /// A deletion arrived: the cache forgets the message's text.
@@ -396,9 +510,20 @@ impl Core {
         self.db.record(m)
     }
 
-    /// The server stored (or refused for good) message `id`: it leaves the outbox.
-    pub(crate) fn settle(&mut self, id: &MessageId) -> Result<()> {
-        self.db.remove(id).map(drop)
+    /// The server stored `id` as `seq` in `room`: it leaves the outbox, and changes aimed at it
+    /// aim at `seq` now.
+    pub(crate) fn settle(&mut self, id: &MessageId, room: &str, seq: u64) -> Result<()> {
+        if self.stored.len() >= STORED_REMEMBERED {
+            self.stored.clear();
+        }
+        self.stored.insert(id.clone(), (room.to_owned(), seq));
+        self.db.settle(id, seq)
+    }
+
+    /// The server refused `id` for good: it leaves the outbox, with the changes aimed at it,
+    /// which are returned.
+    pub(crate) fn refused(&mut self, id: &MessageId) -> Result<Vec<Queued>> {
+        self.db.withdraw(id)
     }
 
     /// A room's replay is complete: from now on it resumes after what it holds, even if that

@@ -2,6 +2,7 @@
 //! sending end the core and the connection share.
 
 use crate::error::Code;
+pub use crate::outbox::{Outgoing, OutgoingStatus};
 use confab_protocol::{
     DeleteEvent, EditEvent, ErrorCode, MemberEvent, MemberInfo, MessageData, MessageId, ReactEvent,
     RoomSummary, Visibility,
@@ -62,7 +63,15 @@ pub enum Event {
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
-    /// A queued message was refused for good (e.g. too long) and has left the outbox.
+    /// Queued work left the outbox unsent because the user took it back (deleted a message
+    /// that was still queued, and with it the changes aimed at it).
+    Withdrawn {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        id: MessageId,
+        room: String,
+    },
+    /// Queued work was refused for good (e.g. too long, or its target is gone) and has left
+    /// the outbox.
     SendFailed {
         #[cfg_attr(feature = "ts", ts(type = "string"))]
         id: MessageId,
@@ -135,32 +144,6 @@ pub enum Event {
         code: Code,
         message: String,
     },
-}
-
-/// One of our messages in the outbox, as the user should see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Outgoing {
-    /// The client-generated id: the message's idempotency key, and `id` of its `sent`.
-    #[cfg_attr(feature = "ts", ts(type = "string"))]
-    pub id: MessageId,
-    pub room: String,
-    pub body: String,
-    pub status: OutgoingStatus,
-    /// When it was written, Unix milliseconds.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub created_ms: u64,
-}
-
-/// Where a message of the outbox is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum OutgoingStatus {
-    /// On disk, waiting for a connection.
-    Queued,
-    /// Written to the open connection, waiting for the server's ack.
-    Sending,
 }
 
 /// The sending end of the event stream. Waits while the owner's queue is full — a slow UI

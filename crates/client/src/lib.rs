@@ -8,7 +8,8 @@
 //!   [`Event`]s ([`event`]) on one ordered stream.
 //! - `core`: the owner of the local database (`db`), of validation (names and bodies, the
 //!   protocol's [`RoomName`](confab_protocol::RoomName) and [`Body`](confab_protocol::Body)),
-//!   of joined rooms and resume points, and of the outbox. No socket.
+//!   of joined rooms and resume points, and of the outbox (`outbox`: messages and changes to
+//!   them — edits, deletions, reactions — in one ordered queue). No socket.
 //! - `actor`: the connection's state machine — connect, authenticate (`auth`; refreshing once
 //!   on 4001, `refresh`), back off ([`backoff`]), notice sleep and network changes ([`wake`])
 //!   — with one dispatch of every request to the core, whatever the phase.
@@ -38,6 +39,7 @@ pub mod db;
 pub mod error;
 pub mod event;
 mod link;
+mod outbox;
 mod pacer;
 pub mod people;
 mod refresh;
@@ -53,6 +55,7 @@ pub use core::{Conversation, JoinedRoom};
 pub use db::{Database, OutboxLimits};
 pub use error::{ClientCode, Code, Error, Result};
 pub use event::{ConnState, Event, Outgoing, OutgoingStatus};
+pub use outbox::{Draft, Target};
 pub use people::PeopleCall;
 pub use servers::Servers;
 pub use tokens::{KeyringTokens, MemoryTokens, TokenStore};

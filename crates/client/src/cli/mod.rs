@@ -3,6 +3,7 @@
 // Standard output is this program's product (results and JSON lines for scripts).
 #![allow(clippy::print_stdout)]
 
+mod changes;
 mod conversations;
 
 use anyhow::{Context as _, anyhow};
@@ -18,10 +19,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const EXIT_CODES: &str = "Exit codes:
-  0  done (for send: the server stored the message)
+  0  done (for send, edit, delete, react: the server stored it)
   1  error (network, server, local storage)
   2  usage error
-  3  send: queued but not yet delivered (it goes out on the next run of confab)
+  3  send, edit, delete, react: queued but not yet delivered (it goes out on the next run)
   4  not signed in, or the server refused the sign-in (run confab login)
   5  the system keyring is unavailable (tokens are only ever kept there)";
 
@@ -48,14 +49,8 @@ enum Action {
     Register(SignInArgs),
     /// Sign in; the tokens go to the system keyring.
     Login(SignInArgs),
-    /// Send a message. Waits until the server has stored it, or reports it queued.
-    Send {
-        room: String,
-        text: String,
-        /// Seconds to wait for delivery before leaving the message queued.
-        #[arg(long, default_value_t = 10)]
-        wait: u64,
-    },
+    #[command(flatten)]
+    Changes(changes::ChangeAction),
     /// Print messages of a room as JSON lines (the protocol's `message` objects), live, until
     /// interrupted. Without --after it continues after the last message this data dir received
     /// (by `tail` or `send`): give a bot's `tail` a data dir of its own to see every message once.
@@ -129,9 +124,7 @@ async fn run(action: Action, profile: &Profile) -> anyhow::Result<ExitCode> {
     match action {
         Action::Register(s) => sign_in(s, profile, true).await,
         Action::Login(s) => sign_in(s, profile, false).await,
-        Action::Send { room, text, wait } => {
-            send(profile, &room, &text, Duration::from_secs(wait)).await
-        }
+        Action::Changes(action) => changes::run(profile, action).await,
         Action::Tail { room, after } => tail(profile, &room, after).await,
         Action::Logout => logout(profile).await,
         Action::Rooms(action) => conversations::run(profile, action).await,
@@ -185,56 +178,6 @@ pub(super) fn login(profile: &Profile) -> anyhow::Result<Login> {
 
 /// How long a finished command waits for the connection to close cleanly.
 pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-async fn send(
-    profile: &Profile,
-    room: &str,
-    text: &str,
-    wait: Duration,
-) -> anyhow::Result<ExitCode> {
-    let (client, mut events) = profile.start(&login(profile)?, |_| {})?;
-    let id = client.send(room, text).await?.id;
-    let outcome = tokio::time::timeout(wait, async {
-        while let Some(ev) = events.recv().await {
-            match ev {
-                Event::Sent {
-                    id: ref sent, seq, ..
-                } if *sent == id => return Ok(seq),
-                Event::SendFailed {
-                    id: ref failed,
-                    message,
-                    ..
-                } if *failed == id => return Err(anyhow!(message)),
-                Event::State(ConnState::AuthFailed { reason }) => {
-                    return Err(anyhow!(Error::AuthFailed(reason)));
-                }
-                Event::Error {
-                    code: Code::Client(ClientCode::KeyringUnavailable),
-                    message,
-                } => return Err(anyhow!(Error::Keyring(message))),
-                _ => {}
-            }
-        }
-        Err(anyhow!("the client stopped"))
-    })
-    .await;
-    // Nothing more is read: let the core know (a long replay must not wait for us), then close.
-    drop(events);
-    let _ = tokio::time::timeout(CLOSE_WAIT, client.shutdown()).await;
-    match outcome {
-        Ok(Ok(seq)) => {
-            println!("sent {id} as #{seq}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => {
-            eprintln!(
-                "queued {id}: the server is unreachable; it will be sent the next time confab runs"
-            );
-            Ok(ExitCode::from(3))
-        }
-    }
-}
 
 async fn tail(profile: &Profile, room: &str, after: Option<u64>) -> anyhow::Result<ExitCode> {
     let (client, mut events) = profile.start(&login(profile)?, |_| {})?;

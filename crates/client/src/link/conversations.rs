@@ -52,7 +52,7 @@ impl Link {
     }
 
     /// An edit, deletion or reaction: its seq is recorded (emitted once), and the cache takes
-    /// an edit's body and forgets a deleted message.
+    /// an edit's body and a reaction, and forgets a deleted message.
     async fn message_changed(&mut self, core: &mut Core, event: Event) -> Step {
         let (room, seq) = match &event {
             Event::Edit(e) => (e.room.clone(), e.seq),
@@ -64,15 +64,12 @@ impl Link {
             return Ok(());
         }
         match &event {
-            Event::Edit(e) => {
-                if let Some(body) = &e.body {
-                    core.fold_edit(&room, e.target, body)
-                        .map_err(Ended::storage)?;
-                }
-            }
-            Event::Delete(e) => core.fold_delete(&room, e.target).map_err(Ended::storage)?,
-            _ => {}
+            Event::Edit(e) => core.fold_edit(e),
+            Event::Delete(e) => core.fold_delete(&room, e.target),
+            Event::React(e) => core.fold_react(e),
+            _ => Ok(()),
         }
+        .map_err(Ended::storage)?;
         self.events.emit(event).await?;
         Ok(())
     }

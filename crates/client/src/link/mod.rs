@@ -9,9 +9,9 @@ mod conversations;
 use crate::auth::Ready;
 use crate::command::Reply;
 use crate::core::{self, Core};
-use crate::db::Queued;
 use crate::error::{ClientCode, Code};
 use crate::event::{Event, Events, OutgoingStatus, Stopping};
+use crate::outbox::Queued;
 use crate::pacer::Pacer;
 use crate::transport::Ws;
 use confab_protocol::{
@@ -93,6 +93,9 @@ fn permanent(code: ErrorCode) -> bool {
             | ErrorCode::BadId
             | ErrorCode::BadRoom
             | ErrorCode::BadFrame
+            // A change aimed at a message that is gone, or a reaction that is no emoji.
+            | ErrorCode::BadTarget
+            | ErrorCode::BadEmoji
             // Not (or no longer) a member of the room: that will not change by resending.
             | ErrorCode::Forbidden
     )
@@ -193,9 +196,12 @@ impl Link {
         self.pump().await
     }
 
-    /// Whether the outbox has something the in-flight window would take now.
+    /// Whether the outbox has something the in-flight window would take now. A change aimed
+    /// at a message still waiting for its ack waits too (and everything after it, in order).
     pub(crate) fn can_pump(&self) -> bool {
-        self.held.is_none() && !self.unsent.is_empty() && self.in_flight.len() < self.max_in_flight
+        self.held.is_none()
+            && self.unsent.front().is_some_and(|q| !q.waits_for_target())
+            && self.in_flight.len() < self.max_in_flight
     }
 
     pub(crate) fn pace_at(&mut self) -> Instant {
@@ -205,14 +211,11 @@ impl Link {
     /// Writes queued messages while the in-flight window and the pacer allow.
     pub(crate) async fn pump(&mut self) -> Step {
         while self.can_pump() && self.pacer.try_take() {
-            let Some(q) = self.unsent.pop_front() else {
+            let Some(frame) = self.unsent.front().and_then(Queued::frame) else {
                 break;
             };
-            let frame = ClientFrame::Send {
-                id: q.id.to_string(),
-                room: q.room.clone(),
-                body: q.body.clone(),
-                reply_to: None,
+            let Some(q) = self.unsent.pop_front() else {
+                break;
             };
             let sending = q.outgoing(OutgoingStatus::Sending);
             self.in_flight.insert(q.id.clone(), q);
@@ -231,6 +234,18 @@ impl Link {
         }
         self.unsent.push_back(q);
         self.pump().await
+    }
+
+    /// A queued message no connection took got a new body: it goes out with that one.
+    pub(crate) fn rewrite(&mut self, message: &Queued) {
+        if let Some(q) = self.unsent.iter_mut().find(|q| q.id == message.id) {
+            q.draft.clone_from(&message.draft);
+        }
+    }
+
+    /// Queued work left the outbox unsent.
+    pub(crate) fn withdraw(&mut self, gone: &[&Queued]) {
+        self.unsent.retain(|q| !gone.iter().any(|g| g.id == q.id));
     }
 
     pub(crate) async fn join(&mut self, core: &mut Core, room: &RoomName) -> Step {
@@ -387,7 +402,10 @@ impl Link {
                         Err(_) => return Ok(()), // never one of ours
                     },
                 };
-                core.settle(&id).map_err(Ended::storage)?;
+                core.settle(&id, &room, seq).map_err(Ended::storage)?;
+                for q in &mut self.unsent {
+                    q.resolve(&id, seq);
+                }
                 self.events.emit(Event::Sent { id, room, seq }).await?;
                 self.pump().await?;
             }
@@ -479,7 +497,8 @@ impl Link {
                 .remove(&id)
                 .map(|q| q.room)
                 .unwrap_or_default();
-            core.settle(&id).map_err(Ended::storage)?;
+            let orphans = core.refused(&id).map_err(Ended::storage)?;
+            self.withdraw(&orphans.iter().collect::<Vec<_>>());
             let failed = Event::SendFailed {
                 id,
                 room,
@@ -487,6 +506,15 @@ impl Link {
                 message,
             };
             self.events.emit(failed).await?;
+            for q in orphans {
+                let failed = Event::SendFailed {
+                    id: q.id,
+                    room: q.room,
+                    code: ErrorCode::BadTarget,
+                    message: "the message it was aimed at was refused".into(),
+                };
+                self.events.emit(failed).await?;
+            }
             return self.pump().await;
         }
         // Refused for now (rate, storage): later messages may already be in flight, so the only

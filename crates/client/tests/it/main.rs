@@ -2,6 +2,7 @@
 //! fault-injecting proxy where the network has to misbehave), plus reconnect-logic tests on
 //! tokio's paused clock with an in-memory WebSocket.
 
+mod changes;
 mod chaos;
 mod cli;
 mod cli_rooms;

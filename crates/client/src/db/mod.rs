@@ -5,12 +5,12 @@
 //! (the data is in the OS before `commit` returns); only a power cut may lose the last moments,
 //! and then the message was never acknowledged either, so nothing is silently lost.
 
-use crate::event::{Outgoing, OutgoingStatus};
-use crate::{Error, Result};
-use confab_protocol::{MessageData, MessageId};
+use crate::Result;
+use confab_protocol::MessageData;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+mod outbox;
 
 /// Bounds on what may wait in the outbox.
 #[derive(Debug, Clone)]
@@ -28,28 +28,6 @@ impl Default for OutboxLimits {
     }
 }
 
-/// A message waiting to be acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Queued {
-    pub(crate) id: MessageId,
-    pub(crate) room: String,
-    pub(crate) body: String,
-    pub(crate) created_ms: u64,
-}
-
-impl Queued {
-    /// How the owner sees it.
-    pub(crate) fn outgoing(&self, status: OutgoingStatus) -> Outgoing {
-        Outgoing {
-            id: self.id.clone(),
-            room: self.room.clone(),
-            body: self.body.clone(),
-            status,
-            created_ms: self.created_ms,
-        }
-    }
-}
-
 /// The local database.
 #[derive(Debug)]
 pub struct Database {
@@ -58,6 +36,7 @@ pub struct Database {
 }
 
 const SCHEMA: &str = r#"
+    -- What waits to be sent, in order (see outbox.rs for the columns of changes).
     CREATE TABLE IF NOT EXISTS outbox (
         ord        INTEGER PRIMARY KEY AUTOINCREMENT,
         id         TEXT NOT NULL UNIQUE,
@@ -91,11 +70,30 @@ const SCHEMA: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// Version 1: the outbox holds changes as well as messages (see `outbox`), and cached messages
+/// keep what changed about them.
+const TO_V1: &str = "
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+    ALTER TABLE outbox ADD COLUMN target_seq INTEGER;
+    ALTER TABLE outbox ADD COLUMN target_id TEXT;
+    ALTER TABLE outbox ADD COLUMN reply_to INTEGER;
+    ALTER TABLE outbox ADD COLUMN emoji TEXT;
+    ALTER TABLE outbox ADD COLUMN reaction_on INTEGER;
+    CREATE INDEX outbox_target ON outbox (target_id) WHERE target_id IS NOT NULL;
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN edited_ts INTEGER;
+    -- Who reacted with what: a JSON object of emoji to sorted user names.
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+    PRAGMA user_version = 1;
+";
+
+/// Brings an older file up to date; what waits in its outbox stays.
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        conn.execute_batch(&format!("BEGIN; {TO_V1} COMMIT;"))?;
+    }
+    Ok(())
 }
 
 impl Database {
@@ -107,73 +105,8 @@ impl Database {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self { conn, limits })
-    }
-
-    /// Writes a new message to the outbox and returns it with its fresh id. Refuses, without
-    /// writing, when the outbox is at its limits.
-    pub(crate) fn enqueue(&mut self, room: &str, body: &str) -> Result<Queued> {
-        let (count, bytes): (usize, usize) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB))), 0) FROM outbox",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if count >= self.limits.max_messages {
-            return Err(Error::OutboxFull(format!("{count} messages waiting")));
-        }
-        if bytes + body.len() > self.limits.max_bytes {
-            return Err(Error::OutboxFull(format!("{bytes} bytes waiting")));
-        }
-        let item = Queued {
-            id: MessageId::random(),
-            room: room.to_owned(),
-            body: body.to_owned(),
-            created_ms: now_ms(),
-        };
-        self.conn.execute(
-            "INSERT INTO outbox (id, room, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![item.id.as_str(), item.room, item.body, item.created_ms],
-        )?;
-        Ok(item)
-    }
-
-    /// Everything waiting, oldest first.
-    pub(crate) fn pending(&self) -> Result<Vec<Queued>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, room, body, created_ms FROM outbox ORDER BY ord")?;
-        let rows = stmt.query_map([], |r| {
-            let id: String = r.get(0)?;
-            Ok(Queued {
-                // Only ever written from a MessageId; anything else is a damaged file.
-                id: MessageId::try_from(id).map_err(|code| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Text,
-                        code.to_string().into(),
-                    )
-                })?,
-                room: r.get(1)?,
-                body: r.get(2)?,
-                created_ms: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn pending_count(&self) -> Result<usize> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?)
-    }
-
-    /// Removes a message from the outbox (acknowledged, or refused for good).
-    pub(crate) fn remove(&mut self, id: &MessageId) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM outbox WHERE id = ?1", [id.as_str()])?
-            == 1)
     }
 
     /// Remembers whether the user is in `room`, so reconnects re-join it.
@@ -295,12 +228,54 @@ impl Database {
         Ok(moved == 1)
     }
 
-    /// The cached message `seq` of `room` has a new body.
-    pub(crate) fn fold_edit(&mut self, room: &str, seq: u64, body: &str) -> Result<()> {
+    /// The cached message `seq` of `room` has a new body, edited at `ts`.
+    pub(crate) fn fold_edit(&mut self, room: &str, seq: u64, body: &str, ts: u64) -> Result<()> {
         self.conn
-            .prepare_cached("UPDATE messages SET body = ?3 WHERE room = ?1 AND seq = ?2")?
-            .execute(params![room, seq, body])?;
+            .prepare_cached(
+                "UPDATE messages SET body = ?3, edited_ts = ?4 WHERE room = ?1 AND seq = ?2",
+            )?
+            .execute(params![room, seq, body, ts])?;
         Ok(())
+    }
+
+    /// `user` added (`on`) or took back `emoji` on the cached message `seq` of `room`.
+    pub(crate) fn fold_react(
+        &mut self,
+        room: &str,
+        seq: u64,
+        user: &str,
+        emoji: &str,
+        on: bool,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let Some(json) = tx
+            .prepare_cached("SELECT reactions FROM messages WHERE room = ?1 AND seq = ?2")?
+            .query_row(params![room, seq], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+        else {
+            return Ok(()); // not cached: history brings its current state
+        };
+        let mut reactions = parse_reactions(json);
+        let users = reactions.entry(emoji.to_owned()).or_default();
+        users.retain(|u| u != user);
+        if on {
+            users.push(user.to_owned());
+            users.sort();
+        }
+        reactions.retain(|_, users| !users.is_empty());
+        tx.prepare_cached("UPDATE messages SET reactions = ?3 WHERE room = ?1 AND seq = ?2")?
+            .execute(params![room, seq, reactions_json(&reactions)])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The seq of message `id` of `room`, if it is cached.
+    pub(crate) fn seq_of(&self, room: &str, id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM messages WHERE room = ?1 AND id = ?2")?
+            .query_row(params![room, id], |r| r.get(0))
+            .optional()?)
     }
 
     /// The cached message `seq` of `room` was deleted: its text leaves this disk too.
@@ -331,11 +306,33 @@ impl Database {
             .optional()?)
     }
 
-    /// Caches older messages (from `history`) without moving the resume point.
+    /// Caches older messages (from `history`, in their current state) without moving the
+    /// resume point; a message deleted since it was cached leaves the cache.
     pub(crate) fn cache(&mut self, messages: &[MessageData]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for m in messages {
-            insert_message(&tx, m)?;
+            if m.deleted {
+                tx.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq = ?2")?
+                    .execute(params![m.room, m.seq])?;
+            } else {
+                tx.prepare_cached(
+                    "INSERT INTO messages (room, seq, id, author, body, ts, reply_to, edited_ts, reactions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (room, seq) DO UPDATE SET body = excluded.body,
+                         edited_ts = excluded.edited_ts, reactions = excluded.reactions",
+                )?
+                .execute(params![
+                    m.room,
+                    m.seq,
+                    m.id,
+                    m.author,
+                    m.body,
+                    m.ts,
+                    m.reply_to,
+                    m.edited_ts,
+                    reactions_json(&m.reactions)
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -349,8 +346,8 @@ impl Database {
         limit: usize,
     ) -> Result<Vec<MessageData>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, id, author, body, ts FROM messages WHERE room = ?1 AND seq < ?2
-             ORDER BY seq DESC LIMIT ?3",
+            "SELECT seq, id, author, body, ts, reply_to, edited_ts, reactions FROM messages
+             WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![room, before, limit as i64], |r| {
             Ok(MessageData {
@@ -360,6 +357,9 @@ impl Database {
                 author: r.get(2)?,
                 body: r.get(3)?,
                 ts: r.get(4)?,
+                reply_to: r.get(5)?,
+                edited_ts: r.get(6)?,
+                reactions: parse_reactions(r.get(7)?),
                 ..MessageData::default()
             })
         })?;
@@ -369,11 +369,26 @@ impl Database {
     }
 }
 
+type Reactions = std::collections::BTreeMap<String, Vec<String>>;
+
+/// The cache's reactions column; anything unreadable counts as none (history repairs it).
+fn parse_reactions(json: Option<String>) -> Reactions {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+fn reactions_json(reactions: &Reactions) -> Option<String> {
+    (!reactions.is_empty()).then(|| serde_json::to_string(reactions).unwrap_or_default())
+}
+
 fn insert_message(conn: &Connection, m: &MessageData) -> Result<()> {
-    conn.execute(
-        "INSERT OR IGNORE INTO messages (room, seq, id, author, body, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![m.room, m.seq, m.id, m.author, m.body, m.ts],
-    )?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages (room, seq, id, author, body, ts, reply_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        m.room, m.seq, m.id, m.author, m.body, m.ts, m.reply_to
+    ])?;
     Ok(())
 }
 
@@ -391,51 +406,6 @@ mod tests {
             ts: 1,
             ..MessageData::default()
         }
-    }
-
-    #[test]
-    fn outbox_survives_reopen_in_order_and_is_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let limits = OutboxLimits {
-            max_messages: 3,
-            max_bytes: 1000,
-        };
-        let ids: Vec<MessageId> = {
-            let mut db = Database::open(dir.path(), limits.clone()).unwrap();
-            (0..3)
-                .map(|i| db.enqueue("r", &format!("m{i}")).unwrap().id)
-                .collect()
-        };
-        let mut db = Database::open(dir.path(), limits).unwrap();
-        let pending: Vec<MessageId> = db.pending().unwrap().into_iter().map(|q| q.id).collect();
-        assert_eq!(pending, ids);
-        let full = db.enqueue("r", "one too many");
-        assert!(
-            matches!(full, Err(Error::OutboxFull(_))),
-            "a clear error, not a silent drop"
-        );
-        assert_eq!(
-            db.pending_count().ok(),
-            Some(3),
-            "nothing written when full"
-        );
-        assert!(db.remove(&ids[0]).unwrap_or(false));
-        assert!(db.enqueue("r", "fits again").is_ok());
-    }
-
-    #[test]
-    fn outbox_bytes_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut db = Database::open(
-            dir.path(),
-            OutboxLimits {
-                max_messages: 100,
-                max_bytes: 10,
-            },
-        )
-        .unwrap();
-        assert!(db.enqueue("r", "12345678").is_ok());
-        assert!(matches!(db.enqueue("r", "123"), Err(Error::OutboxFull(_))));
     }
 
     #[test]
