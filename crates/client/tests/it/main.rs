@@ -4,6 +4,7 @@
 
 mod changes;
 mod chaos;
+mod chaos_changes;
 mod cli;
 mod cli_rooms;
 mod conversations;
