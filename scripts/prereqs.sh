@@ -10,7 +10,9 @@ sudo_cmd=()
 
 # Build dependencies of Tauri (WebKitGTK, tray, secrets) — see ../shared/notes in the team docs.
 packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev
-  libssl-dev libayatana-appindicator3-dev librsvg2-dev libsecret-1-dev libdbus-1-dev xvfb xauth)
+  libssl-dev libayatana-appindicator3-dev librsvg2-dev libsecret-1-dev libdbus-1-dev xvfb xauth
+  # Reactions and the emoji picker draw in colour, not as empty boxes.
+  fonts-noto-color-emoji)
 if [ "$mode" = test ]; then
   packages+=(webkit2gtk-driver dbus-x11 at-spi2-core gnome-keyring dunst libnotify-bin imagemagick xdg-utils
     python3-venv systemd procps sudo debootstrap postgresql redis-server haproxy)

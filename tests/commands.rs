@@ -81,6 +81,26 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         json!({"room": "general", "body": "  "}),
     );
     assert_eq!(empty.err().unwrap_or_default()["code"], "empty_body");
+    // Changes take the same outbox, aimed at a message by seq or, still queued, by its id.
+    let react = invoke(
+        &webview,
+        "change_message",
+        json!({"room": "general", "change": {"kind": "react", "target": {"queued": id}, "emoji": "👍", "on": true}}),
+    )
+    .unwrap();
+    assert_eq!(react["kind"], "react", "{react}");
+    let bad_emoji = invoke(
+        &webview,
+        "change_message",
+        json!({"room": "general", "change": {"kind": "react", "target": {"seq": 1}, "emoji": ":)", "on": true}}),
+    );
+    assert_eq!(bad_emoji.err().unwrap_or_default()["code"], "bad_emoji");
+    let reply = invoke(
+        &webview,
+        "send_message",
+        json!({"room": "general", "body": "and a reply", "replyTo": 1}),
+    );
+    assert!(reply.is_ok(), "{reply:?}");
 
     let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"]["user"], "alice");

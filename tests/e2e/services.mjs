@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./webdriver.mjs";
 
-const BIN = process.env.CONFAB_BIN_DIR ?? "target/debug";
+export const BIN = process.env.CONFAB_BIN_DIR ?? "target/debug";
 
 /** Starts confab-server on a free port with its database in `dir`; resolves to { url, stop }. */
 export async function startServer(dir = mkdtempSync(join(tmpdir(), "confab-e2e-")), port = 0, extra = []) {

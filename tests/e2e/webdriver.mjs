@@ -101,6 +101,17 @@ export class Session {
     });
   }
 
+  /** Moves the pointer over `css` (a real hover: what shows on hover shows). */
+  hover(css) {
+    return waitFor(`the pointer over ${css}`, async () => {
+      const el = await this.find(css);
+      const move = { type: "pointerMove", duration: 0, origin: { [ELEMENT]: el }, x: 0, y: 0 };
+      const mouse = { type: "pointer", id: "mouse", parameters: { pointerType: "mouse" }, actions: [move] };
+      await this.cmd("POST", "/actions", { actions: [mouse] });
+      return true;
+    });
+  }
+
   /** PNG screenshot of the window as a Buffer. */
   async screenshot() {
     return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");

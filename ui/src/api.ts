@@ -1,6 +1,6 @@
 // The backend's commands, typed. Every call rejects with a UiError {code, message}.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { Account, Conversation, Event, MessageData, Profile, Snapshot, UiError, UpdateStatus } from "./types";
+import type { Account, Conversation, Draft, Event, MessageData, Outgoing, Profile, Snapshot, UiError, UpdateStatus } from "./types";
 
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
@@ -21,7 +21,10 @@ export const api = {
   signOut: () => invoke<void>("sign_out"),
   /** Hands a message to the core's outbox; resolves to its id. Its row comes from the events
    * (`outgoing`, then `sent` or `send_failed`), never from this reply. */
-  send: (room: string, body: string) => invoke<string>("send_message", { room, body }),
+  send: (room: string, body: string, replyTo: number | null = null) =>
+    invoke<string>("send_message", { room, body, replyTo }),
+  /** Hands an edit, deletion or reaction to the same outbox; what it did comes as events. */
+  change: (room: string, change: Draft) => invoke<Outgoing>("change_message", { room, change }),
   /** Joins a room by the name the user typed; resolves to its name (`#General` is `general`). */
   join: (room: string) => invoke<string>("join_room", { room }),
   leave: (room: string) => invoke<void>("leave_room", { room }),

@@ -22,6 +22,8 @@ import {
   unreadTotal,
   waiting,
 } from "./model";
+import { MessageActions } from "./actions.svelte";
+import { view } from "./changes";
 import { Conversations } from "./conversations.svelte";
 import { Coalescer, type Level, shouldNotify } from "./notify";
 import { Prefs } from "./prefs";
@@ -108,6 +110,7 @@ export class Chat {
   jump = $state(0);
 
   readonly conv: Conversations;
+  readonly actions: MessageActions;
   private model = newModel();
   /** The read position last told the server, per room, so it is told once. */
   private readSent = new Map<string, number>();
@@ -128,6 +131,13 @@ export class Chat {
 
   constructor(private p: Platform) {
     this.prefs = new Prefs(p.storage);
+    this.actions = new MessageActions({
+      api: p.api,
+      current: () => this.model.current,
+      user: () => this.model.user,
+      rows: () => this.current?.messages ?? [],
+      fail: (e) => this.fail(e),
+    });
     this.conv = new Conversations({
       api: p.api,
       current: () => this.model.current,
@@ -186,6 +196,7 @@ export class Chat {
   // ---- intents from the views ----
 
   select(name: string): void {
+    if (name !== this.model.current) this.actions.cancel();
     openRoom(this.model, name);
     this.prefs.lastRoom = name; // reopen it next time
     this.exhausted.delete(name);
@@ -213,10 +224,12 @@ export class Chat {
     const name = this.model.current;
     if (!name || !body.trim()) return false;
     this.jump++; // your own message: back to the present
+    const replyTo = this.actions.replyTo;
     try {
-      await this.p.api.send(name, body);
+      await this.p.api.send(name, body, this.actions.takeReply());
       return true;
     } catch (e) {
+      this.actions.replyTo = replyTo; // not taken: still answering it
       this.fail(e);
       return false;
     }
@@ -528,7 +541,7 @@ export class Chat {
       this.current = r
         ? {
             name: r.name,
-            messages: rows(r),
+            messages: view(m, r, rows(r)),
             marker: r.marker,
             presence: r.presence,
             label: this.label(r.name),

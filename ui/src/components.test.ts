@@ -1,61 +1,15 @@
 // @vitest-environment jsdom
 // The views in a DOM: the selectors the end-to-end tests use, text that stays text, links the
 // app opens itself, and our messages' states as the core reports them.
-import { flushSync, mount, unmount } from "svelte";
+import { flushSync } from "svelte";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FakeBackend } from "../test/fake-backend";
-import { Chat } from "./chat.svelte";
-import App from "./components/App.svelte";
+import { $, fakeLayout, settle, start, stop } from "../test/mount";
 
-beforeAll(() => {
-  // jsdom has no layout: give the message list a window's height, and the virtual list
-  // observers that never fire.
-  Object.defineProperty(HTMLElement.prototype, "offsetHeight", {
-    configurable: true,
-    get(this: HTMLElement) {
-      return this.id === "messages" ? 600 : 0;
-    },
-  });
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
+beforeAll(fakeLayout);
+afterEach(stop);
 
-let app: ReturnType<typeof mount> | null = null;
-afterEach(() => {
-  if (app) unmount(app);
-  app = null;
-  document.body.replaceChildren();
-});
 
-async function start(fake: FakeBackend) {
-  const opened: string[] = [];
-  const target = document.createElement("div");
-  target.id = "app";
-  document.body.append(target);
-  const chat = new Chat({
-    api: fake.api,
-    listen: async () => {},
-    notify: () => {},
-    openUrl: (u) => opened.push(u),
-    storage: { getItem: () => null, setItem: () => {} },
-    focused: () => true,
-    nextFrame: (fn) => fn(),
-    later: () => () => {}, // the clock stands still
-  });
-  app = mount(App, { target, props: { chat } });
-  await chat.start();
-  await settle();
-  return { chat, opened };
-}
-
-const settle = async () => {
-  await new Promise((r) => setTimeout(r, 0));
-  flushSync();
-};
-const $ = (css: string) => document.querySelector(css);
 const text = (css: string) => $(css)?.textContent ?? null;
 const bodies = () => [...document.querySelectorAll("#messages .message .body")].map((b) => b.textContent);
 const statusOf = (body: string) =>
@@ -105,15 +59,18 @@ describe("the window", () => {
     expect(fake.calls).toContain("register invite=Zx3-code");
   });
 
-  it("draws message text as text and links as links the app opens", async () => {
+  it("draws message text as text, Markdown as elements, and links as links the app opens", async () => {
     const fake = new FakeBackend();
     const evil = "<img src=x onerror=alert(1)> <b>bold?</b>";
     fake.post("general", "bob", evil);
     fake.post("general", "bob", "docs at https://example.org/guide");
-    fake.post("general", "bob", "  two\nlines  ");
+    fake.post("general", "bob", "two\nlines, **one** bold\n```\nlet x = 1;\n```");
     const { opened } = await start(fake);
-    expect(bodies()).toEqual([evil, "docs at https://example.org/guide", "  two\nlines  "]);
+    expect(bodies()).toEqual([evil, "docs at https://example.org/guide", "twolines, one boldlet x = 1;"]);
     expect(document.querySelectorAll("#messages img, #messages b")).toHaveLength(0);
+    expect(document.querySelectorAll("#messages .body br")).toHaveLength(1);
+    expect(text("#messages .body strong")).toBe("one");
+    expect(text("#messages .body pre code")).toBe("let x = 1;");
     const a = $('#messages a[href="https://example.org/guide"]') as HTMLAnchorElement;
     const click = new MouseEvent("click", { bubbles: true, cancelable: true });
     a.dispatchEvent(click);

@@ -5,6 +5,7 @@
 // from its first `outgoing` (or the snapshot's outbox) until `sent` (it moves to its seq),
 // `send_failed` (it stays, failed, until retried) or its stored copy arrives (the stored copy
 // replaces it). Once an id is settled like that, a late `outgoing` for it is stale and ignored.
+import { foldReaction } from "./changes";
 import type { ConnState, Event, MemberInfo, MessageData, Outgoing, Role, Snapshot, UiError, Visibility } from "./types";
 
 export type Status = "queued" | "sending" | "sent" | "failed";
@@ -26,6 +27,12 @@ export interface ChatMessage {
   mentions?: string[];
   /** Its body was edited since it was sent. */
   edited?: boolean;
+  /** Who reacted with what, users sorted. */
+  reactions?: Record<string, string[]>;
+  /** The seq of the message this one answers. */
+  reply_to?: number;
+  /** A change of ours to it is still in the outbox (drawn dimmed until stored). */
+  changing?: boolean;
 }
 
 export interface Room {
@@ -225,10 +232,11 @@ export function addStored(m: Model, msgs: MessageData[]): number {
 function outgoing(m: Model, out: Outgoing): boolean {
   if (m.settled.has(out.id)) return false; // sent, stored or failed already: this is old news
   m.outbox.set(out.id, out);
-  if (out.kind !== "message") return false;
+  // A change is laid over the row it is aimed at when drawn (changes.ts).
+  if (out.kind !== "message") return true;
   const r = room(m, out.room);
   const at = r.pending.findIndex((x) => x.id === out.id);
-  if (at >= 0 && r.pending[at].status === out.status) return false;
+  if (at >= 0 && r.pending[at].status === out.status && r.pending[at].body === out.body) return false;
   const row: ChatMessage = {
     key: rowKey(m.user ?? "", out.id),
     id: out.id,
@@ -238,6 +246,7 @@ function outgoing(m: Model, out: Outgoing): boolean {
     seq: null,
     ts: out.created_ms,
     status: out.status,
+    ...(out.reply_to !== null ? { reply_to: out.reply_to } : {}),
   };
   if (at >= 0) {
     r.pending[at] = row;
@@ -295,6 +304,12 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       break;
     }
     case "sent": {
+      // A change stays drawn over its row until its own event comes (which may come first).
+      const out = m.outbox.get(e.id);
+      if (out && out.kind !== "message") {
+        if (m.settled.has(e.id)) m.outbox.delete(e.id);
+        break;
+      }
       m.settled.add(e.id);
       m.outbox.delete(e.id);
       const r = room(m, e.room);
@@ -305,8 +320,17 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       }
       break;
     }
+    case "withdrawn": {
+      // Taken back before it was sent (a queued message deleted): it was never anywhere else.
+      m.settled.add(e.id);
+      m.outbox.delete(e.id);
+      dropPending(room(m, e.room), e.id);
+      changed.add(e.room);
+      break;
+    }
     case "send_failed": {
       m.settled.add(e.id);
+      if (m.outbox.get(e.id)?.kind !== "message") changed.add(e.room);
       m.outbox.delete(e.id);
       const r = room(m, e.room);
       const at = r.pending.findIndex((x) => x.id === e.id);
@@ -342,6 +366,17 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
 
 /** The events about rooms and members (see the client core's `Event`). */
 function conversation(m: Model, e: Event, focused: boolean, changed: Set<string>): void {
+  switch (e.type) {
+    case "edit":
+    case "delete":
+    case "react":
+      // Our own change came back stored: the row shows it from now on, not the outbox.
+      if (e.author === m.user) {
+        m.settled.add(e.id);
+        if (m.outbox.delete(e.id)) changed.add(e.room);
+      }
+      break;
+  }
   switch (e.type) {
     case "rooms":
       for (const s of e.rooms) {
@@ -405,6 +440,16 @@ function conversation(m: Model, e: Event, focused: boolean, changed: Set<string>
     case "delete": {
       const r = m.rooms.get(e.room);
       if (r && dropStored(r, e.target)) changed.add(e.room);
+      break;
+    }
+    case "react": {
+      const r = m.rooms.get(e.room);
+      const at = r ? r.stored.findIndex((x) => x.seq === e.target) : -1;
+      if (r && at >= 0) {
+        const row = r.stored[at];
+        r.stored[at] = { ...row, reactions: foldReaction(row.reactions, e.author, e.emoji, e.on) };
+        changed.add(e.room);
+      }
       break;
     }
     case "member": {

@@ -1,5 +1,5 @@
 // How the model reads to a person: the banner's words, who is typing, the switcher's matches,
-// links in a message, and the timeline's day lines, grouping and times. Pure, unit-tested.
+// and the timeline's day lines, grouping and times. Pure, unit-tested.
 import type { ChatMessage } from "./model";
 import type { ConnState } from "./types";
 
@@ -43,21 +43,6 @@ export function filterRooms(names: string[], query: string): string[] {
   const prefix = sorted.filter((n) => n.startsWith(q));
   const inside = sorted.filter((n) => !n.startsWith(q) && n.includes(q));
   return [...prefix, ...inside];
-}
-
-/** Splits text into plain and link parts; links are only http(s) URLs. Never produces HTML. */
-export function linkify(text: string): { text: string; href?: string }[] {
-  const parts: { text: string; href?: string }[] = [];
-  const re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-  let last = 0;
-  for (const match of text.matchAll(re)) {
-    const at = match.index ?? 0;
-    if (at > last) parts.push({ text: text.slice(last, at) });
-    parts.push({ text: match[0], href: match[0] });
-    last = at + match[0].length;
-  }
-  if (last < text.length) parts.push({ text: text.slice(last) });
-  return parts;
 }
 
 /** Messages of one author closer together than this share one name and avatar. */

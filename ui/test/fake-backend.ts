@@ -83,14 +83,22 @@ export class FakeBackend {
       this.calls.push("signOut");
       this.signedIn = false;
     },
-    send: async (room, body) => {
-      this.calls.push(`send ${room} ${body}`);
+    send: async (room, body, replyTo = null) => {
+      this.calls.push(`send ${room} ${body}${replyTo ? ` ↪${replyTo}` : ""}`);
       const id = `c${this.nextId++}`;
-      const o: Outgoing = { id, room, body, kind: "message", reply_to: null, status: "queued", created_ms: Date.now() };
+      const o: Outgoing = { id, room, body, kind: "message", reply_to: replyTo, status: "queued", created_ms: Date.now() };
       this.outbox.push(o);
       this.emit({ type: "outgoing", ...o });
       if (!this.offline) this.deliver(o);
       return id;
+    },
+    change: async (room, change) => {
+      this.calls.push(`change ${room} ${JSON.stringify(change)}`);
+      const o: Outgoing = { id: `c${this.nextId++}`, room, status: "queued", created_ms: Date.now(), ...change };
+      this.outbox.push(o);
+      this.emit({ type: "outgoing", ...o });
+      if (!this.offline) this.later(() => this.applyChange(o));
+      return o;
     },
     join: async (typed) => {
       const room = typed.replace(/^#/, "").toLowerCase();
@@ -149,6 +157,29 @@ export class FakeBackend {
     },
   };
 
+  /** A change as the server stores it: its ack, then its event. */
+  private applyChange(o: Outgoing): void {
+    if (o.kind === "message") return;
+    const list = this.rooms.get(o.room) ?? [];
+    const target = list.find((m) => ("seq" in o.target ? m.seq === o.target.seq : m.id === o.target.queued));
+    this.outbox = this.outbox.filter((x) => x.id !== o.id);
+    if (!target) return;
+    const base = { room: o.room, seq: 10_000 + this.nextId++, id: o.id, author: this.user, ts: Date.now(), target: target.seq };
+    this.emit({ type: "sent", id: o.id, room: o.room, seq: base.seq });
+    if (o.kind === "edit") {
+      Object.assign(target, { body: o.body, edited_ts: base.ts });
+      this.emit({ type: "edit", ...base, body: o.body });
+    } else if (o.kind === "delete") {
+      Object.assign(target, { body: "", deleted: true });
+      this.emit({ type: "delete", ...base });
+    } else {
+      const users = (target.reactions?.[o.emoji] ?? []).filter((u) => u !== this.user);
+      if (o.on) users.push(this.user);
+      target.reactions = { ...target.reactions, [o.emoji]: users.sort() };
+      this.emit({ type: "react", ...base, emoji: o.emoji, on: o.on });
+    }
+  }
+
   /** Sending → sent → the stored copy, a step apart, as the core reports them. */
   private deliver(o: Outgoing): void {
     if (o.kind !== "message") return;
@@ -157,6 +188,7 @@ export class FakeBackend {
       this.later(() => {
         this.outbox = this.outbox.filter((x) => x.id !== o.id);
         const stored = this.post(o.room, this.user, o.body, Date.now(), o.id);
+        if (o.reply_to !== null) stored.reply_to = o.reply_to;
         this.emit({ type: "sent", id: o.id, room: o.room, seq: stored.seq });
         this.later(() => this.emit({ type: "message", ...stored }));
       });

@@ -23,7 +23,8 @@ export async function invoke<T>(cmd: string, args: Args = {}): Promise<T> {
       case "snapshot": return a.snapshot();
       case "sign_in": return a.signIn(args.server, args.username, args.password, args.remember, args.create, args.invite ?? "");
       case "sign_out": return a.signOut();
-      case "send_message": return a.send(args.room, args.body);
+      case "send_message": return a.send(args.room, args.body, args.replyTo ?? null);
+      case "change_message": return a.change(args.room, args.change);
       case "join_room": return a.join(args.room);
       case "leave_room": return a.leave(args.room);
       case "history": return a.history(args.room, args.before, args.limit);
