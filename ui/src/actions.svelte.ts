@@ -65,9 +65,10 @@ export class MessageActions {
     const msg = this.editing;
     if (!msg) return false;
     if (!body.trim()) return false;
-    this.editing = null;
-    if (body === msg.body) return true;
-    return this.change(msg, { kind: "edit", target: targetOf(msg), body });
+    // Refused, the edit stays in the box (the reason is shown with the errors).
+    const saved = body === msg.body || (await this.change(msg, { kind: "edit", target: targetOf(msg), body }));
+    if (saved && this.editing?.key === msg.key) this.editing = null;
+    return saved;
   }
 
   async remove(msg: ChatMessage): Promise<boolean> {

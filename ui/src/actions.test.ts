@@ -53,6 +53,24 @@ describe("messages that change", () => {
     expect(box().value).toBe("");
   });
 
+  it("an edit under way is dropped, not kept as a draft, when the room changes", async () => {
+    const fake = new FakeBackend();
+    fake.post("general", "alice", "mine");
+    fake.rooms.set("random", []);
+    const { chat } = await start(fake);
+    type("my draft");
+    click(rowOf("mine")?.querySelector(".edit"));
+    await settle();
+    expect(box().value).toBe("mine");
+    chat.select("random");
+    await settle();
+    expect(box().value).toBe("");
+    expect($(".context")).toBeNull();
+    chat.select("general");
+    await settle();
+    expect(box().value).toBe("my draft");
+  });
+
   it("reacts from the picker; a chip shows who and toggles ours", async () => {
     const fake = new FakeBackend();
     fake.post("general", "bob", "ship it?");
