@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
+import MarkdownIt from "markdown-it";
 import { renderMarkdown } from "./markdown";
 
 function html(text: string): HTMLElement {
@@ -33,6 +34,23 @@ describe("message formatting", () => {
     const hrefs = [...el.querySelectorAll("a")].map((a) => a.getAttribute("href"));
     expect(hrefs).toEqual(["https://example.org/a?b=1", "https://docs.example.org", "mailto:x@example.org"]);
     for (const a of el.querySelectorAll("a")) expect(a.getAttribute("target")).toBe("_blank");
+  });
+
+  it("draws plain lines (which skip the parser) exactly as the parser would", () => {
+    const md = new MarkdownIt("zero", { html: false, linkify: true, breaks: true });
+    md.linkify.set({ fuzzyLink: false, fuzzyEmail: false });
+    md.enable(["linkify", "emphasis", "list", "blockquote"]);
+    const lines = ["message 42", "  padded  ", "see README.md and notes.txt", "2 + 2 = 4", "a - b", "1 done", "# not a heading?", "www.example.org", "1. first", "- item", "> quote", "   "];
+    for (const line of lines) {
+      const ours = html(line).innerHTML;
+      const theirs = md.render(line).replace(/\n/g, "");
+      expect(ours, line).toBe(theirs);
+    }
+  });
+
+  it("links only addresses with a scheme, never a bare file name", () => {
+    expect(html("see README.md or notes.txt").querySelector("a")).toBeNull();
+    expect(html("at https://example.org").querySelector("a")?.getAttribute("href")).toBe("https://example.org");
   });
 
   it("leaves every XSS payload inert text", () => {

@@ -6,7 +6,11 @@
 import MarkdownIt from "markdown-it";
 import type Token from "markdown-it/lib/token.mjs";
 
-const md = new MarkdownIt("zero", { html: false, linkify: true, breaks: true }).enable([
+const md = new MarkdownIt("zero", { html: false, linkify: true, breaks: true });
+// Only addresses with a scheme are links: a bare "README.md" or "notes.txt" is a file
+// name in a team chat, not a website in Moldova or wherever its ending is a country.
+md.linkify.set({ fuzzyLink: false, fuzzyEmail: false });
+md.enable([
   "blockquote",
   "list",
   "fence",
@@ -35,10 +39,22 @@ const TAGS: Record<string, string> = {
 
 const SAFE_HREF = /^(https?:\/\/|mailto:)/i;
 
+/** One line with nothing Markdown or the link finder would act on: most chat messages. They
+ * skip the parser (a room opens with dozens of rows drawn at once); a test checks both ways
+ * draw the same. */
+const PLAIN = /^[^\n\r`*_~[\]<>&\\!|:]*$/;
+const NOT_PLAIN_START = /^\s*([-+>#]|\d+[.)]|$)/;
+
 /** Renders `text` into `into` (emptied first). */
 export function renderMarkdown(into: HTMLElement, text: string): void {
   into.replaceChildren();
   const doc = into.ownerDocument;
+  if (PLAIN.test(text) && !NOT_PLAIN_START.test(text)) {
+    const p = doc.createElement("p");
+    p.textContent = text.trim();
+    into.append(p);
+    return;
+  }
   // Where children go: the innermost open element. A link with an unsafe address is a
   // <span>, so its text still shows, as text.
   const stack: Element[] = [into];
@@ -50,6 +66,8 @@ export function renderMarkdown(into: HTMLElement, text: string): void {
         continue;
       }
       const base = t.type.replace(/_(open|close)$/, "");
+      // The paragraphs of a tight list's items are not drawn (their text is the item's).
+      if (t.hidden) continue;
       if (t.nesting === 1) {
         const el = open(doc, base, t);
         top().append(el);

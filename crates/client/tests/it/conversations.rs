@@ -112,7 +112,7 @@ async fn a_room_the_server_refuses_to_join_is_forgotten_not_retried_forever() {
 }
 
 #[tokio::test]
-async fn edits_and_deletions_reach_the_cache_so_the_offline_view_is_current() {
+async fn edits_deletions_and_reactions_reach_the_cache_so_the_offline_view_is_current() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
     alice.join("general", None).await;
@@ -121,6 +121,7 @@ async fn edits_and_deletions_reach_the_cache_so_the_offline_view_is_current() {
     for frame in [
         json!({"type": "edit", "id": "e-1", "room": "general", "target": first, "body": "the plan"}),
         json!({"type": "delete", "id": "d-1", "room": "general", "target": second}),
+        json!({"type": "react", "id": "r-1", "room": "general", "target": first, "emoji": "👍", "on": true}),
     ] {
         let id = frame["id"].as_str().unwrap_or_default().to_owned();
         alice.send_json(frame).await;
@@ -156,5 +157,11 @@ async fn edits_and_deletions_reach_the_cache_so_the_offline_view_is_current() {
     assert_eq!(
         page.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
         ["the plan"]
+    );
+    assert!(page[0].edited_ts.is_some(), "{page:?}");
+    assert_eq!(
+        page[0].reactions.get("👍").map(Vec::as_slice),
+        Some(&["alice".to_owned()][..]),
+        "the reaction is in the offline view too"
     );
 }
