@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import MarkdownIt from "markdown-it";
-import { renderMarkdown } from "./markdown";
+import { loadMarkdown, renderMarkdown } from "./markdown";
 
 function html(text: string): HTMLElement {
   const el = document.createElement("div");
@@ -9,7 +9,23 @@ function html(text: string): HTMLElement {
   return el;
 }
 
+beforeAll(loadMarkdown);
+
 describe("message formatting", () => {
+  it("draws text as it is until the parser is loaded, then formats it", async () => {
+    vi.resetModules();
+    const fresh = await import("./markdown");
+    const el = document.createElement("div");
+    document.body.append(el);
+    fresh.renderMarkdown(el, "**soon** bold\nnext line");
+    expect(el.querySelector("strong")).toBeNull();
+    expect(el.textContent).toBe("**soon** boldnext line");
+    expect(el.querySelectorAll("br")).toHaveLength(1);
+    await fresh.loadMarkdown();
+    expect(el.querySelector("strong")?.textContent).toBe("soon");
+    el.remove();
+  });
+
   it("draws the subset a chat needs", () => {
     const el = html("**bold** _it_ ~~gone~~ `x<y`\n\n> quoted\n\n- one\n- two\n\n3. three");
     expect(el.querySelector("strong")?.textContent).toBe("bold");

@@ -3,26 +3,8 @@
 // HTML off, and turned into elements one token at a time. Text only ever becomes text nodes —
 // nothing here assigns innerHTML — and a link is kept only for http(s) and mailto addresses
 // (the window's click handler opens http(s) in the system browser).
-import MarkdownIt from "markdown-it";
+import type MarkdownIt from "markdown-it";
 import type Token from "markdown-it/lib/token.mjs";
-
-const md = new MarkdownIt("zero", { html: false, linkify: true, breaks: true });
-// Only addresses with a scheme are links: a bare "README.md" or "notes.txt" is a file
-// name in a team chat, not a website in Moldova or wherever its ending is a country.
-md.linkify.set({ fuzzyLink: false, fuzzyEmail: false });
-md.enable([
-  "blockquote",
-  "list",
-  "fence",
-  "emphasis",
-  "strikethrough",
-  "backticks",
-  "link",
-  "autolink",
-  "linkify",
-  "escape",
-  "newline",
-]);
 
 /** Token types (without `_open`/`_close`) and the element each becomes. */
 const TAGS: Record<string, string> = {
@@ -45,14 +27,44 @@ const SAFE_HREF = /^(https?:\/\/|mailto:)/i;
 const PLAIN = /^[^\n\r`*_~[\]<>&\\!|:]*$/;
 const NOT_PLAIN_START = /^\s*([-+>#]|\d+[.)]|$)/;
 
+/** The parser, once its chunk is loaded: not before the first message that needs it, so the
+ * sign-in form and a room of plain lines never load it (it is half of the UI's script). */
+let md: MarkdownIt | null = null;
+let loading: Promise<void> | null = null;
+/** Rows drawn as plain text while the parser loads, drawn again once it is there. */
+const waiting = new Map<HTMLElement, string>();
+
+/** Loads the parser (once); resolves when messages can be formatted. */
+export function loadMarkdown(): Promise<void> {
+  loading ??= import("./markdown-parser").then((m) => {
+    md = m.md;
+    for (const [node, text] of waiting) if (node.isConnected) renderMarkdown(node, text);
+    waiting.clear();
+  });
+  return loading;
+}
+
 /** Renders `text` into `into` (emptied first). */
 export function renderMarkdown(into: HTMLElement, text: string): void {
   into.replaceChildren();
+  waiting.delete(into);
   const doc = into.ownerDocument;
   if (PLAIN.test(text) && !NOT_PLAIN_START.test(text)) {
     const p = doc.createElement("p");
     p.textContent = text.trim();
     into.append(p);
+    return;
+  }
+  if (!md) {
+    // Until the parser is here: the text as it is, line by line.
+    const p = doc.createElement("p");
+    text.split("\n").forEach((line, i) => {
+      if (i > 0) p.append(doc.createElement("br"));
+      p.append(doc.createTextNode(line));
+    });
+    into.append(p);
+    waiting.set(into, text);
+    void loadMarkdown();
     return;
   }
   // Where children go: the innermost open element. A link with an unsafe address is a
@@ -140,6 +152,9 @@ export function markdown(node: HTMLElement, text: string) {
   return {
     update(next: string) {
       renderMarkdown(node, next);
+    },
+    destroy() {
+      waiting.delete(node);
     },
   };
 }

@@ -2,6 +2,7 @@
 import { flushSync, mount, unmount } from "svelte";
 import { Chat } from "../src/chat.svelte";
 import App from "../src/components/App.svelte";
+import { loadMarkdown } from "../src/markdown";
 import type { FakeBackend } from "./fake-backend";
 
 /** jsdom has no layout: give the message list a window's height, and the virtual list
@@ -46,6 +47,7 @@ export async function start(fake: FakeBackend) {
     nextFrame: (fn) => fn(),
     later: () => () => {}, // the clock stands still
   });
+  await loadMarkdown(); // in the app it loads with the first formatted message
   app = mount(App, { target, props: { chat } });
   await chat.start();
   await settle();
