@@ -319,7 +319,10 @@ impl Database {
                     "INSERT INTO messages (room, seq, id, author, body, ts, reply_to, edited_ts, reactions)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (room, seq) DO UPDATE SET body = excluded.body,
-                         edited_ts = excluded.edited_ts, reactions = excluded.reactions",
+                         edited_ts = excluded.edited_ts, reactions = excluded.reactions
+                     -- Only what changed is written: a page is cached on every room opened.
+                     WHERE body IS NOT excluded.body OR edited_ts IS NOT excluded.edited_ts
+                         OR reactions IS NOT excluded.reactions",
                 )?
                 .execute(params![
                     m.room,
