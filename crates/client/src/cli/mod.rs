@@ -75,7 +75,8 @@ struct SignInArgs {
     #[arg(long)]
     user: String,
     /// `register` only: the invite code a server that is not open to everyone asks for.
-    #[arg(long, env = "CONFAB_INVITE")]
+    /// Codes are URL-safe base64 and may start with `-`: taken as the value, not as an option.
+    #[arg(long, env = "CONFAB_INVITE", allow_hyphen_values = true)]
     invite: Option<String>,
 }
 

@@ -231,6 +231,7 @@ async fn register_takes_the_invite_code_a_server_asks_for() {
     let script = format!(
         r#"
         echo password-of-dora | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user dora; echo "without=$?"
+        echo password-of-eve | "$CONFAB" --data-dir "$DIR/eve" register --server "$SERVER" --user eve --invite -Wnot-a-code; echo "hyphen=$?"
         echo password-of-dora | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user dora --invite {code}; echo "with=$?"
         "#
     );
@@ -238,6 +239,12 @@ async fn register_takes_the_invite_code_a_server_asks_for() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(marker(&out, "without").is_some_and(|c| c != 0), "{stderr}");
     assert!(stderr.contains("invite"), "says what is missing: {stderr}");
+    // A code may start with "-" (URL-safe base64): the server judges it, not the option parser.
+    assert_eq!(
+        marker(&out, "hyphen"),
+        Some(1),
+        "refused by the server, not a usage error: {stderr}"
+    );
     assert_eq!(marker(&out, "with"), Some(0), "{stderr}");
     assert!(!stderr.contains(&code), "the code is not echoed: {stderr}");
 }
