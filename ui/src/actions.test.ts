@@ -15,13 +15,6 @@ const rowOf = (body: string) =>
     | HTMLElement
     | undefined;
 const click = (el: Element | null | undefined) => (el as HTMLElement | null)?.click();
-/** The pointer over a row: its actions are drawn. Returns the row. */
-const hover = (body: string) => {
-  const row = rowOf(body);
-  row?.dispatchEvent(new Event("pointerenter"));
-  flushSync();
-  return row;
-};
 const box = () => $("#composer") as HTMLTextAreaElement;
 const key = (k: string) => box().dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
 const type = (text: string) => {
@@ -35,11 +28,9 @@ describe("messages that change", () => {
     fake.post("general", "alice", "teh plan");
     fake.post("general", "bob", "ok");
     await start(fake);
-    expect(document.querySelector("#messages .actions")).toBeNull(); // drawn on hover only
-    expect(hover("ok")?.querySelector(".edit")).toBeNull(); // not ours
-    expect(hover("ok")?.querySelector(".reply")).not.toBeNull();
+    expect(rowOf("ok")?.querySelector(".edit")).toBeNull(); // not ours
     type("half a thought");
-    click(hover("teh plan")?.querySelector(".edit"));
+    click(rowOf("teh plan")?.querySelector(".edit"));
     await settle();
     expect(box().value).toBe("teh plan");
     expect($(".context")?.textContent).toContain("Editing");
@@ -68,7 +59,7 @@ describe("messages that change", () => {
     fake.rooms.set("random", []);
     const { chat } = await start(fake);
     type("my draft");
-    click(hover("mine")?.querySelector(".edit"));
+    click(rowOf("mine")?.querySelector(".edit"));
     await settle();
     expect(box().value).toBe("mine");
     chat.select("random");
@@ -86,7 +77,7 @@ describe("messages that change", () => {
     fake.rooms.get("general")![0].reactions = { "🎉": ["bob"] };
     await start(fake);
     const row = () => rowOf("ship it?");
-    click(hover("ship it?")?.querySelector(".react"));
+    click(row()?.querySelector(".react"));
     await settle();
     click($('.picker button[aria-label="React with 👍"]'));
     await settle();
@@ -111,7 +102,7 @@ describe("messages that change", () => {
     const fake = new FakeBackend();
     fake.post("general", "bob", "**lunch** at noon?");
     await start(fake);
-    click(hover("lunch at noon?")?.querySelector(".reply"));
+    click(rowOf("lunch at noon?")?.querySelector(".reply"));
     await settle();
     expect($(".context")?.textContent).toContain("Replying to bob: lunch at noon?");
     type("yes");
@@ -132,8 +123,8 @@ describe("messages that change", () => {
     fake.post("general", "alice", "oops");
     fake.post("general", "bob", "bob's");
     await start(fake);
-    expect(hover("bob's")?.querySelector(".delete")).toBeNull(); // a member, not an admin
-    const del = () => hover("oops")?.querySelector(".delete") as HTMLButtonElement;
+    expect(rowOf("bob's")?.querySelector(".delete")).toBeNull(); // a member, not an admin
+    const del = () => rowOf("oops")?.querySelector(".delete") as HTMLButtonElement;
     click(del());
     await settle();
     expect(del().textContent).toBe("Delete?");
@@ -148,7 +139,7 @@ describe("messages that change", () => {
     const fake = new FakeBackend({ offline: true });
     fake.post("general", "alice", "draft one");
     await start(fake);
-    click(hover("draft one")?.querySelector(".edit"));
+    click(rowOf("draft one")?.querySelector(".edit"));
     await settle();
     type("draft two");
     key("Enter");
