@@ -175,18 +175,18 @@ async fn changes_queued_offline_survive_kill_9_and_apply_once_in_order() {
 
     let mut server = server;
     server.stop().await;
-    let out = in_keyring_session(home.path(), data.path(), &url, r#"
+    let out = in_keyring_session(
+        home.path(),
+        data.path(),
+        &url,
+        r#"
         "$CONFAB" --data-dir "$DIR" edit general 1 "typo here" --wait 1; echo "edit=$?"
         "$CONFAB" --data-dir "$DIR" delete general 2 --wait 1; echo "delete=$?"
         "$CONFAB" --data-dir "$DIR" send general "agreed" --reply-to 1 --wait 1; echo "reply=$?"
-        "$CONFAB" --data-dir "$DIR" react general 1 👍 --wait 60 & pid=$!
-        for _ in $(seq 200); do
-          n=$(python3 -c "import glob,sqlite3,sys; print(sqlite3.connect(glob.glob(sys.argv[1] + '/accounts/*/client.db')[0]).execute('select count(*) from outbox').fetchone()[0])" "$DIR" 2>/dev/null)
-          [ "$n" = 4 ] && break
-          sleep 0.05
-        done
-        kill -9 $pid; wait $pid; echo "killed=$?"
-    "#).await;
+        "$CONFAB" --data-dir "$DIR" react general 1 👍 --wait 60 & kill_when_queued 4 $!
+    "#,
+    )
+    .await;
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     for queued in ["edit", "delete", "reply"] {
         assert_eq!(marker(&out, queued), Some(3), "{queued} left queued: {log}");

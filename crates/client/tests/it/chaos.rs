@@ -11,28 +11,37 @@ use std::time::Duration;
 const CLIENTS: usize = 3;
 const PER_CLIENT: usize = 250;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn messages_survive_cuts_and_restarts_exactly_once_in_order() {
-    let mut server = TestServer::start_with(|c| {
+/// A server that takes bursts, a fault proxy in front of it, and `n` clients (`user0`…) that
+/// joined `chaos` through the proxy.
+pub(crate) async fn chaos_room(n: usize) -> (TestServer, FaultProxy, Vec<TestClient>) {
+    let server = TestServer::start_with(|c| {
         c.limits.rate_burst = 1000;
         c.limits.rate_per_sec = 1000;
     })
     .await;
     let proxy = FaultProxy::start(server.addr).await;
-    let names: Vec<String> = (0..CLIENTS).map(|i| format!("user{i}")).collect();
     let mut clients = vec![];
-    for n in &names {
-        // The test reads events only at the end, so let them pile up instead of stalling the
+    for i in 0..n {
+        // The tests read events only at the end, so let them pile up instead of stalling the
         // client (a real consumer reads as it goes).
-        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
         let mut cfg = fast_config(&proxy.http_url(), dir.path());
         cfg.event_buffer = 1 << 16;
-        let tokens =
-            std::sync::Arc::new(confab_client::MemoryTokens::new(Some(server.user(n).await)));
+        let user = server.user(&format!("user{i}")).await;
+        let tokens = std::sync::Arc::new(confab_client::MemoryTokens::new(Some(user)));
         let c = TestClient::start_in(cfg, dir, tokens);
-        c.client.join("chaos").await.unwrap();
+        c.client
+            .join("chaos")
+            .await
+            .unwrap_or_else(|e| panic!("join: {e}"));
         clients.push(c);
     }
+    (server, proxy, clients)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_survive_cuts_and_restarts_exactly_once_in_order() {
+    let (mut server, proxy, mut clients) = chaos_room(CLIENTS).await;
     let seed: u64 = rand::rng().random();
     eprintln!("chaos seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

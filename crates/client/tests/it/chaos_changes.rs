@@ -3,13 +3,11 @@
 //! Every client must end with the same folded room as the server, no change applied twice.
 
 use crate::changes::stream_and_history;
-use crate::harness::{TestClient, fast_config};
+use crate::chaos::chaos_room;
 use confab_client::{Draft, Event, Target};
 use confab_protocol::ServerFrame;
-use confab_test_support::{FaultProxy, TestServer};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 const CLIENTS: usize = 3;
@@ -65,23 +63,7 @@ fn fold(entries: &[ServerFrame]) -> Result<Folded, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_edits_and_reactions_survive_cuts_and_restarts_once_each() {
-    let mut server = TestServer::start_with(|c| {
-        c.limits.rate_burst = 1000;
-        c.limits.rate_per_sec = 1000;
-    })
-    .await;
-    let proxy = FaultProxy::start(server.addr).await;
-    let mut clients = vec![];
-    for i in 0..CLIENTS {
-        let dir = Arc::new(tempfile::tempdir().unwrap());
-        let mut cfg = fast_config(&proxy.http_url(), dir.path());
-        cfg.event_buffer = 1 << 16;
-        let user = server.user(&format!("user{i}")).await;
-        let tokens = Arc::new(confab_client::MemoryTokens::new(Some(user)));
-        let c = TestClient::start_in(cfg, dir, tokens);
-        c.client.join("chaos").await.unwrap();
-        clients.push(c);
-    }
+    let (mut server, proxy, mut clients) = chaos_room(CLIENTS).await;
     let seed: u64 = rand::rng().random();
     eprintln!("chaos seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

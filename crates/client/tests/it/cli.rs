@@ -20,7 +20,11 @@ pub(crate) async fn in_keyring_session(
     let setup = "echo -n test-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n\
         for _ in $(seq 200); do dbus-send --session --dest=org.freedesktop.DBus --print-reply \
         /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets \
-        2>/dev/null | grep -q 'boolean true' && break; sleep 0.05; done\n";
+        2>/dev/null | grep -q 'boolean true' && break; sleep 0.05; done\n\
+        # kill_when_queued N PID: once the outbox holds N entries (bounded wait), kill -9 PID.\n\
+        kill_when_queued() { for _ in $(seq 200); do \
+          n=$(python3 -c \"import glob,sqlite3,sys; print(sqlite3.connect(glob.glob(sys.argv[1] + '/accounts/*/client.db')[0]).execute('select count(*) from outbox').fetchone()[0])\" \"$DIR\" 2>/dev/null); \
+          [ \"$n\" = \"$1\" ] && break; sleep 0.05; done; kill -9 \"$2\"; wait \"$2\"; echo \"killed=$?\"; }\n";
     let mut cmd = Command::new("dbus-run-session");
     cmd.args(["--", "bash", "-c", &format!("{setup}{script}")])
         .env("XDG_DATA_HOME", keyring_home)
@@ -169,13 +173,7 @@ async fn the_outbox_survives_kill_9_and_goes_out_once_in_order() {
     server.stop().await;
     let out = in_keyring_session(home.path(), data.path(), &url, r#"
         "$CONFAB" --data-dir "$DIR" send general "queued while down" --wait 1; echo "queued=$?"
-        "$CONFAB" --data-dir "$DIR" send general "killed while trying" --wait 60 & pid=$!
-        for _ in $(seq 200); do
-          n=$(python3 -c "import glob,sqlite3,sys; print(sqlite3.connect(glob.glob(sys.argv[1] + '/accounts/*/client.db')[0]).execute('select count(*) from outbox').fetchone()[0])" "$DIR" 2>/dev/null)
-          [ "$n" = 2 ] && break
-          sleep 0.05
-        done
-        kill -9 $pid; wait $pid; echo "killed=$?"
+        "$CONFAB" --data-dir "$DIR" send general "killed while trying" --wait 60 & kill_when_queued 2 $!
     "#).await;
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(
