@@ -126,6 +126,22 @@ describe("the window", () => {
     expect($("#errors")).toBeNull();
   });
 
+  it("leaves the focus where the user put it while the open room changes", async () => {
+    const fake = new FakeBackend();
+    fake.rooms.set("general", []);
+    await start(fake);
+    expect(document.activeElement).toBe($("#composer"));
+    const join = $("#join-input") as HTMLInputElement;
+    join.focus();
+    // Someone comes and goes, someone writes: the room is redrawn, the join box keeps the keys.
+    fake.emit({ type: "presence", room: "general", users: ["alice", "bob"] });
+    flushSync();
+    fake.emit({ type: "message", room: "general", seq: 1, id: "m1", author: "bob", body: "hi", ts: Date.now() });
+    await settle();
+    expect(bodies()).toEqual(["hi"]);
+    expect(document.activeElement).toBe(join);
+  });
+
   it("opens the room switcher with Ctrl+K and joins a new name from it", async () => {
     const fake = new FakeBackend();
     fake.rooms.set("general", []);
