@@ -82,6 +82,8 @@ pub enum ErrorCode {
     /// This server takes no registrations; an administrator creates accounts.
     RegistrationClosed,
 
+    /// A `search` query that cannot be run (empty, too long, an unknown filter).
+    BadQuery,
     /// Any code this version does not know (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -122,6 +124,7 @@ impl ErrorCode {
             Self::BadEmoji => "bad_emoji",
             Self::InviteRequired => "invite_required",
             Self::RegistrationClosed => "registration_closed",
+            Self::BadQuery => "bad_query",
             Self::Unknown => "unknown",
         }
     }
@@ -206,6 +209,7 @@ mod tests {
             ErrorCode::NotMember,
             ErrorCode::BadTarget,
             ErrorCode::BadEmoji,
+            ErrorCode::BadQuery,
             ErrorCode::Unknown,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();

@@ -2,6 +2,7 @@
 
 use crate::changes::{DeleteEvent, EditEvent, ReactEvent};
 use crate::conversation::{MemberEvent, MemberInfo, Role, RoomSummary, Visibility};
+use crate::search::SearchHit;
 use crate::{ErrorCode, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -89,12 +90,29 @@ pub enum ClientFrame {
     Read { room: String, seq: u64 },
     /// Who is a member of the room, with their roles.
     Members { room: String },
+    /// Full-text search over the rooms you are a member of (see [`crate::search`]), newest
+    /// hits first. `room` (or `in:` in the query) keeps to one room, where `before` pages by
+    /// seq; any search pages with the `next` of its last results as `page`.
+    Search {
+        /// Chosen by the client; the answer carries it back.
+        #[serde(rename = "ref")]
+        reference: String,
+        query: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
+    },
 }
 
 /// Every `type` a client may send; anything else is `unknown_type`.
 pub const CLIENT_TYPES: &[&str] = &[
     "auth", "join", "leave", "send", "typing", "history", "create", "invite", "kick", "part",
-    "set_role", "dm", "rooms", "read", "members", "edit", "delete", "react",
+    "set_role", "dm", "rooms", "read", "members", "edit", "delete", "react", "search",
 ];
 
 impl ClientFrame {
@@ -263,6 +281,16 @@ pub enum ServerFrame {
         room: String,
         members: Vec<MemberInfo>,
     },
+    /// Answer to `search`: hits newest first; `more` if older ones exist, and then `next`
+    /// continues the search (as `page`).
+    SearchResults {
+        #[serde(rename = "ref")]
+        reference: String,
+        hits: Vec<SearchHit>,
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
     /// A request failed; the connection stays open.
     Error {
         code: ErrorCode,
@@ -353,7 +381,11 @@ fn classify(text: &str, err: &serde_json::Error) -> FrameError {
             None,
         );
     };
-    let reference = obj.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    let reference = obj
+        .get("id")
+        .or_else(|| obj.get("ref"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     match obj.get("type") {
         None => fail(
             ErrorCode::BadFrame,

@@ -286,6 +286,14 @@ fn every_client_type_is_listed() {
             room: "r".into(),
             seq: 1,
         },
+        ClientFrame::Search {
+            reference: "s".into(),
+            query: "q".into(),
+            room: None,
+            before: None,
+            limit: None,
+            page: None,
+        },
     ];
     assert_eq!(frames.len(), CLIENT_TYPES.len());
     for f in frames {
@@ -338,5 +346,41 @@ fn conversation_frames_keep_their_contract_names() {
     assert_eq!(
         member.to_json(),
         r#"{"type":"member","room":"ops","seq":3,"id":"x","author":"alice","ts":1,"user":"bob","action":"kicked"}"#
+    );
+}
+
+#[test]
+fn search_frames_keep_their_contract_names() {
+    golden_client(
+        ClientFrame::Search {
+            reference: "s-1".into(),
+            query: "deploy from:alice".into(),
+            room: Some("general".into()),
+            before: Some(90),
+            limit: Some(20),
+            page: None,
+        },
+        r#"{"type":"search","ref":"s-1","query":"deploy from:alice","room":"general","before":90,"limit":20}"#,
+    );
+    golden_server(
+        ServerFrame::SearchResults {
+            reference: "s-1".into(),
+            hits: vec![crate::SearchHit {
+                room: "general".into(),
+                seq: 7,
+                author: "alice".into(),
+                body: "we deploy friday".into(),
+                ts: 1_764_000_000_000,
+                highlights: vec![[3, 9]],
+            }],
+            more: true,
+            next: Some("p7".into()),
+        },
+        r#"{"type":"search_results","ref":"s-1","hits":[{"room":"general","seq":7,"author":"alice","body":"we deploy friday","ts":1764000000000,"highlights":[[3,9]]}],"more":true,"next":"p7"}"#,
+    );
+    let bad = ClientFrame::parse(r#"{"type":"search","ref":"s-2"}"#);
+    assert_eq!(
+        bad.map_err(|e| (e.code, e.reference)),
+        Err((ErrorCode::BadFrame, Some("s-2".into())))
     );
 }

@@ -12,6 +12,7 @@
 //! - [`limits`]: the documented default limits and the validation rules for names and bodies.
 //! - [`names`]: [`RoomName`], [`MessageId`] and [`Body`], values that exist only once they
 //!   follow those rules.
+//! - [`search`]: the search query language, the words a body is indexed by, hit highlights.
 //! - [`secret`]: [`Secret`], a wrapper that keeps tokens and passwords out of logs and panics.
 //!
 //! Parsing a client frame goes through [`ClientFrame::parse`], which classifies a bad frame into
@@ -24,6 +25,7 @@ pub mod conversation;
 pub mod frame;
 pub mod limits;
 pub mod names;
+pub mod search;
 pub mod secret;
 
 pub use changes::{DeleteEvent, EditEvent, ReactEvent};
@@ -33,4 +35,5 @@ pub use conversation::{
 };
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
 pub use names::{Body, MessageId, RoomName};
+pub use search::SearchHit;
 pub use secret::Secret;

@@ -41,6 +41,7 @@ pub enum StoreOp {
     /// A batch of a replay or a catch-up.
     Replay,
     History,
+    Search,
 }
 
 /// Why a sign-in or a connection's authentication was refused.
@@ -71,7 +72,7 @@ macro_rules! label_values {
 label_values! {
     SessionState { Authenticating => "authenticating", Open => "open" }
     SendResult { Stored => "stored", Duplicate => "duplicate", Refused => "refused", Failed => "failed" }
-    StoreOp { Send => "send", Replay => "replay", History => "history" }
+    StoreOp { Send => "send", Replay => "replay", History => "history", Search => "search" }
     AuthFailure { Password => "password", Token => "token", Refresh => "refresh", Disabled => "disabled" }
 }
 

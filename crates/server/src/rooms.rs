@@ -40,6 +40,11 @@ pub enum Outbound {
         before: u64,
         limit: usize,
     },
+    /// Run a search and send its `search_results` (read by the writer, as history is).
+    Search {
+        reference: String,
+        request: Box<crate::store::SearchRequest>,
+    },
     /// Read back whatever the database has beyond what was delivered (another node stored it
     /// and its doorbell was lost).
     CatchUp { room: Arc<str> },

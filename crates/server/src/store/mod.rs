@@ -10,6 +10,8 @@
 //!   them failed ([`SendOrder`]);
 //! - a send's outcome is reported only once it is durable, and each committed message is then
 //!   handed to the `committed` channel given to [`Store::open`], in commit order per node;
+//! - search finds a message by its current text, never a deleted one, and only in rooms the
+//!   searching user is a member of now;
 //! - membership changes are entries of the room's stream too ([`membership`]), decided by the
 //!   same rules in the transaction that stores them, and a private room's stream ends for a
 //!   member where they were removed.
@@ -24,8 +26,8 @@ mod types;
 pub use location::Database;
 pub use types::{
     AccessCheck, Admission, NewAccount, NewInvite, NewMessage, Payload, PendingSend,
-    RefreshOutcome, Registered, RegistrationPolicy, SendOrder, SendOutcome, StoredToken,
-    TokenPairHashes, UserRecord,
+    RefreshOutcome, Registered, RegistrationPolicy, SearchCursor, SearchPage, SearchRequest,
+    SendOrder, SendOutcome, StoredToken, TokenPairHashes, UserRecord,
 };
 
 use crate::Result;
@@ -139,6 +141,13 @@ impl Store {
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
         on_backend!(self, b => b.before(room, before, limit, viewer).await)
+    }
+
+    /// Full-text search over the rooms `search.user` is a member of now, newest first, in the
+    /// messages' current text (deleted ones are never found). `None`: the `page` is not one
+    /// this backend wrote.
+    pub async fn search(&self, search: SearchRequest) -> Result<Option<SearchPage>> {
+        on_backend!(self, b => b.search(search).await)
     }
 
     /// Joins by name: a member stays one; a public room (created if new) makes `user` a member.

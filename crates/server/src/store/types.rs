@@ -262,3 +262,45 @@ impl Inserted {
         }
     }
 }
+
+/// A search as the store runs it: the parsed query over `user`'s rooms, newest first.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub user: String,
+    pub query: confab_protocol::search::Query,
+    /// One room only (the frame's `room` or the query's `in:`; both must agree).
+    pub room: Option<String>,
+    /// With a room: only messages with seq below this.
+    pub before: Option<u64>,
+    /// Where the previous page ended, as the store itself wrote it into [`SearchPage::next`].
+    pub page: Option<SearchCursor>,
+    pub limit: usize,
+}
+
+/// A place in a backend's order of search hits: numbers only that backend reads. On the wire
+/// it is the numbers joined by dots, opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchCursor(pub Vec<u64>);
+
+impl SearchCursor {
+    /// Reads a `page` off the wire; `None` if it is not one a server wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Option<Vec<u64>> = text.split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| !p.is_empty() && p.len() <= 3).map(Self)
+    }
+}
+
+impl std::fmt::Display for SearchCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u64::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+/// One page of hits, each with its place in the backend's order (a `page` that continues
+/// after it), and whether older hits exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchPage {
+    pub hits: Vec<(SearchCursor, confab_protocol::SearchHit)>,
+    pub more: bool,
+}

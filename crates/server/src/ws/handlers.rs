@@ -81,6 +81,24 @@ impl Session {
             ClientFrame::Rooms => self.rooms().await,
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
             ClientFrame::Members { room } => self.members(room).await,
+            ClientFrame::Search {
+                reference,
+                query,
+                room,
+                before,
+                limit,
+                page,
+            } => {
+                let asked = super::search::Asked {
+                    reference,
+                    query,
+                    room,
+                    before,
+                    limit,
+                    page,
+                };
+                self.search(asked).await
+            }
             // Frames added to the protocol later are parsed but not handled by this version.
             #[allow(unreachable_patterns)]
             _ => {

@@ -10,6 +10,7 @@
 mod conversations;
 mod handlers;
 mod ratelimit;
+mod search;
 mod session;
 mod writer;
 

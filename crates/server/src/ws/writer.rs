@@ -11,6 +11,7 @@
 
 use crate::metrics::StoreOp;
 use crate::rooms::{Outbound, text};
+use crate::store::SearchRequest;
 use crate::store::membership::Entry;
 use crate::{AppState, Error};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -182,6 +183,7 @@ impl Writer {
                 before,
                 limit,
             } => self.history(room, before, limit).await,
+            Outbound::Search { reference, request } => self.search(reference, *request).await,
             Outbound::CatchUp { room } => self.catch_up(&room, false).await,
             Outbound::Removed { room, seq } => match self.delivered.get(&room) {
                 None => Ok(()),
@@ -267,6 +269,14 @@ impl Writer {
             messages,
             more,
         };
+        self.feed(text(&frame)).await
+    }
+
+    async fn search(&mut self, reference: String, request: SearchRequest) -> Result<(), Stop> {
+        let started = std::time::Instant::now();
+        let found = self.state.store.search(request).await?;
+        self.state.metrics.store(StoreOp::Search, started.elapsed());
+        let frame = super::search::results(reference, found);
         self.feed(text(&frame)).await
     }
 

@@ -14,6 +14,7 @@ mod metrics;
 mod nodes;
 mod registration;
 mod resume;
+mod search;
 mod transport;
 mod updates;
 

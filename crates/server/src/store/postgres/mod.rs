@@ -16,13 +16,14 @@ mod accounts;
 mod queries;
 mod rooms;
 mod schema;
+mod search;
 mod stream;
 
 use super::membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use super::types::Inserted;
 use super::{
     AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
-    SendOrder, SendOutcome, TokenPairHashes, UserRecord,
+    SearchPage, SearchRequest, SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
 use confab_protocol::api::Profile;
@@ -164,6 +165,10 @@ impl PgStore {
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
         stream::before(&self.client().await?, room, before, limit, viewer).await
+    }
+
+    pub(super) async fn search(&self, req: SearchRequest) -> Result<Option<SearchPage>> {
+        search::search(&self.client().await?, &req).await
     }
 
     pub(super) async fn enter(&self, room: &str, user: &str) -> Result<Entry> {

@@ -109,6 +109,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room_id, seq, user_id, emoji)
     );
 "#,
+    r#"
+    -- Search: a message's current text as the words the server splits it into (lower case,
+    -- joined by spaces, NULL once deleted), so Postgres' parser finds the same words SQLite's
+    -- FTS5 does. Older rows get a close approximation.
+    ALTER TABLE messages ADD COLUMN search_text TEXT;
+    UPDATE messages SET search_text = btrim(lower(regexp_replace(body, '[^[:alnum:]]+', ' ', 'g')))
+        WHERE kind = 'message' AND NOT deleted;
+    CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', search_text))
+        WHERE search_text IS NOT NULL;
+    -- Newest first across rooms, for searches by filters alone.
+    CREATE INDEX messages_recent ON messages (ts_ms DESC, room_id DESC, seq DESC)
+        WHERE search_text IS NOT NULL;
+"#,
 ];
 
 /// Names the advisory lock every node takes to migrate: "confab" in ASCII.

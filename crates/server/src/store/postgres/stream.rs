@@ -8,6 +8,7 @@ use crate::store::membership::{StreamRow, join_mentions};
 use crate::store::types::Inserted;
 use crate::store::{NewMessage, Payload, SendOutcome, now_ms};
 use confab_protocol::conversation::mentioned;
+use confab_protocol::search::index_text;
 use confab_protocol::{Event, MessageData};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -99,11 +100,15 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
     let store = c
         .prepare_cached(
             "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions, kind,
-                                   target, reply_to, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                   target, reply_to, data, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .await?;
     let (target, reply_to) = (target.map(|t| t as i64), reply_to.map(|t| t as i64));
+    let search_text = match &msg.payload {
+        Payload::Message { body, .. } => Some(index_text(body)),
+        _ => None,
+    };
     c.execute(
         &store,
         &[
@@ -118,6 +123,7 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
             &target,
             &reply_to,
             &data,
+            &search_text,
         ],
     )
     .await?;
@@ -139,14 +145,21 @@ async fn fold<C: GenericClient>(c: &C, room_id: i64, ts: u64, msg: &NewMessage) 
         Payload::Message { .. } => {}
         Payload::Edit { target, body } => {
             c.execute(
-                "UPDATE messages SET body = $3, edited_ms = $4 WHERE room_id = $1 AND seq = $2",
-                &[&room_id, &(*target as i64), body, &(ts as i64)],
+                "UPDATE messages SET body = $3, edited_ms = $4, search_text = $5
+                 WHERE room_id = $1 AND seq = $2",
+                &[
+                    &room_id,
+                    &(*target as i64),
+                    body,
+                    &(ts as i64),
+                    &index_text(body),
+                ],
             )
             .await?;
         }
         Payload::Delete { target } => {
             c.execute(
-                "UPDATE messages SET body = '', mentions = NULL, deleted = TRUE
+                "UPDATE messages SET body = '', mentions = NULL, deleted = TRUE, search_text = NULL
                  WHERE room_id = $1 AND (seq = $2 OR (target = $2 AND kind = 'edit'))",
                 &[&room_id, &(*target as i64)],
             )

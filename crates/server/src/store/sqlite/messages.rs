@@ -1,6 +1,6 @@
 //! Room streams: sequence numbers, idempotent inserts, replay and history.
 
-use super::rooms;
+use super::{rooms, search};
 use crate::Result;
 use crate::store::changes;
 use crate::store::membership::{StreamRow, join_mentions};
@@ -97,6 +97,9 @@ pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
         reply_to,
         data,
     ])?;
+    if let Payload::Message { body, .. } = &msg.payload {
+        search::index(conn, room_id, seq, body)?;
+    }
     fold(conn, room_id, ts, &msg)?;
     Ok(Inserted::New(changes::event(
         &msg.room,
@@ -119,6 +122,7 @@ fn fold(conn: &Connection, room_id: i64, ts: u64, msg: &NewMessage) -> Result<()
                 "UPDATE messages SET body = ?3, edited_ms = ?4 WHERE room_id = ?1 AND seq = ?2",
             )?
             .execute(params![room_id, target, body, ts])?;
+            search::reindex(conn, room_id, *target, body)?;
         }
         Payload::Delete { target } => {
             conn.prepare_cached(
@@ -126,6 +130,7 @@ fn fold(conn: &Connection, room_id: i64, ts: u64, msg: &NewMessage) -> Result<()
                  WHERE room_id = ?1 AND (seq = ?2 OR (target = ?2 AND kind = 'edit'))",
             )?
             .execute(params![room_id, target])?;
+            search::unindex(conn, room_id, *target)?;
         }
         Payload::React { target, emoji, on } => {
             let sql = if *on {

@@ -15,6 +15,7 @@ mod backup;
 mod messages;
 mod rooms;
 mod schema;
+mod search;
 mod users;
 
 pub use backup::{ServerLock, backup, lock, restore};
@@ -23,7 +24,7 @@ use super::membership::{Change, Changed, Committed, Created, DmOpened, Entry};
 use super::types::Inserted;
 use super::{
     AccessCheck, NewAccount, NewInvite, NewMessage, PendingSend, RefreshOutcome, Registered,
-    SendOrder, SendOutcome, TokenPairHashes, UserRecord,
+    SearchPage, SearchRequest, SendOrder, SendOutcome, TokenPairHashes, UserRecord,
 };
 use crate::{Error, Result};
 use confab_protocol::api::Profile;
@@ -251,6 +252,10 @@ impl SqliteStore {
         let (room, viewer) = (room.to_owned(), viewer.to_owned());
         self.read(move |c| messages::before(c, &room, before, limit, &viewer))
             .await
+    }
+
+    pub(super) async fn search(&self, req: SearchRequest) -> Result<Option<SearchPage>> {
+        self.read(move |c| search::search(c, &req)).await
     }
 
     pub(super) async fn enter(&self, room: &str, user: &str) -> Result<Entry> {

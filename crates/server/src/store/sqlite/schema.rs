@@ -110,6 +110,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room_id, seq, user_id, emoji)
     ) WITHOUT ROWID;
 "#,
+    r#"
+    -- Search: each message's current text in a contentless FTS5 index (the text stays in
+    -- `messages` alone). `search_docs` numbers messages as they are stored, and that number is
+    -- the index's rowid, so newest first is the index's own order. Accents are kept, as the
+    -- PostgreSQL backend keeps them.
+    CREATE TABLE search_docs (
+        id      INTEGER PRIMARY KEY,
+        room_id INTEGER NOT NULL,
+        seq     INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX search_docs_message ON search_docs(room_id, seq);
+    CREATE VIRTUAL TABLE message_search USING fts5(
+        body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO search_docs (room_id, seq)
+        SELECT room_id, seq FROM messages WHERE kind = 'message' AND deleted = 0
+        ORDER BY ts_ms, room_id, seq;
+    INSERT INTO message_search (rowid, body)
+        SELECT d.id, m.body FROM search_docs d
+        JOIN messages m ON m.room_id = d.room_id AND m.seq = d.seq;
+"#,
 ];
 
 /// The newest schema version this server knows.
@@ -196,5 +217,23 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((visibility.as_str(), kind.as_str()), ("public", "message"));
         migrate(&mut conn).unwrap_or_else(|e| panic!("migrating again: {e}"));
+    }
+
+    #[test]
+    fn an_old_databases_messages_are_indexed_for_search_oldest_first() {
+        let mut conn = version_1();
+        migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let found: Vec<(i64, u64)> = conn
+            .prepare(
+                "SELECT d.id, d.seq FROM message_search s JOIN search_docs d ON d.id = s.rowid
+                 WHERE message_search MATCH '\"h\"*' ORDER BY s.rowid DESC",
+            )
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            found,
+            [(2, 2), (1, 1)],
+            "hi and hey, numbered in the order they were stored"
+        );
     }
 }
