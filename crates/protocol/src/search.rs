@@ -1,8 +1,10 @@
 //! Search: the query language, the words a body is indexed by, and where a hit matched.
 //!
 //! A query is words, `"quoted phrases"` and filters — `from:alice`, `in:general` (or
-//! `in:#general`), `has:file` — in any order. Every word must occur in a message (as a word's
-//! beginning: `deploy` finds "deployment"); a phrase's words must occur in a row. Case does not
+//! `in:#general`), `has:file` — in any order. Every word must occur in a message; one of three
+//! letters or more also as a word's beginning (`deploy` finds "deployment"; `ok` finds only
+//! "ok": a one- or two-letter beginning matches half the language and says little). A
+//! phrase's words must occur in a row. Case does not
 //! matter; accents do. The server and the client's offline cache index and highlight with the
 //! same rules, so a hit looks the same from either.
 
@@ -10,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// Longest query in bytes of UTF-8.
 pub const MAX_QUERY_BYTES: usize = 256;
+/// Shortest word that also matches as the beginning of longer ones.
+pub const MIN_PREFIX_CHARS: usize = 3;
 /// Most words (phrase words included) in one query.
 pub const MAX_QUERY_WORDS: usize = 16;
 /// Hits per page unless the request says otherwise.
@@ -37,7 +41,8 @@ pub struct SearchHit {
 /// What is looked for in a query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
-    /// Words that must each begin a word of the message, lower case.
+    /// Words that must each be (or, from [`MIN_PREFIX_CHARS`] on, begin) a word of the
+    /// message, lower case.
     pub words: Vec<String>,
     /// Runs of words that must occur in this order, lower case.
     pub phrases: Vec<Vec<String>>,
@@ -116,10 +121,13 @@ impl Query {
         !self.words.is_empty() || !self.phrases.is_empty()
     }
 
-    /// The query in SQLite FTS5's syntax: each word as a prefix, each phrase quoted. Words are
-    /// letters and digits only, so nothing in them is FTS syntax.
+    /// The query in SQLite FTS5's syntax: each word (as a prefix when long enough), each phrase
+    /// quoted. Words are letters and digits only, so nothing in them is FTS syntax.
     pub fn fts5(&self) -> String {
-        let words = self.words.iter().map(|w| format!("\"{w}\"*"));
+        let words = self.words.iter().map(|w| match is_prefix(w) {
+            true => format!("\"{w}\"*"),
+            false => format!("\"{w}\""),
+        });
         let phrases = self.phrases.iter().map(|p| format!("\"{}\"", p.join(" ")));
         words.chain(phrases).collect::<Vec<_>>().join(" ")
     }
@@ -127,7 +135,10 @@ impl Query {
     /// The query as a PostgreSQL `tsquery` (for `to_tsquery('simple', …)`): words as prefixes,
     /// phrases with `<->`, all of them required.
     pub fn tsquery(&self) -> String {
-        let words = self.words.iter().map(|w| format!("'{w}':*"));
+        let words = self.words.iter().map(|w| match is_prefix(w) {
+            true => format!("'{w}':*"),
+            false => format!("'{w}'"),
+        });
         let phrases = self.phrases.iter().map(|p| {
             let inner: Vec<String> = p.iter().map(|w| format!("'{w}'")).collect();
             format!("({})", inner.join(" <-> "))
@@ -140,7 +151,7 @@ impl Query {
         let found: Vec<String> = words(body).map(|w| w.word).collect();
         self.words
             .iter()
-            .all(|q| found.iter().any(|w| w.starts_with(q.as_str())))
+            .all(|q| found.iter().any(|w| word_matches(q, w)))
             && self.phrases.iter().all(|p| {
                 found
                     .windows(p.len())
@@ -153,7 +164,7 @@ impl Query {
         let found: Vec<Word> = words(body).collect();
         let mut marked = vec![false; found.len()];
         for (i, w) in found.iter().enumerate() {
-            if self.words.iter().any(|q| w.word.starts_with(q.as_str())) {
+            if self.words.iter().any(|q| word_matches(q, &w.word)) {
                 marked[i] = true;
             }
         }
@@ -174,6 +185,20 @@ impl Query {
             .filter(|(_, m)| *m)
             .map(|(w, _)| [w.start, w.end])
             .collect()
+    }
+}
+
+/// Whether a query word also matches longer words it begins.
+fn is_prefix(word: &str) -> bool {
+    word.chars().count() >= MIN_PREFIX_CHARS
+}
+
+/// Whether query word `q` matches the text's word `w`.
+fn word_matches(q: &str, w: &str) -> bool {
+    if is_prefix(q) {
+        w.starts_with(q)
+    } else {
+        w == q
     }
 }
 

@@ -122,7 +122,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX search_docs_message ON search_docs(room_id, seq);
     CREATE VIRTUAL TABLE message_search USING fts5(
-        body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+        body, content = '', contentless_delete = 1, prefix = '3',
+        tokenize = 'unicode61 remove_diacritics 0'
     );
     INSERT INTO search_docs (room_id, seq)
         SELECT room_id, seq FROM messages WHERE kind = 'message' AND deleted = 0
