@@ -251,6 +251,14 @@ impl Actor {
                     let _ = reply.send(page);
                 }
             },
+            Request::Search { request, reply } => match phase {
+                Phase::Open(link) if !request.continues_cache() => {
+                    link.search(&mut self.core, request, reply).await?;
+                }
+                _ => {
+                    let _ = reply.send(self.core.search_cache(&request));
+                }
+            },
             Request::Outbox { reply } => {
                 let sending = |id: &str| matches!(&phase, Phase::Open(link) if link.is_sending(id));
                 let _ = reply.send(self.core.outbox(sending));

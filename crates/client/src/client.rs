@@ -9,6 +9,7 @@ use crate::outbox::Draft;
 #[cfg(doc)]
 use crate::outbox::Target;
 use crate::people::PeopleCall;
+use crate::search::{Checked, SearchRequest, SearchResults};
 use crate::servers::Servers;
 use crate::transport::{Dial, Dialer};
 use crate::wake::ClockWatch;
@@ -220,6 +221,13 @@ impl Client {
             room: room.to_owned(),
         })
         .await
+    }
+
+    /// Searches the rooms the user is in: on the server when online, in this device's cache
+    /// when not (each hit says which). A bad query is refused here with `bad_query`.
+    pub async fn search(&self, request: SearchRequest) -> Result<SearchResults> {
+        let request = Checked::new(request)?;
+        self.ask(|reply| Request::Search { request, reply }).await
     }
 
     /// Up to `limit` (1 to the protocol's 200) messages older than `before` (newest when

@@ -35,6 +35,10 @@ pub(crate) enum Request {
         limit: u32,
         reply: Reply<Vec<MessageData>>,
     },
+    Search {
+        request: crate::search::Checked,
+        reply: Reply<crate::search::SearchResults>,
+    },
     Outbox {
         reply: Reply<Vec<Outgoing>>,
     },

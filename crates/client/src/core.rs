@@ -3,9 +3,10 @@
 //! connection actor ([`crate::actor`]) calls it the same way whether a connection is open or
 //! not, and the open connection ([`crate::link`]) asks it what to send and tells it what came.
 
-use crate::db::Database;
+use crate::db::{CacheSearch, Database};
 use crate::event::{Outgoing, OutgoingStatus};
 use crate::outbox::{Draft, Queued, Target};
+use crate::search::{self, Found, SearchResults, SearchSource};
 use crate::{Error, Result};
 use confab_protocol::changes::valid_emoji;
 use confab_protocol::{
@@ -295,6 +296,29 @@ impl Core {
             before.unwrap_or(u64::MAX >> 1),
             history_limit(limit) as usize,
         )
+    }
+
+    /// A search of what this device holds, by the server's rules (offline, or when the
+    /// connection ended before the server answered).
+    pub(crate) fn search_cache(&self, s: &search::Checked) -> Result<SearchResults> {
+        let Ok(room) = s.room() else {
+            return Ok(SearchResults::default()); // two rooms at once: nothing is in both
+        };
+        let (hits, more) = self.db.search(&CacheSearch {
+            query: &s.query,
+            room: room.as_deref(),
+            after: s.cache_page(),
+            limit: s.limit,
+        })?;
+        let next = more.then(|| hits.last().map(search::cache_next)).flatten();
+        let hits = hits
+            .into_iter()
+            .map(|hit| Found {
+                hit,
+                source: SearchSource::Cache,
+            })
+            .collect();
+        Ok(SearchResults { hits, more, next })
     }
 
     /// Everything in the outbox, oldest first; those in `sending` are on the open connection.

@@ -15,6 +15,7 @@
 //!   — with one dispatch of every request to the core, whatever the phase.
 //! - `link`: an open connection: resume every room, flush the outbox in order at a paced rate
 //!   (`pacer`), turn server frames into events.
+//! - [`search`]: searching the user's rooms, on the server or in the cache.
 //! - [`people`]: profiles and finding users, over the HTTP API with the login's token.
 //! - [`tokens`]: where tokens live (the OS keyring in production); `api`: the HTTP API;
 //!   [`transport`]: TCP/TLS/WebSocket; [`error`]: [`Error`] and its stable [`Code`].
@@ -43,6 +44,7 @@ mod outbox;
 mod pacer;
 pub mod people;
 mod refresh;
+pub mod search;
 pub mod servers;
 pub mod tokens;
 pub mod transport;
@@ -57,5 +59,6 @@ pub use error::{ClientCode, Code, Error, Result};
 pub use event::{ConnState, Event, Outgoing, OutgoingStatus};
 pub use outbox::{Draft, Target};
 pub use people::PeopleCall;
+pub use search::{Found, SearchRequest, SearchResults, SearchSource};
 pub use servers::Servers;
 pub use tokens::{KeyringTokens, MemoryTokens, TokenStore};

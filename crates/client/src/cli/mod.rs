@@ -5,6 +5,7 @@
 
 mod changes;
 mod conversations;
+mod search;
 
 use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
@@ -64,6 +65,9 @@ enum Action {
     Logout,
     #[command(flatten)]
     Rooms(conversations::RoomAction),
+    /// Search the messages of your rooms, newest first: on the server, or in this data dir's
+    /// cache when the server cannot be reached (those hits say "cached").
+    Search(search::SearchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +133,7 @@ async fn run(action: Action, profile: &Profile) -> anyhow::Result<ExitCode> {
         Action::Tail { room, after } => tail(profile, &room, after).await,
         Action::Logout => logout(profile).await,
         Action::Rooms(action) => conversations::run(profile, action).await,
+        Action::Search(args) => search::run(profile, args).await,
     }
 }
 

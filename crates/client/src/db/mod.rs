@@ -1,5 +1,5 @@
 //! The client's own SQLite database: the durable outbox, per-room resume points, and a cache of
-//! received messages for offline reading.
+//! received messages for offline reading and searching (`search`).
 //!
 //! WAL with `synchronous=NORMAL`: a commit survives the process being killed at any instant
 //! (the data is in the OS before `commit` returns); only a power cut may lose the last moments,
@@ -11,6 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 mod outbox;
+mod search;
+
+pub(crate) use search::CacheSearch;
 
 /// Bounds on what may wait in the outbox.
 #[derive(Debug, Clone)]
@@ -35,7 +38,7 @@ pub struct Database {
     limits: OutboxLimits,
 }
 
-const SCHEMA: &str = r#"
+pub(super) const SCHEMA: &str = r#"
     -- What waits to be sent, in order (see outbox.rs for the columns of changes).
     CREATE TABLE IF NOT EXISTS outbox (
         ord        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,7 +75,7 @@ const SCHEMA: &str = r#"
 
 /// Version 1: the outbox holds changes as well as messages (see `outbox`), and cached messages
 /// keep what changed about them.
-const TO_V1: &str = "
+pub(super) const TO_V1: &str = "
     ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
     ALTER TABLE outbox ADD COLUMN target_seq INTEGER;
     ALTER TABLE outbox ADD COLUMN target_id TEXT;
@@ -92,6 +95,9 @@ fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
         conn.execute_batch(&format!("BEGIN; {TO_V1} COMMIT;"))?;
+    }
+    if version < 2 {
+        conn.execute_batch(&format!("BEGIN; {} COMMIT;", search::TO_V2))?;
     }
     Ok(())
 }

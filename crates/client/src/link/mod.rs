@@ -5,6 +5,7 @@
 //! and members.
 
 mod conversations;
+mod search;
 
 use crate::auth::Ready;
 use crate::command::Reply;
@@ -120,6 +121,9 @@ pub(crate) struct Link {
     held: Option<Vec<(String, ClientFrame)>>,
     /// Rooms this connection asked to create: the server joins us to them.
     creating: HashSet<String>,
+    /// Searches waiting for their answer, by `ref`.
+    searches: HashMap<String, search::SearchWaiter>,
+    next_search: u64,
 }
 
 impl std::fmt::Debug for Link {
@@ -152,6 +156,8 @@ impl Link {
             me: ready.user.clone(),
             held: None,
             creating: HashSet::new(),
+            searches: HashMap::new(),
+            next_search: 0,
         }
     }
 
@@ -326,6 +332,7 @@ impl Link {
     /// The connection is gone: whoever waits for history gets the cache, and what was in
     /// flight is queued again (the next connection resends it; the server deduplicates).
     pub(crate) async fn finish(mut self, core: &mut Core) {
+        self.searches_to_cache(core);
         for (room, waiters) in self.history.drain() {
             let Ok(room) = RoomName::parse(&room) else {
                 continue;
@@ -457,6 +464,18 @@ impl Link {
                     .emit(Event::RoomRemoved { room, by: None })
                     .await?;
             }
+            ServerFrame::SearchResults {
+                reference,
+                hits,
+                more,
+                next,
+            } => self.search_results(&reference, hits, more, next),
+            ServerFrame::Error {
+                code,
+                message,
+                reference: Some(reference),
+                ..
+            } if self.search_refused(&reference, code, &message) => {}
             ServerFrame::Error {
                 code,
                 message,
