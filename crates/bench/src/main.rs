@@ -12,6 +12,7 @@
 //! - [`desktop`]: the desktop app: package size, first paint, memory, idle CPU.
 //! - [`client`]: the client core: flushing a big offline outbox after a kill, noticing a dead
 //!   peer.
+//! - [`search`]: search over a million messages stored through the server, timed per query.
 //! - [`report`]: the table printed and written to docs/bench.md, with an SVG chart.
 //!
 //! `scripts/bench.sh` builds everything and runs this; `--quick` is CI's smoke run.
@@ -25,6 +26,7 @@ mod idle;
 mod nodes;
 mod procs;
 mod report;
+mod search;
 mod storm;
 
 use anyhow::Result;
@@ -56,7 +58,7 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
     /// Run only these scenarios (fanout, idle, nodes, storm, authrate, flush, deadpeer,
-    /// desktop); all by
+    /// search, desktop); all by
     /// default. Writes no report.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -76,6 +78,12 @@ struct Args {
     /// Seconds counted in the upgrades + auth measurement.
     #[arg(long, default_value_t = 5.0)]
     auth_seconds: f64,
+    /// Messages stored for the search measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: usize,
+    /// Timed runs of each search query.
+    #[arg(long, default_value_t = 20)]
+    search_runs: usize,
     /// Messages queued offline for the client flush.
     #[arg(long, default_value_t = 10_000)]
     flush: usize,
@@ -126,6 +134,8 @@ fn main() -> Result<()> {
         args.storm = 50;
         args.auth_seconds = 1.0;
         args.flush = 100;
+        args.search_messages = 2_000;
+        args.search_runs = 3;
         args.idle_secs = 2.0;
         args.launches = 1;
     }
@@ -238,6 +248,14 @@ async fn bench(args: Args) -> Result<()> {
         false => None,
     };
     flush.iter().for_each(report::progress_flush);
+    let search = match wanted("search") {
+        true => {
+            let runs = args.search_runs;
+            Some(search::run(&args.bin_dir, &args.peers, args.search_messages, runs).await?)
+        }
+        false => None,
+    };
+    search.iter().for_each(report::progress_search);
     let dead = match wanted("deadpeer") {
         true => Some(client::dead_peer(&args.bin_dir, &args.peers).await?),
         false => None,
@@ -257,8 +275,8 @@ async fn bench(args: Args) -> Result<()> {
     };
     desktop.iter().for_each(report::progress_desktop);
     // A report needs every scenario; `--only` runs are for looking at one.
-    let (Some(storm), Some(auth), Some(flush), Some(dead), Some(desktop)) =
-        (storm, auth, flush, dead, desktop)
+    let (Some(storm), Some(auth), Some(flush), Some(search), Some(dead), Some(desktop)) =
+        (storm, auth, flush, search, dead, desktop)
     else {
         return Ok(());
     };
@@ -266,6 +284,7 @@ async fn bench(args: Args) -> Result<()> {
         storm,
         auth,
         flush,
+        search,
         dead,
         desktop,
     };

@@ -3,7 +3,7 @@
 //! hand-written analysis around it stays.
 
 use crate::procs::Kind;
-use crate::{authrate, client, desktop, fanout, idle, nodes, storm};
+use crate::{authrate, client, desktop, fanout, idle, nodes, search, storm};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -83,6 +83,19 @@ pub(crate) fn progress_flush(o: &client::FlushOutcome) {
     );
 }
 
+pub(crate) fn progress_search(o: &search::Outcome) {
+    eprintln!(
+        "search · {} messages stored through the server in {:.0} s · p95 over the mix {:.1} ms · history p95 {:.1} ms",
+        o.messages, o.load_secs, o.p95_ms, o.history_p95_ms
+    );
+    for q in &o.queries {
+        eprintln!(
+            "search · {:<18} p50 {:>6.1} ms · p95 {:>6.1} ms · {} hits on the first page",
+            q.text, q.p50_ms, q.p95_ms, q.hits
+        );
+    }
+}
+
 pub(crate) fn progress_dead(o: &client::DeadPeerOutcome) {
     eprintln!(
         "client dead peer · noticed {:.1} s after the path went silent · open again {:.1} s after it came back",
@@ -158,6 +171,7 @@ pub(crate) struct Others {
     pub storm: storm::Outcome,
     pub auth: authrate::Outcome,
     pub flush: client::FlushOutcome,
+    pub search: search::Outcome,
     pub dead: client::DeadPeerOutcome,
     pub desktop: desktop::Outcome,
 }
@@ -329,6 +343,17 @@ impl Summary {
             f.messages,
             f.flush_secs,
             yes(f.flush_secs <= 2.0)
+        );
+        let q = &self.others.search;
+        let _ = writeln!(
+            s,
+            "| search over {} stored messages: p95 ≤ 100 ms (mix of {} queries; history round trip p95 {:.1} ms) | {:.1} ms ({:.1}× history) | {} |",
+            q.messages,
+            q.queries.len(),
+            q.history_p95_ms,
+            q.p95_ms,
+            q.p95_ms / q.history_p95_ms.max(1e-9),
+            yes(q.p95_ms <= 100.0)
         );
         let d = &self.others.dead;
         let _ = writeln!(
