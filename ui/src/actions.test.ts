@@ -15,6 +15,13 @@ const rowOf = (body: string) =>
     | HTMLElement
     | undefined;
 const click = (el: Element | null | undefined) => (el as HTMLElement | null)?.click();
+/** The pointer over a row: its actions are drawn. Returns the row. */
+const hover = (body: string) => {
+  const row = rowOf(body);
+  row?.dispatchEvent(new Event("pointerenter"));
+  flushSync();
+  return row;
+};
 const box = () => $("#composer") as HTMLTextAreaElement;
 const key = (k: string) => box().dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
 const type = (text: string) => {
@@ -28,9 +35,11 @@ describe("messages that change", () => {
     fake.post("general", "alice", "teh plan");
     fake.post("general", "bob", "ok");
     await start(fake);
-    expect(rowOf("ok")?.querySelector(".edit")).toBeNull(); // not ours
+    expect(document.querySelector("#messages .actions")).toBeNull(); // drawn on hover only
+    expect(hover("ok")?.querySelector(".edit")).toBeNull(); // not ours
+    expect(hover("ok")?.querySelector(".reply")).not.toBeNull();
     type("half a thought");
-    click(rowOf("teh plan")?.querySelector(".edit"));
+    click(hover("teh plan")?.querySelector(".edit"));
     await settle();
     expect(box().value).toBe("teh plan");
     expect($(".context")?.textContent).toContain("Editing");
@@ -59,7 +68,7 @@ describe("messages that change", () => {
     fake.rooms.set("random", []);
     const { chat } = await start(fake);
     type("my draft");
-    click(rowOf("mine")?.querySelector(".edit"));
+    click(hover("mine")?.querySelector(".edit"));
     await settle();
     expect(box().value).toBe("mine");
     chat.select("random");
@@ -77,7 +86,7 @@ describe("messages that change", () => {
     fake.rooms.get("general")![0].reactions = { "🎉": ["bob"] };
     await start(fake);
     const row = () => rowOf("ship it?");
-    click(row()?.querySelector(".react"));
+    click(hover("ship it?")?.querySelector(".react"));
     await settle();
     click($('.picker button[aria-label="React with 👍"]'));
     await settle();
@@ -102,7 +111,7 @@ describe("messages that change", () => {
     const fake = new FakeBackend();
     fake.post("general", "bob", "**lunch** at noon?");
     await start(fake);
-    click(rowOf("lunch at noon?")?.querySelector(".reply"));
+    click(hover("lunch at noon?")?.querySelector(".reply"));
     await settle();
     expect($(".context")?.textContent).toContain("Replying to bob: lunch at noon?");
     type("yes");
@@ -123,8 +132,8 @@ describe("messages that change", () => {
     fake.post("general", "alice", "oops");
     fake.post("general", "bob", "bob's");
     await start(fake);
-    expect(rowOf("bob's")?.querySelector(".delete")).toBeNull(); // a member, not an admin
-    const del = () => rowOf("oops")?.querySelector(".delete") as HTMLButtonElement;
+    expect(hover("bob's")?.querySelector(".delete")).toBeNull(); // a member, not an admin
+    const del = () => hover("oops")?.querySelector(".delete") as HTMLButtonElement;
     click(del());
     await settle();
     expect(del().textContent).toBe("Delete?");
@@ -139,7 +148,7 @@ describe("messages that change", () => {
     const fake = new FakeBackend({ offline: true });
     fake.post("general", "alice", "draft one");
     await start(fake);
-    click(rowOf("draft one")?.querySelector(".edit"));
+    click(hover("draft one")?.querySelector(".edit"));
     await settle();
     type("draft two");
     key("Enter");
