@@ -238,16 +238,15 @@ impl Actor {
             }
             Request::History {
                 room,
-                before,
+                at,
                 limit,
                 reply,
             } => match (phase, core::room(&room)) {
                 (Phase::Open(link), Ok(room)) => {
-                    link.history(&mut self.core, room, before, limit, reply)
-                        .await?;
+                    link.history(&mut self.core, room, at, limit, reply).await?;
                 }
                 (_, room) => {
-                    let page = room.and_then(|r| self.core.cached_history(&r, before, limit));
+                    let page = room.and_then(|r| self.core.cached_history(&r, at, limit));
                     let _ = reply.send(page);
                 }
             },

@@ -5,6 +5,7 @@ use crate::command::{Reply, Request};
 use crate::core::{Conversation, Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
+use crate::history::HistoryAt;
 use crate::outbox::Draft;
 #[cfg(doc)]
 use crate::outbox::Target;
@@ -238,10 +239,22 @@ impl Client {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<MessageData>> {
+        self.history_at(room, HistoryAt::Before(before), limit)
+            .await
+    }
+
+    /// A page of history anywhere in the room (see [`HistoryAt`]), ascending: after a seq when
+    /// scrolling back down, around one for a jump to it. Online from the server, else the cache.
+    pub async fn history_at(
+        &self,
+        room: &str,
+        at: HistoryAt,
+        limit: u32,
+    ) -> Result<Vec<MessageData>> {
         let room = room.to_owned();
         self.ask(|reply| Request::History {
             room,
-            before,
+            at,
             limit,
             reply,
         })

@@ -31,7 +31,7 @@ pub(crate) enum Request {
     },
     History {
         room: String,
-        before: Option<u64>,
+        at: crate::history::HistoryAt,
         limit: u32,
         reply: Reply<Vec<MessageData>>,
     },

@@ -5,6 +5,7 @@
 
 use crate::db::{CacheSearch, Database};
 use crate::event::{Outgoing, OutgoingStatus};
+use crate::history::HistoryAt;
 use crate::outbox::{Draft, Queued, Target};
 use crate::search::{self, Found, SearchResults, SearchSource};
 use crate::{Error, Result};
@@ -283,19 +284,23 @@ impl Core {
         self.db.is_joined(room).unwrap_or(false)
     }
 
-    /// A page of history from the local cache: messages before `before` (newest when `None`),
-    /// ascending.
+    /// A page of history from the local cache, ascending (see [`HistoryAt`]).
     pub(crate) fn cached_history(
         &self,
         room: &RoomName,
-        before: Option<u64>,
+        at: HistoryAt,
         limit: u32,
     ) -> Result<Vec<MessageData>> {
-        self.db.history(
-            room.as_str(),
-            before.unwrap_or(u64::MAX >> 1),
-            history_limit(limit) as usize,
-        )
+        let (room, limit) = (room.as_str(), history_limit(limit) as usize);
+        match at {
+            HistoryAt::Before(b) => self.db.history(room, b.unwrap_or(u64::MAX >> 1), limit),
+            HistoryAt::After(a) => self.db.history_after(room, a, limit),
+            HistoryAt::Around(seq) => {
+                let mut page = self.db.history(room, seq.saturating_add(1), limit - limit / 2)?;
+                page.extend(self.db.history_after(room, seq, limit / 2)?);
+                Ok(page)
+            }
+        }
     }
 
     /// A search of what this device holds, by the server's rules (offline, or when the

@@ -57,11 +57,17 @@ pub enum ClientFrame {
     },
     /// "I am typing" — forwarded to the other members, never stored.
     Typing { room: String },
-    /// Older messages for scrollback: up to `limit` messages with seq < `before`, newest last.
+    /// A page of messages in their current state, oldest first: up to `limit` with seq <
+    /// `before` (scrollback; the newest when none of the three is given), with seq > `after`,
+    /// or `around` a seq (that message and its neighbours on both sides: a jump to it).
     History {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        around: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
@@ -227,11 +233,14 @@ pub enum ServerFrame {
     Left {
         room: String,
     },
-    /// Answer to `history`: messages in ascending seq; `more` if older ones exist.
+    /// Answer to `history`: messages in ascending seq; `more` if older ones exist (asked
+    /// `before` or `around`), `newer` if newer ones do (asked `after` or `around`).
     History {
         room: String,
         messages: Vec<MessageData>,
         more: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        newer: bool,
     },
     /// A membership change, in the room's seq stream like a message.
     Member(MemberEvent),

@@ -82,6 +82,8 @@ fn client_frames() {
         ClientFrame::History {
             room: "general".into(),
             before: Some(100),
+            after: None,
+            around: None,
             limit: Some(50),
         },
         r#"{"type":"history","room":"general","before":100,"limit":50}"#,
@@ -153,6 +155,7 @@ fn server_frames() {
             room: "general".into(),
             messages: vec![msg()],
             more: true,
+            newer: false,
         },
         r#"{"type":"history","room":"general","messages":[{"room":"general","seq":42,"id":"c-1","author":"alice","body":"hi","ts":1764000000000}],"more":true}"#,
     );
@@ -257,6 +260,8 @@ fn every_client_type_is_listed() {
         ClientFrame::History {
             room: "r".into(),
             before: None,
+            after: None,
+            around: None,
             limit: None,
         },
         ClientFrame::Create {
@@ -382,5 +387,28 @@ fn search_frames_keep_their_contract_names() {
     assert_eq!(
         bad.map_err(|e| (e.code, e.reference)),
         Err((ErrorCode::BadFrame, Some("s-2".into())))
+    );
+}
+
+#[test]
+fn a_page_around_a_message_says_what_lies_on_both_sides() {
+    golden_client(
+        ClientFrame::History {
+            room: "general".into(),
+            before: None,
+            after: None,
+            around: Some(42),
+            limit: Some(40),
+        },
+        r#"{"type":"history","room":"general","around":42,"limit":40}"#,
+    );
+    golden_server(
+        ServerFrame::History {
+            room: "general".into(),
+            messages: vec![msg()],
+            more: false,
+            newer: true,
+        },
+        r#"{"type":"history","room":"general","messages":[{"room":"general","seq":42,"id":"c-1","author":"alice","body":"hi","ts":1764000000000}],"more":false,"newer":true}"#,
     );
 }

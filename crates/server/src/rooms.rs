@@ -37,7 +37,7 @@ pub enum Outbound {
     /// Read a page of history and send it.
     History {
         room: Arc<str>,
-        before: u64,
+        page: HistoryPage,
         limit: usize,
     },
     /// Run a search and send its `search_results` (read by the writer, as history is).
@@ -56,6 +56,17 @@ pub enum Outbound {
     Ping,
     /// Close the connection with this code and reason, after what is queued before it.
     Close { code: u16, reason: String },
+}
+
+/// Which page of a room's history a `history` request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryPage {
+    /// Messages with seq below this (scrollback).
+    Before(u64),
+    /// Messages with seq above this, oldest first (scrolling back down).
+    After(u64),
+    /// This message and its neighbours on both sides (a jump to it).
+    Around(u64),
 }
 
 /// One connection's place in a room.

@@ -354,11 +354,30 @@ impl Database {
         before: u64,
         limit: usize,
     ) -> Result<Vec<MessageData>> {
-        let mut stmt = self.conn.prepare_cached(
+        self.page(room, before, false, limit)
+    }
+
+    /// Cached messages of `room` with seq > `after`, ascending, at most `limit`.
+    pub(crate) fn history_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageData>> {
+        self.page(room, after, true, limit)
+    }
+
+    fn page(&self, room: &str, from: u64, newer: bool, limit: usize) -> Result<Vec<MessageData>> {
+        let (side, order) = if newer {
+            ("seq > ?2", "")
+        } else {
+            ("seq < ?2", "DESC")
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT seq, id, author, body, ts, reply_to, edited_ts, reactions FROM messages
-             WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![room, before, limit as i64], |r| {
+             WHERE room = ?1 AND {side} ORDER BY seq {order} LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![room, from, limit as i64], |r| {
             Ok(MessageData {
                 room: room.to_owned(),
                 seq: r.get(0)?,
@@ -373,7 +392,9 @@ impl Database {
             })
         })?;
         let mut out: Vec<MessageData> = rows.collect::<Result<_, _>>()?;
-        out.reverse();
+        if !newer {
+            out.reverse();
+        }
         Ok(out)
     }
 }

@@ -12,6 +12,7 @@ use crate::command::Reply;
 use crate::core::{self, Core};
 use crate::error::{ClientCode, Code};
 use crate::event::{Event, Events, OutgoingStatus, Stopping};
+use crate::history::HistoryAt;
 use crate::outbox::Queued;
 use crate::pacer::Pacer;
 use crate::transport::Ws;
@@ -79,7 +80,7 @@ type Step = std::result::Result<(), Ended>;
 /// Someone waiting for a page of history: what they asked for, so the cache can answer instead.
 #[derive(Debug)]
 struct HistoryWaiter {
-    before: Option<u64>,
+    at: HistoryAt,
     limit: u32,
     reply: Reply<Vec<MessageData>>,
 }
@@ -280,27 +281,26 @@ impl Link {
         &mut self,
         core: &mut Core,
         room: RoomName,
-        before: Option<u64>,
+        at: HistoryAt,
         limit: u32,
         reply: Reply<Vec<MessageData>>,
     ) -> Step {
         let limit = core::history_limit(limit);
         if !core.is_joined(&room) {
-            let _ = reply.send(core.cached_history(&room, before, limit));
+            let _ = reply.send(core.cached_history(&room, at, limit));
             return Ok(());
         }
         self.pace().await;
         self.history
             .entry(room.to_string())
             .or_default()
-            .push_back(HistoryWaiter {
-                before,
-                limit,
-                reply,
-            });
+            .push_back(HistoryWaiter { at, limit, reply });
+        let (before, after, around) = at.fields();
         self.write(&ClientFrame::History {
             room: room.into(),
             before,
+            after,
+            around,
             limit: Some(limit),
         })
         .await
@@ -338,7 +338,7 @@ impl Link {
                 continue;
             };
             for w in waiters {
-                let _ = w.reply.send(core.cached_history(&room, w.before, w.limit));
+                let _ = w.reply.send(core.cached_history(&room, w.at, w.limit));
             }
         }
         let mut requeued: Vec<Queued> = self.in_flight.drain().map(|(_, q)| q).collect();

@@ -140,7 +140,19 @@ impl Store {
         limit: usize,
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
-        on_backend!(self, b => b.before(room, before, limit, viewer).await)
+        on_backend!(self, b => b.page(room, before, false, limit, viewer).await)
+    }
+
+    /// Up to `limit` messages with seq > `after`, ascending, and whether newer ones exist, as
+    /// far as `viewer` may read them.
+    pub async fn newer(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+        viewer: &str,
+    ) -> Result<(Vec<MessageData>, bool)> {
+        on_backend!(self, b => b.page(room, after, true, limit, viewer).await)
     }
 
     /// Full-text search over the rooms `search.user` is a member of now, newest first, in the

@@ -2,7 +2,7 @@
 
 use super::session::{Pending, SendResult, Session};
 use crate::metrics::{SendResult as MetricSend, StoreOp};
-use crate::rooms::{Member, Outbound};
+use crate::rooms::{HistoryPage, Member, Outbound};
 use crate::store::membership::{ChangeKind, Entry};
 use crate::store::{NewMessage, Payload, SendOutcome};
 use confab_protocol::changes::valid_emoji;
@@ -65,8 +65,10 @@ impl Session {
             ClientFrame::History {
                 room,
                 before,
+                after,
+                around,
                 limit,
-            } => self.history(room, before, limit).await,
+            } => self.history(room, (before, after, around), limit).await,
             ClientFrame::Create { room, visibility } => self.create(room, visibility).await,
             ClientFrame::Invite { room, user } => self.change(room, user, ChangeKind::Invite).await,
             ClientFrame::Kick { room, user } => self.change(room, user, ChangeKind::Kick).await,
@@ -346,19 +348,31 @@ impl Session {
 
     /// History is read by the writer, like a replay: the queue holds the small request, never
     /// a page of messages, so a client asking a lot and reading nothing costs no memory.
-    async fn history(&mut self, room: String, before: Option<u64>, limit: Option<u32>) {
+    async fn history(
+        &mut self,
+        room: String,
+        (before, after, around): (Option<u64>, Option<u64>, Option<u64>),
+        limit: Option<u32>,
+    ) {
+        let page = match (before, after, around) {
+            (before, None, None) => HistoryPage::Before(before.unwrap_or(u64::MAX >> 1)),
+            (None, Some(after), None) => HistoryPage::After(after),
+            (None, None, Some(seq)) => HistoryPage::Around(seq),
+            _ => {
+                let e = ServerFrame::error(
+                    ErrorCode::BadFrame,
+                    "give one of `before`, `after` and `around`",
+                    None,
+                );
+                return self.reply(&e).await;
+            }
+        };
         let Some(room) = self.require_joined(&room, None).await else {
             return;
         };
         let limit = limit
             .unwrap_or(limits::HISTORY_DEFAULT)
             .clamp(1, limits::HISTORY_MAX) as usize;
-        let before = before.unwrap_or(u64::MAX >> 1);
-        self.queue(Outbound::History {
-            room,
-            before,
-            limit,
-        })
-        .await;
+        self.queue(Outbound::History { room, page, limit }).await;
     }
 }

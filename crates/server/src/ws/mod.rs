@@ -9,6 +9,7 @@
 
 mod conversations;
 mod handlers;
+mod history;
 mod ratelimit;
 mod search;
 mod session;

@@ -178,11 +178,10 @@ impl Writer {
                 after,
                 latest,
             } => self.replay(room, after, latest).await,
-            Outbound::History {
-                room,
-                before,
-                limit,
-            } => self.history(room, before, limit).await,
+            Outbound::History { room, page, limit } => {
+                let frame = super::history::read(&self.state, &self.user, &room, page, limit);
+                self.feed(text(&frame.await?)).await
+            }
             Outbound::Search { reference, request } => self.search(reference, *request).await,
             Outbound::CatchUp { room } => self.catch_up(&room, false).await,
             Outbound::Removed { room, seq } => match self.delivered.get(&room) {
@@ -243,33 +242,6 @@ impl Writer {
         };
         self.delivered.insert(Arc::clone(&room), from);
         self.catch_up(&room, true).await
-    }
-
-    async fn history(&mut self, room: Arc<str>, before: u64, limit: usize) -> Result<(), Stop> {
-        let started = std::time::Instant::now();
-        let (mut messages, mut more) = self
-            .state
-            .store
-            .before(&room, before, limit, &self.user)
-            .await?;
-        self.state
-            .metrics
-            .store(StoreOp::History, started.elapsed());
-        // Keep a page to a bounded size: drop the oldest beyond the cap; `more` says so.
-        let mut bytes = 0;
-        if let Some(keep_from) = messages.iter().rev().position(|m| {
-            bytes += m.body.len() + m.id.len() + 64;
-            bytes > limits::HISTORY_MAX_BYTES
-        }) {
-            messages.drain(..messages.len() - keep_from.max(1));
-            more = true;
-        }
-        let frame = ServerFrame::History {
-            room: room.to_string(),
-            messages,
-            more,
-        };
-        self.feed(text(&frame)).await
     }
 
     async fn search(&mut self, reference: String, request: SearchRequest) -> Result<(), Stop> {

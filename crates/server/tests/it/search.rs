@@ -293,3 +293,50 @@ async fn bad_searches_are_answered_by_name_and_the_connection_goes_on() {
     );
     assert!(seq > 0);
 }
+
+/// The seqs of a `history` answer, with its `more` and `newer`.
+async fn page(c: &mut WsClient, frame: Value) -> Result<(Vec<u64>, bool, bool), String> {
+    c.send_json(frame).await;
+    match c
+        .recv_until(|f| matches!(f, ServerFrame::History { .. } | ServerFrame::Error { .. }))
+        .await
+    {
+        ServerFrame::History {
+            messages,
+            more,
+            newer,
+            ..
+        } => Ok((messages.iter().map(|m| m.seq).collect(), more, newer)),
+        other => Err(crate::error_code(&other)),
+    }
+}
+
+#[tokio::test]
+async fn a_jump_to_a_hit_opens_its_neighbourhood_and_pages_down_from_there() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    for i in 1..=30 {
+        alice.send_msg(&format!("m-{i}"), "general", &format!("message {i}")).await;
+    }
+    let h = |extra: Value| {
+        let mut f = json!({"type": "history", "room": "general", "limit": 10});
+        if let (Some(f), Some(extra)) = (f.as_object_mut(), extra.as_object()) {
+            f.extend(extra.clone());
+        }
+        f
+    };
+    assert_eq!(
+        page(&mut alice, h(json!({"around": 15}))).await,
+        Ok(((11..=20).collect(), true, true)),
+        "the message, the older half with it, the newer half"
+    );
+    assert_eq!(page(&mut alice, h(json!({"after": 20}))).await, Ok(((21..=30).collect(), false, false)));
+    assert_eq!(page(&mut alice, h(json!({"after": 15}))).await, Ok(((16..=25).collect(), false, true)));
+    assert_eq!(page(&mut alice, h(json!({"around": 2}))).await, Ok(((1..=7).collect(), false, true)));
+    assert_eq!(page(&mut alice, h(json!({"around": 30}))).await, Ok(((26..=30).collect(), true, false)));
+    assert_eq!(
+        page(&mut alice, h(json!({"around": 15, "before": 9}))).await,
+        Err("bad_frame".to_owned())
+    );
+}

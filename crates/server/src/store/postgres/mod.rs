@@ -157,14 +157,15 @@ impl PgStore {
         stream::after(&self.client().await?, room, after, limit, viewer).await
     }
 
-    pub(super) async fn before(
+    pub(super) async fn page(
         &self,
         room: &str,
-        before: u64,
+        from: u64,
+        newer: bool,
         limit: usize,
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
-        stream::before(&self.client().await?, room, before, limit, viewer).await
+        stream::page(&self.client().await?, room, from, newer, limit, viewer).await
     }
 
     pub(super) async fn search(&self, req: SearchRequest) -> Result<Option<SearchPage>> {

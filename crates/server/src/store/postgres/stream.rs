@@ -299,27 +299,34 @@ pub(super) async fn after<C: GenericClient>(
     Ok(rows.iter().map(|r| row(r).into_event(room)).collect())
 }
 
-pub(super) async fn before<C: GenericClient>(
+/// Up to `limit` messages on one side of `from`, ascending (see `sqlite/messages.rs::page`).
+pub(super) async fn page<C: GenericClient>(
     c: &C,
     room: &str,
-    before: u64,
+    from: u64,
+    newer: bool,
     limit: usize,
     viewer: &str,
 ) -> Result<(Vec<MessageData>, bool)> {
     let Some((room_id, up_to)) = rooms::visible(c, room, viewer).await? else {
         return Ok((Vec::new(), false));
     };
+    let (side, order) = if newer {
+        ("seq > $2", "")
+    } else {
+        ("seq < $2", "DESC")
+    };
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room_id = $1 AND seq < $2 AND seq <= $3
-             AND kind = 'message' ORDER BY seq DESC LIMIT $4"
+            "SELECT {COLUMNS} FROM messages WHERE room_id = $1 AND {side} AND seq <= $3
+             AND kind = 'message' ORDER BY seq {order} LIMIT $4"
         ))
         .await?;
-    let before = before.min(i64::MAX as u64) as i64;
+    let from = from.min(i64::MAX as u64) as i64;
     let rows = c
         .query(
             &stmt,
-            &[&room_id, &before, &(up_to as i64), &(limit as i64 + 1)],
+            &[&room_id, &from, &(up_to as i64), &(limit as i64 + 1)],
         )
         .await?;
     let mut messages: Vec<MessageData> = rows
@@ -331,7 +338,9 @@ pub(super) async fn before<C: GenericClient>(
         .collect();
     let more = messages.len() > limit;
     messages.truncate(limit);
-    messages.reverse();
+    if !newer {
+        messages.reverse();
+    }
     add_reactions(c, room_id, &mut messages).await?;
     Ok((messages, more))
 }

@@ -241,23 +241,29 @@ pub(super) fn after(
     rows.map(|r| Ok(r?.into_event(room))).collect()
 }
 
-/// Up to `limit` messages (not events) with seq < `before` that `viewer` may read, ascending,
-/// and whether older ones exist.
-pub(super) fn before(
+/// Up to `limit` messages (not events) that `viewer` may read on one side of `from` (below
+/// it; above it when `newer`), ascending, and whether more exist beyond them on that side.
+pub(super) fn page(
     conn: &Connection,
     room: &str,
-    before: u64,
+    from: u64,
+    newer: bool,
     limit: usize,
     viewer: &str,
 ) -> Result<(Vec<MessageData>, bool)> {
     let Some((room_id, up_to)) = rooms::visible(conn, room, viewer)? else {
         return Ok((Vec::new(), false));
     };
+    let (side, order) = if newer {
+        ("seq > ?2", "")
+    } else {
+        ("seq < ?2", "DESC")
+    };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE room_id = ?1 AND seq < ?2 AND seq <= ?3
-         AND kind = 'message' ORDER BY seq DESC LIMIT ?4"
+        "SELECT {COLUMNS} FROM messages WHERE room_id = ?1 AND {side} AND seq <= ?3
+         AND kind = 'message' ORDER BY seq {order} LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![room_id, before, up_to, limit as i64 + 1], row)?;
+    let rows = stmt.query_map(params![room_id, from, up_to, limit as i64 + 1], row)?;
     let mut messages = Vec::with_capacity(limit + 1);
     for r in rows {
         if let Event::Message(m) = r?.into_event(room) {
@@ -266,7 +272,9 @@ pub(super) fn before(
     }
     let more = messages.len() > limit;
     messages.truncate(limit);
-    messages.reverse();
+    if !newer {
+        messages.reverse();
+    }
     add_reactions(conn, room_id, &mut messages)?;
     Ok((messages, more))
 }

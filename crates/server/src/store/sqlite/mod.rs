@@ -242,15 +242,16 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn before(
+    pub(super) async fn page(
         &self,
         room: &str,
-        before: u64,
+        from: u64,
+        newer: bool,
         limit: usize,
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
         let (room, viewer) = (room.to_owned(), viewer.to_owned());
-        self.read(move |c| messages::before(c, &room, before, limit, &viewer))
+        self.read(move |c| messages::page(c, &room, from, newer, limit, &viewer))
             .await
     }
 
