@@ -101,6 +101,17 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
         json!({"room": "general", "body": "and a reply", "replyTo": 1}),
     );
     assert!(reply.is_ok(), "{reply:?}");
+    // Search and the history around a hit: a bad query is refused by name, a good one answers.
+    let bad_query = invoke(&webview, "search", json!({"query": "  ", "limit": 5}));
+    assert_eq!(bad_query.err().unwrap_or_default()["code"], "bad_query");
+    let found = invoke(&webview, "search", json!({"query": "hello", "limit": 5})).unwrap();
+    assert!(found["hits"].is_array(), "{found}");
+    let around = invoke(
+        &webview,
+        "history",
+        json!({"room": "general", "around": 1, "limit": 10}),
+    );
+    assert!(around.is_ok_and(|v| v.is_array()));
 
     let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"]["user"], "alice");

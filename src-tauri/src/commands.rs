@@ -8,7 +8,7 @@ use crate::update::{self, UpdateStatus, Updates};
 use confab_client::{
     Account, ClientCode, ConnState, Draft, Event, Login, Outgoing, Profile, SignIn, server_urls,
 };
-use confab_client::{Conversation, PeopleCall};
+use confab_client::{Conversation, HistoryAt, PeopleCall, SearchRequest, SearchResults};
 use confab_protocol::api::Profile as UserProfile;
 use confab_protocol::{MessageData, Secret};
 use serde::Serialize;
@@ -271,14 +271,41 @@ pub async fn leave_room(state: State<'_, DesktopState>, room: String) -> Result<
     Ok(state.client()?.leave(&room).await?)
 }
 
+/// A page of history: before a seq (scrollback), after one (down from a jump) or around one
+/// (a jump to a search hit).
 #[tauri::command]
 pub async fn history(
     state: State<'_, DesktopState>,
     room: String,
     before: Option<u64>,
+    after: Option<u64>,
+    around: Option<u64>,
     limit: u32,
 ) -> Result<Vec<MessageData>, UiError> {
-    Ok(state.client()?.history(&room, before, limit).await?)
+    let at = match (after, around) {
+        (Some(a), _) => HistoryAt::After(a),
+        (None, Some(seq)) => HistoryAt::Around(seq),
+        (None, None) => HistoryAt::Before(before),
+    };
+    Ok(state.client()?.history_at(&room, at, limit).await?)
+}
+
+/// Searches the user's rooms: the server online, the cache offline (each hit says which).
+#[tauri::command]
+pub async fn search(
+    state: State<'_, DesktopState>,
+    query: String,
+    room: Option<String>,
+    page: Option<String>,
+    limit: u32,
+) -> Result<SearchResults, UiError> {
+    let request = SearchRequest {
+        query,
+        room,
+        page,
+        limit,
+    };
+    Ok(state.client()?.search(request).await?)
 }
 
 #[tauri::command]

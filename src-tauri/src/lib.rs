@@ -44,6 +44,7 @@ pub fn app<R: Runtime>(
             commands::join_room,
             commands::leave_room,
             commands::history,
+            commands::search,
             commands::typing,
             commands::set_unread,
             commands::set_mute_all,

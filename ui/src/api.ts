@@ -1,6 +1,6 @@
 // The backend's commands, typed. Every call rejects with a UiError {code, message}.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { Account, Conversation, Draft, Event, MessageData, Outgoing, Profile, Snapshot, UiError, UpdateStatus } from "./types";
+import type { Account, Conversation, Draft, Event, MessageData, Outgoing, Profile, SearchResults, Snapshot, UiError, UpdateStatus } from "./types";
 
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
@@ -30,6 +30,12 @@ export const api = {
   leave: (room: string) => invoke<void>("leave_room", { room }),
   history: (room: string, before: number | null, limit: number) =>
     invoke<MessageData[]>("history", { room, before, limit }),
+  /** A page away from the newest: `after` a seq (down from a jump) or `around` one (a jump). */
+  historyAt: (room: string, at: { after: number } | { around: number }, limit: number) =>
+    invoke<MessageData[]>("history", { room, ...at, limit }),
+  /** The user's rooms searched: by the server online, the cache offline (each hit says). */
+  search: (query: string, room: string | null, page: string | null, limit: number) =>
+    invoke<SearchResults>("search", { query, room, page, limit }),
   typing: (room: string) => invoke<void>("typing", { room }),
   retryNow: () => invoke<void>("retry_now"),
   setUnread: (count: number, mentions: number) => invoke<void>("set_unread", { count, mentions }),

@@ -39,7 +39,7 @@ deleted?: boolean,
  */
 reactions?: { [key in string]: Array<string> }, };
 
-export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "bad_target" | "bad_emoji" | "invite_required" | "registration_closed" | "unknown";
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "bad_target" | "bad_emoji" | "invite_required" | "registration_closed" | "bad_query" | "unknown";
 
 export type Visibility = "public" | "private" | "dm";
 
@@ -72,6 +72,13 @@ export type DeleteEvent = { room: string, seq: number, id: string, author: strin
 export type ReactEvent = { room: string, seq: number, id: string, author: string, ts: number, target: number, emoji: string, on: boolean, };
 
 export type MemberInfo = { user: string, role: Role, display_name?: string, };
+
+export type SearchHit = { room: string, seq: number, author: string, body: string, ts: number, 
+/**
+ * The matched words of `body` as `[start, end)` ranges of characters (Unicode scalar
+ * values, not bytes), ascending and not overlapping.
+ */
+highlights: Array<[number, number]>, };
 
 export type RoomSummary = { room: string, visibility: Visibility, role: Role, last_seq: number, 
 /**
@@ -144,6 +151,21 @@ server: string, user: string,
  * The deployment's other nodes, tried in turn when the one in use cannot be reached.
  */
 fallbacks: Array<string>, };
+
+export type SearchSource = "server" | "cache";
+
+export type Found = { source: SearchSource, room: string, seq: number, author: string, body: string, ts: number, 
+/**
+ * The matched words of `body` as `[start, end)` ranges of characters (Unicode scalar
+ * values, not bytes), ascending and not overlapping.
+ */
+highlights: Array<[number, number]>, };
+
+export type SearchResults = { hits: Array<Found>, 
+/**
+ * Older hits exist: ask again with `next` as the page.
+ */
+more: boolean, next: string | null, };
 
 export type Snapshot = { account: Account | null, state: ConnState, rooms: Array<RoomView>, 
 /**

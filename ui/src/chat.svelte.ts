@@ -25,6 +25,7 @@ import {
 import { MessageActions } from "./actions.svelte";
 import { view } from "./changes";
 import { Conversations } from "./conversations.svelte";
+import { Search } from "./search.svelte";
 import { Coalescer, type Level, shouldNotify } from "./notify";
 import { Prefs } from "./prefs";
 import { type BannerLine, banner, dayNumber, typingLine } from "./present";
@@ -81,6 +82,8 @@ export interface OpenRoom {
   /** Display names by username, from the members. */
   names: ReadonlyMap<string, string>;
   level: Level;
+  /** After a jump far back: the view ends where the loaded stretch does (see model.ts). */
+  detached: boolean;
 }
 
 export type Screen = "loading" | "sign-in" | "chat";
@@ -110,6 +113,7 @@ export class Chat {
   jump = $state(0);
 
   readonly conv: Conversations;
+  readonly search: Search;
   readonly actions: MessageActions;
   private model = newModel();
   /** The read position last told the server, per room, so it is told once. */
@@ -145,6 +149,18 @@ export class Chat {
       setLevel: (room, level) => {
         this.prefs.setLevel(room, level);
         this.dirty.rooms = this.dirty.current = true;
+        this.flush();
+      },
+      fail: (e) => this.fail(e),
+    });
+    this.search = new Search({
+      api: p.api,
+      model: () => this.model,
+      select: (room) => {
+        if (room !== this.model.current) this.select(room);
+      },
+      refresh: () => {
+        this.dirty.current = this.dirty.rooms = true;
         this.flush();
       },
       fail: (e) => this.fail(e),
@@ -224,6 +240,7 @@ export class Chat {
     const name = this.model.current;
     if (!name || !body.trim()) return false;
     this.jump++; // your own message: back to the present
+    if (this.current?.detached) void this.search.toPresent(name);
     const replyTo = this.actions.replyTo;
     try {
       await this.p.api.send(name, body, this.actions.takeReply());
@@ -475,7 +492,7 @@ export class Chat {
   }
 
   /** How the sidebar and notifications name a room: `#name`, or a dm's other people. */
-  private label(name: string): string {
+  label(name: string): string {
     const r = this.model.rooms.get(name);
     if (r?.visibility !== "dm") return `#${name}`;
     const others = (r.users ?? []).filter((u) => u !== this.model.user);
@@ -550,6 +567,7 @@ export class Chat {
             members: r.members,
             names: new Map((r.members ?? []).flatMap((x) => (x.display_name ? [[x.user, x.display_name] as const] : []))),
             level: this.prefs.chosenLevel(r.name),
+            detached: r.gapAfter !== null,
           }
         : null;
       this.typing = this.typingNow(Date.now());

@@ -46,6 +46,9 @@ export interface Room {
   typing: Map<string, number>; // user -> expiry (ms since epoch)
   presence: string[];
   oldestLoaded: number | null; // lowest seq we have, for paging back
+  /** After a jump far back: the newest seq of the window loaded around it. What is newer is
+   * not loaded up to the next stored message, so the view ends here until it is. */
+  gapAfter: number | null;
   /** What the server said the room is; null before it said (a public room). */
   visibility: Visibility | null;
   role: Role | null;
@@ -102,6 +105,7 @@ export function room(m: Model, name: string): Room {
       typing: new Map(),
       presence: [],
       oldestLoaded: null,
+      gapAfter: null,
       visibility: null,
       role: null,
       mentions: 0,
@@ -116,9 +120,46 @@ export function room(m: Model, name: string): Room {
 
 const rowKey = (author: string, id: string) => `${author}/${id}`;
 
-/** A room's rows as drawn: the stored messages by seq, then our pending ones. */
+/** A room's rows as drawn: the stored messages by seq, then our pending ones; after a jump
+ * far back, only the loaded stretch around it (nothing across the gap). */
 export function rows(r: Room): ChatMessage[] {
+  const gap = r.gapAfter;
+  if (gap !== null) return r.stored.filter((m) => (m.seq ?? 0) <= gap);
   return r.pending.length === 0 ? r.stored.slice() : r.stored.concat(r.pending);
+}
+
+/** Puts the page loaded around a jump's target into the room. A page that touches what is
+ * loaded joins it; one further back replaces the view with itself, and the gap after it is
+ * filled as the user scrolls down (`fillGap`) or drops (`backToPresent`). */
+export function placeWindow(m: Model, r: Room, page: MessageData[]): void {
+  const newest = page.reduce((n, x) => Math.max(n, x.seq), 0);
+  const touches = r.oldestLoaded === null || newest + 1 >= r.oldestLoaded || r.seqs.has(newest + 1);
+  if (!touches) {
+    r.gapAfter = newest;
+  }
+  addStored(m, page);
+}
+
+/** A page loaded after the gap's start: the gap closes when the page reaches what was loaded
+ * beyond it, or the room's end (a short page). */
+export function fillGap(m: Model, r: Room, page: MessageData[], limit: number): void {
+  addStored(m, page);
+  const gap = r.gapAfter;
+  if (gap === null) return;
+  const newest = page.reduce((n, x) => Math.max(n, x.seq), gap);
+  const beyond = r.stored.find((x) => (x.seq ?? 0) > newest);
+  r.gapAfter = page.length < limit || (beyond && (beyond.seq ?? 0) <= newest + 1) ? null : newest;
+}
+
+/** Leaves a jump's window for the newest messages: the window is dropped, and the newest
+ * page is loaded again by the caller. */
+export function backToPresent(r: Room): void {
+  const gap = r.gapAfter;
+  if (gap === null) return;
+  r.gapAfter = null;
+  r.stored = r.stored.filter((x) => (x.seq ?? 0) > gap);
+  r.seqs = new Set(r.stored.map((x) => x.seq ?? 0));
+  r.oldestLoaded = r.stored.length > 0 ? (r.stored[0].seq ?? null) : null;
 }
 
 /** How many messages wait to go out (the banner's "N waiting to send"). */

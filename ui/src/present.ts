@@ -117,3 +117,19 @@ const STATUS_TEXT = { queued: "queued", sending: "sending…", sent: "sent", fai
 export function statusText(m: ChatMessage): string | null {
   return m.status ? STATUS_TEXT[m.status] : null;
 }
+
+/** A search hit's body cut at its highlights (`[start, end)` in characters, as the protocol
+ * counts them: code points, not UTF-16 units), for drawing as text nodes and marks. */
+export function highlighted(body: string, highlights: [number, number][]): { text: string; hit: boolean }[] {
+  const chars = Array.from(body);
+  const out: { text: string; hit: boolean }[] = [];
+  let at = 0;
+  for (const [start, end] of highlights) {
+    if (start < at || end <= start || start >= chars.length) continue; // not ours to trust
+    if (start > at) out.push({ text: chars.slice(at, start).join(""), hit: false });
+    out.push({ text: chars.slice(start, end).join(""), hit: true });
+    at = Math.min(end, chars.length);
+  }
+  if (at < chars.length) out.push({ text: chars.slice(at).join(""), hit: false });
+  return out;
+}

@@ -17,6 +17,8 @@ export class FakeBackend {
   rooms = new Map<string, MessageData[]>();
   outbox: Outgoing[] = [];
   presence = new Map<string, string[]>();
+  /** Where this fake says its search hits come from. */
+  searchSource: "server" | "cache" = "server";
   update: UpdateStatus = { state: "idle" };
   user = "alice";
   people: Profile[] = [
@@ -116,6 +118,32 @@ export class FakeBackend {
       const list = this.rooms.get(room) ?? [];
       const end = before === null ? list.length : Math.max(0, before - 1);
       return list.slice(Math.max(0, end - limit), end);
+    },
+    historyAt: async (room, at, limit) => {
+      this.calls.push(`historyAt ${room} ${JSON.stringify(at)} ${limit}`);
+      const list = this.rooms.get(room) ?? [];
+      if ("after" in at) return list.filter((m) => m.seq > at.after).slice(0, limit);
+      const older = list.filter((m) => m.seq <= at.around).slice(-(limit - Math.floor(limit / 2)));
+      return older.concat(list.filter((m) => m.seq > at.around).slice(0, Math.floor(limit / 2)));
+    },
+    /** Whole words, any case, newest first; this fake's hits are all the server's. */
+    search: async (query, _room, page, limit) => {
+      this.calls.push(`search ${query}${page ? ` page=${page}` : ""}`);
+      const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+      const all = [...this.rooms.values()].flat().filter((m) => words.every((w) => m.body.toLowerCase().split(/\W+/).includes(w)));
+      all.sort((a, b) => b.ts - a.ts || b.seq - a.seq);
+      const from = page ? Number(page) : 0;
+      const hits = all.slice(from, from + limit).map((m) => {
+        const highlights: [number, number][] = [];
+        for (const w of words) {
+          const at = m.body.toLowerCase().indexOf(w);
+          if (at >= 0) highlights.push([at, at + w.length]);
+        }
+        highlights.sort((a, b) => a[0] - b[0]);
+        return { room: m.room, seq: m.seq, author: m.author, body: m.body, ts: m.ts, highlights, source: this.searchSource };
+      });
+      const more = from + limit < all.length;
+      return { hits, more, next: more ? String(from + limit) : null };
     },
     typing: async () => {},
     retryNow: async () => {

@@ -296,7 +296,9 @@ impl Core {
             HistoryAt::Before(b) => self.db.history(room, b.unwrap_or(u64::MAX >> 1), limit),
             HistoryAt::After(a) => self.db.history_after(room, a, limit),
             HistoryAt::Around(seq) => {
-                let mut page = self.db.history(room, seq.saturating_add(1), limit - limit / 2)?;
+                let mut page = self
+                    .db
+                    .history(room, seq.saturating_add(1), limit - limit / 2)?;
                 page.extend(self.db.history_after(room, seq, limit / 2)?);
                 Ok(page)
             }

@@ -36,6 +36,7 @@ pub enum SearchSource {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Found {
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub hit: SearchHit,
     pub source: SearchSource,
 }

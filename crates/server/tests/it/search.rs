@@ -317,7 +317,9 @@ async fn a_jump_to_a_hit_opens_its_neighbourhood_and_pages_down_from_there() {
     let mut alice = server.client("alice").await;
     alice.join("general", None).await;
     for i in 1..=30 {
-        alice.send_msg(&format!("m-{i}"), "general", &format!("message {i}")).await;
+        alice
+            .send_msg(&format!("m-{i}"), "general", &format!("message {i}"))
+            .await;
     }
     let h = |extra: Value| {
         let mut f = json!({"type": "history", "room": "general", "limit": 10});
@@ -331,10 +333,22 @@ async fn a_jump_to_a_hit_opens_its_neighbourhood_and_pages_down_from_there() {
         Ok(((11..=20).collect(), true, true)),
         "the message, the older half with it, the newer half"
     );
-    assert_eq!(page(&mut alice, h(json!({"after": 20}))).await, Ok(((21..=30).collect(), false, false)));
-    assert_eq!(page(&mut alice, h(json!({"after": 15}))).await, Ok(((16..=25).collect(), false, true)));
-    assert_eq!(page(&mut alice, h(json!({"around": 2}))).await, Ok(((1..=7).collect(), false, true)));
-    assert_eq!(page(&mut alice, h(json!({"around": 30}))).await, Ok(((26..=30).collect(), true, false)));
+    assert_eq!(
+        page(&mut alice, h(json!({"after": 20}))).await,
+        Ok(((21..=30).collect(), false, false))
+    );
+    assert_eq!(
+        page(&mut alice, h(json!({"after": 15}))).await,
+        Ok(((16..=25).collect(), false, true))
+    );
+    assert_eq!(
+        page(&mut alice, h(json!({"around": 2}))).await,
+        Ok(((1..=7).collect(), false, true))
+    );
+    assert_eq!(
+        page(&mut alice, h(json!({"around": 30}))).await,
+        Ok(((26..=30).collect(), true, false))
+    );
     assert_eq!(
         page(&mut alice, h(json!({"around": 15, "before": 9}))).await,
         Err("bad_frame".to_owned())
