@@ -504,6 +504,11 @@ impl Link {
         if code == ErrorCode::UnknownType && reference.is_none() && self.held.is_some() {
             return self.release_held(core, None).await;
         }
+        // A server from before search: the cache answers every search waiting for it.
+        if code == ErrorCode::UnknownType && reference.is_none() && !self.searches.is_empty() {
+            self.searches_to_cache(core);
+            return Ok(());
+        }
         let in_flight = reference.and_then(|r| self.in_flight.get_key_value(r.as_str()));
         let Some(id) = in_flight.map(|(id, _)| id.clone()) else {
             let code = Code::Protocol(code);

@@ -4,7 +4,9 @@
 //! query is refused before anything is sent.
 
 use crate::harness::{TestClient, fast_config};
-use confab_client::{ConnState, Event, MemoryTokens, SearchRequest, SearchResults, SearchSource};
+use confab_client::{
+    ConnState, Event, HistoryAt, MemoryTokens, SearchRequest, SearchResults, SearchSource,
+};
 use confab_test_support::TestServer;
 use serde_json::json;
 use std::sync::Arc;
@@ -106,6 +108,26 @@ async fn the_server_answers_online_and_the_cache_offline_by_the_same_rules() {
     assert_eq!(
         (marks.body.as_str(), marks.highlights.as_slice()),
         ("release notes, fixed", &[[0, 7]][..])
+    );
+
+    // The jump to a hit works offline too: the cache's page around it.
+    let around = alice
+        .client
+        .history_at("general", HistoryAt::Around(typo), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        around.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["the release is on Friday", "release notes, fixed"]
+    );
+    let after = alice
+        .client
+        .history_at("general", HistoryAt::After(typo - 1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.first().map(|m| m.body.as_str()),
+        Some("release notes, fixed")
     );
 
     // Paging through the cache, and its filters.
