@@ -213,6 +213,7 @@ export class Chat {
 
   select(name: string): void {
     if (name !== this.model.current) this.actions.cancel();
+    this.search.focus = null; // a hit shown before is not shown again when its room reopens
     openRoom(this.model, name);
     this.prefs.lastRoom = name; // reopen it next time
     this.exhausted.delete(name);

@@ -78,12 +78,17 @@ describe("the search panel", () => {
     await settle();
     expect(fake.calls).toContain('historyAt general {"around":20} 60');
     expect(seqs()).toContain(20);
+    expect(chat.search.focus?.seq).toBe(20);
     // jsdom lays nothing out, so the window "fits the view" and pages down to the present at
     // once (a real window does that as the user scrolls; the model test above covers the gap).
     for (let i = 0; i < 10 && chat.current?.detached; i++) await settle();
     expect(fake.calls.some((c) => c.startsWith('historyAt general {"after":'))).toBe(true);
     expect(chat.current?.detached).toBe(false);
     expect(seqs()).toContain(300);
+    // Another room and back: the hit is not shown again.
+    chat.select("random");
+    chat.select("general");
+    expect(chat.search.focus).toBeNull();
   });
 
   it("says when its hits come from this device's cache", async () => {
