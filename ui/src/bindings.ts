@@ -37,9 +37,13 @@ deleted?: boolean,
 /**
  * In `history`: who reacted with what, users sorted.
  */
-reactions?: { [key in string]: Array<string> }, };
+reactions?: { [key in string]: Array<string> }, 
+/**
+ * The files it carries (none once deleted).
+ */
+attachments?: Array<Attachment>, };
 
-export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "bad_target" | "bad_emoji" | "invite_required" | "registration_closed" | "bad_query" | "unknown";
+export type ErrorCode = "invalid_json" | "unknown_type" | "bad_frame" | "bad_room" | "not_joined" | "body_too_long" | "empty_body" | "bad_id" | "rate_limited" | "binary_not_supported" | "storage_failed" | "resend_required" | "bad_request" | "invalid_credentials_format" | "username_taken" | "invalid_credentials" | "invalid_token" | "token_reused" | "forbidden" | "origin_not_allowed" | "payload_too_large" | "not_found" | "busy" | "internal" | "room_exists" | "no_such_user" | "not_member" | "bad_target" | "bad_emoji" | "invite_required" | "registration_closed" | "bad_query" | "file_too_large" | "quota_exceeded" | "file_type_not_allowed" | "image_too_large" | "bad_attachment" | "unknown";
 
 export type Visibility = "public" | "private" | "dm";
 

@@ -177,6 +177,7 @@ impl Queued {
                 room,
                 body: body.clone(),
                 reply_to: *reply_to,
+                attachments: Vec::new(),
             },
             Draft::Edit { target, body } => ClientFrame::Edit {
                 id,

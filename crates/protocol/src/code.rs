@@ -84,6 +84,18 @@ pub enum ErrorCode {
 
     /// A `search` query that cannot be run (empty, too long, an unknown filter).
     BadQuery,
+
+    // --- Files ---
+    /// An upload larger than the server's largest file.
+    FileTooLarge,
+    /// The upload would take the uploader's stored files beyond their quota.
+    QuotaExceeded,
+    /// The server does not take files of this type.
+    FileTypeNotAllowed,
+    /// An image with more pixels than the server decodes (see `files::MAX_IMAGE_PIXELS`).
+    ImageTooLarge,
+    /// A `send` names a file that does not exist or that the sender may not post.
+    BadAttachment,
     /// Any code this version does not know (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -125,6 +137,11 @@ impl ErrorCode {
             Self::InviteRequired => "invite_required",
             Self::RegistrationClosed => "registration_closed",
             Self::BadQuery => "bad_query",
+            Self::FileTooLarge => "file_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::FileTypeNotAllowed => "file_type_not_allowed",
+            Self::ImageTooLarge => "image_too_large",
+            Self::BadAttachment => "bad_attachment",
             Self::Unknown => "unknown",
         }
     }
@@ -210,6 +227,11 @@ mod tests {
             ErrorCode::BadTarget,
             ErrorCode::BadEmoji,
             ErrorCode::BadQuery,
+            ErrorCode::FileTooLarge,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::FileTypeNotAllowed,
+            ErrorCode::ImageTooLarge,
+            ErrorCode::BadAttachment,
             ErrorCode::Unknown,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
@@ -219,7 +241,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_from_a_newer_server_do_not_fail() {
-        let code: Result<ErrorCode, _> = serde_json::from_str("\"quota_exceeded\"");
+        let code: Result<ErrorCode, _> = serde_json::from_str("\"a_code_from_the_future\"");
         assert_eq!(code.ok(), Some(ErrorCode::Unknown));
     }
 

@@ -29,10 +29,14 @@ pub enum ClientFrame {
     Send {
         id: String,
         room: String,
+        /// May be empty (`""`) when the message carries attachments.
         body: String,
         /// The seq of the message (in the same room) this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
+        /// Files uploaded before (`POST /api/files`), up to [`crate::files::MAX_ATTACHMENTS`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<crate::files::Attachment>,
     },
     /// Replace the body of your message `target`. Answered with `ack`, like `send`.
     Edit {
@@ -177,6 +181,13 @@ pub struct MessageData {
         )
     )]
     pub reactions: std::collections::BTreeMap<String, Vec<String>>,
+    /// The files it carries (none once deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "ts",
+        ts(as = "Option<Vec<crate::files::Attachment>>", optional)
+    )]
+    pub attachments: Vec<crate::files::Attachment>,
 }
 
 /// A frame sent by the server.

@@ -69,8 +69,24 @@ fn client_frames() {
             room: "general".into(),
             body: "hi".into(),
             reply_to: None,
+            attachments: Vec::new(),
         },
         r#"{"type":"send","id":"c-1","room":"general","body":"hi"}"#,
+    );
+    golden_client(
+        ClientFrame::Send {
+            id: "c-2".into(),
+            room: "general".into(),
+            body: String::new(),
+            reply_to: None,
+            attachments: vec![crate::Attachment {
+                file_id: "0123456789abcdef0123456789abcdef".into(),
+                name: "shot.png".into(),
+                size: 12,
+                mime: "image/png".into(),
+            }],
+        },
+        r#"{"type":"send","id":"c-2","room":"general","body":"","attachments":[{"file_id":"0123456789abcdef0123456789abcdef","name":"shot.png","size":12,"mime":"image/png"}]}"#,
     );
     golden_client(
         ClientFrame::Typing {
@@ -237,6 +253,7 @@ fn every_client_type_is_listed() {
             room: "r".into(),
             body: "b".into(),
             reply_to: Some(1),
+            attachments: Vec::new(),
         },
         ClientFrame::Edit {
             id: "i".into(),

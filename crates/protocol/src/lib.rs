@@ -6,6 +6,7 @@
 //! - [`frame`]: the JSON text frames on `/ws` — [`ClientFrame`] (client → server) and
 //!   [`ServerFrame`] (server → client), each an object tagged by `type`.
 //! - [`changes`]: edits, deletions and reactions, entries of the stream aimed at a message.
+//! - [`files`]: attachments — the file a message carries, upload answers, limits, name rules.
 //! - [`conversation`]: room visibility, roles, membership events and the room list.
 //! - [`api`]: bodies of the HTTP endpoints under `/api` (register, login, refresh, logout).
 //! - [`code`]: stable error codes ([`ErrorCode`]) and WebSocket close codes ([`close`]).
@@ -22,6 +23,7 @@ pub mod api;
 pub mod changes;
 pub mod code;
 pub mod conversation;
+pub mod files;
 pub mod frame;
 pub mod limits;
 pub mod names;
@@ -33,6 +35,7 @@ pub use code::{ErrorCode, close};
 pub use conversation::{
     Event, MemberAction, MemberEvent, MemberInfo, Role, RoomSummary, Visibility,
 };
+pub use files::Attachment;
 pub use frame::{ClientFrame, FrameError, MessageData, ServerFrame};
 pub use names::{Body, MessageId, RoomName};
 pub use search::SearchHit;

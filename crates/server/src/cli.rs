@@ -79,6 +79,30 @@ pub(crate) struct Args {
     /// `/updates/` (see docs/release.md).
     #[arg(long, env = "CONFAB_UPDATES_DIR")]
     pub(crate) updates_dir: Option<PathBuf>,
+    /// Folder for attachments' bytes (shared disk for several nodes) [default: files/ beside
+    /// the SQLite database; ./confab-files with PostgreSQL].
+    #[arg(long, env = "CONFAB_FILES_DIR")]
+    pub(crate) files_dir: Option<PathBuf>,
+    /// Largest attachment in MiB.
+    #[arg(long, env = "CONFAB_MAX_FILE_MB", default_value_t = 25)]
+    pub(crate) max_file_mb: u64,
+    /// Storage each user's uploads may take, in MiB.
+    #[arg(long, env = "CONFAB_QUOTA_MB", default_value_t = 1024)]
+    pub(crate) quota_mb: u64,
+    /// File types taken (repeat or comma-separate: image/*, application/pdf); none: all.
+    #[arg(
+        long = "allowed-type",
+        env = "CONFAB_ALLOWED_TYPES",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_types: Vec<String>,
+    /// File types refused even when allowed (repeat or comma-separate).
+    #[arg(
+        long = "blocked-type",
+        env = "CONFAB_BLOCKED_TYPES",
+        value_delimiter = ','
+    )]
+    pub(crate) blocked_types: Vec<String>,
     /// Who may register: anyone (open), only with an invite code from an administrator
     /// (invite; the first account needs none and becomes an administrator), or nobody
     /// (closed: accounts come from `create-user`).
@@ -252,6 +276,17 @@ impl Args {
         config.max_db_bytes = self.max_db_mb.map(|mb| mb * 1024 * 1024);
         config.updates_dir = self.updates_dir.clone();
         config.registration = self.registration;
+        config.files.dir = self.files_dir.clone();
+        config.files.max_file_bytes = self.max_file_mb.saturating_mul(1024 * 1024);
+        config.files.quota_bytes = self.quota_mb.saturating_mul(1024 * 1024);
+        let types = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect()
+        };
+        config.files.allowed_types = types(&self.allowed_types);
+        config.files.blocked_types = types(&self.blocked_types);
         config.limits.rate_burst = self.rate_burst;
         config.limits.rate_per_sec = self.rate_per_sec;
         config.limits.heartbeat = Duration::from_secs(self.heartbeat_secs.max(1));

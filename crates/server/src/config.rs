@@ -31,7 +31,63 @@ pub struct Config {
     pub updates_dir: Option<PathBuf>,
     /// Who may register through `POST /api/register` (default: invite codes only).
     pub registration: RegistrationPolicy,
+    /// Attachments: where their bytes are kept and what is accepted.
+    pub files: FilesConfig,
     pub limits: Limits,
+}
+
+/// Attachments (docs/protocol.md, "Files").
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    /// The folder that holds the files' bytes, one file per content. Several nodes share one
+    /// folder on shared disk. `None`: `files/` beside a SQLite database, and `./confab-files`
+    /// with PostgreSQL (give a shared one for several nodes).
+    pub dir: Option<PathBuf>,
+    /// Largest file in bytes.
+    pub max_file_bytes: u64,
+    /// Bytes one user's uploads may take (each distinct file counted once).
+    pub quota_bytes: u64,
+    /// Types taken (`image/png`, `image/*`, `*`); empty: every type not blocked.
+    pub allowed_types: Vec<String>,
+    /// Types refused even when allowed.
+    pub blocked_types: Vec<String>,
+    /// Time for a whole upload or download.
+    pub transfer_timeout: Duration,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_file_bytes: confab_protocol::files::MAX_FILE_BYTES,
+            quota_bytes: confab_protocol::files::QUOTA_BYTES,
+            allowed_types: Vec::new(),
+            blocked_types: Vec::new(),
+            transfer_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+impl FilesConfig {
+    /// Whether a file of type `mime` is taken.
+    pub fn allows(&self, mime: &str) -> bool {
+        use confab_protocol::files::type_matches;
+        let allowed = self.allowed_types.is_empty()
+            || self.allowed_types.iter().any(|p| type_matches(p, mime));
+        allowed && !self.blocked_types.iter().any(|p| type_matches(p, mime))
+    }
+
+    /// The folder for the files' bytes, given the database.
+    pub fn folder(&self, db: &Database) -> PathBuf {
+        match (&self.dir, db) {
+            (Some(dir), _) => dir.clone(),
+            (None, Database::Sqlite(path)) => path
+                .parent()
+                .map(|p| p.join("files"))
+                .unwrap_or_else(|| PathBuf::from("files")),
+            (None, Database::Postgres(_)) => PathBuf::from("confab-files"),
+        }
+    }
 }
 
 /// Paths to the PEM files for TLS.
@@ -116,6 +172,7 @@ impl Config {
             max_db_bytes: None,
             updates_dir: None,
             registration: RegistrationPolicy::default(),
+            files: FilesConfig::default(),
             limits: Limits::default(),
         }
     }

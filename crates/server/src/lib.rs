@@ -7,6 +7,7 @@
 //!   errors as [`http_error`]s.
 //! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
 //!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
+//! - [`files`]: attachments' bytes in a content-addressed store, and image thumbnails.
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
 //! - [`cluster`]: several nodes on one PostgreSQL, joined by Redis pub/sub as a doorbell.
 //! - [`auth`]: argon2 passwords, random tokens stored as hashes, refresh rotation.
@@ -22,6 +23,7 @@ pub mod cluster;
 pub mod config;
 mod error;
 mod fan_out;
+pub mod files;
 mod http;
 mod http_error;
 pub mod metrics;
@@ -32,7 +34,7 @@ mod tls;
 mod updates;
 mod ws;
 
-pub use config::{Config, Limits, TlsFiles};
+pub use config::{Config, FilesConfig, Limits, TlsFiles};
 pub use error::{Error, Result};
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub(crate) struct AppState {
     pub auth: auth::Auth,
     pub hub: Arc<rooms::Hub>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Attachments: their store and limits.
+    pub files: files::Files,
     /// The link with the other nodes, when there are several.
     pub cluster: Option<cluster::Cluster>,
     pub shutdown: CancellationToken,
@@ -118,6 +122,7 @@ pub async fn run_with_metrics(
     let (committed, to_fan_out) = tokio::sync::mpsc::channel(fan_out::PUBLISH_QUEUE);
     let (store, closer) = store::Store::open(&config.db, config.max_db_bytes, committed).await?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let blobs = files::Blobs::open_dir(&config.files.folder(&config.db))?;
     let cluster = match &config.cluster {
         Some(c) => Some(cluster::Cluster::start(
             c.clone(),
@@ -136,6 +141,7 @@ pub async fn run_with_metrics(
         store,
         hub,
         metrics,
+        files: files::Files::new(config.files.clone(), blobs),
         cluster,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),

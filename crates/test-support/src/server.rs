@@ -38,6 +38,8 @@ impl TestServer {
         let mut config = Config::new(crate::backend::new_database(dir.path()).await);
         // Most tests register users freely; those of the policies set their own.
         config.registration = confab_server::store::RegistrationPolicy::Open;
+        // Other nodes (clones of this config) share the folder, as on a shared disk.
+        config.files.dir = Some(dir.path().join("files"));
         tweak(&mut config);
         let server = Self::launch(
             config,
@@ -225,6 +227,48 @@ impl TestServer {
     ) -> (u16, serde_json::Value) {
         let request = self.http.post(self.http_url(path));
         Self::answer(path, request.bearer_auth(token.expose()).json(&body)).await
+    }
+
+    /// Uploads `bytes` as a file named `name` of type `mime`; the status and the JSON body.
+    pub async fn upload(
+        &self,
+        token: &Secret,
+        name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .http
+            .post(self.http_url("/api/files"))
+            .query(&[("name", name)])
+            .bearer_auth(token.expose())
+            .header("content-type", mime)
+            .body(bytes);
+        Self::answer("/api/files", request).await
+    }
+
+    /// GETs `path` with the bearer token and optional `Range`; the status, headers and bytes.
+    pub async fn download(
+        &self,
+        token: &Secret,
+        path: &str,
+        range: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut request = self
+            .http
+            .get(self.http_url(path))
+            .bearer_auth(token.expose());
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        let resp = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap_or_default().to_vec();
+        (status, headers, bytes)
     }
 
     /// Sends a request; the status and the JSON body (Null if empty).

@@ -2,6 +2,7 @@
 //! Sign-in and tokens are here; [`accounts`] has registration, invites and profiles.
 
 mod accounts;
+mod files;
 mod people;
 
 use crate::http_error::HttpError;
@@ -64,6 +65,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/ws", get(upgrade))
         .route("/updates/{file}", get(crate::updates::serve))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), deadline))
+        // Files have their own body limit and deadline; the layers above are not theirs.
+        .merge(files::routes(Arc::clone(&state)))
         .fallback(|| async {
             HttpError::new(
                 StatusCode::NOT_FOUND,
@@ -71,8 +76,6 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 "no such endpoint",
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), deadline))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             check_origin,

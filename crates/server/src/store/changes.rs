@@ -52,7 +52,11 @@ pub(crate) fn event(
 ) -> Event {
     let room = room.to_owned();
     match payload {
-        Payload::Message { body, reply_to } => Event::Message(MessageData {
+        Payload::Message {
+            body,
+            reply_to,
+            attachments,
+        } => Event::Message(MessageData {
             room,
             seq,
             id,
@@ -61,6 +65,7 @@ pub(crate) fn event(
             ts,
             mentions,
             reply_to,
+            attachments,
             ..MessageData::default()
         }),
         Payload::Edit { target, body } => Event::Edit(EditEvent {

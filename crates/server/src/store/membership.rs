@@ -254,7 +254,8 @@ impl StreamRow {
         if self.kind == "member"
             && let Some(d) = self
                 .data
-                .and_then(|d| serde_json::from_str::<EventData>(&d).ok())
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<EventData>(d).ok())
         {
             return Event::Member(confab_protocol::MemberEvent {
                 room: room.to_owned(),
@@ -283,6 +284,11 @@ impl StreamRow {
             edited_ts: self.edited_ms,
             deleted: self.deleted,
             reactions: Default::default(),
+            attachments: if self.deleted || self.kind != "message" {
+                Vec::new()
+            } else {
+                crate::store::files::from_data(self.data.as_deref())
+            },
         })
     }
 }

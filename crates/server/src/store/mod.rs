@@ -17,12 +17,14 @@
 //!   member where they were removed.
 
 mod changes;
+pub mod files;
 mod location;
 pub mod membership;
 pub mod postgres;
 pub mod sqlite;
 mod types;
 
+pub use files::{FileAccess, FilePut, FileRecord, NewFile};
 pub use location::Database;
 pub use types::{
     AccessCheck, Admission, NewAccount, NewInvite, NewMessage, Payload, PendingSend,
@@ -160,6 +162,17 @@ impl Store {
     /// this backend wrote.
     pub async fn search(&self, search: SearchRequest) -> Result<Option<SearchPage>> {
         on_backend!(self, b => b.search(search).await)
+    }
+
+    /// Stores a file's record (its bytes already stored), unless its uploader has the same
+    /// bytes stored or would go over their quota.
+    pub async fn put_file(&self, file: NewFile) -> Result<FilePut> {
+        on_backend!(self, b => b.put_file(file).await)
+    }
+
+    /// The file `id`, if `viewer` may read it.
+    pub async fn file(&self, id: &str, viewer: &str) -> Result<FileAccess> {
+        on_backend!(self, b => b.file(id, viewer).await)
     }
 
     /// Joins by name: a member stays one; a public room (created if new) makes `user` a member.

@@ -20,6 +20,8 @@ pub enum Payload {
     Message {
         body: String,
         reply_to: Option<u64>,
+        /// As the client named them; the store resolves each against its file records.
+        attachments: Vec<confab_protocol::Attachment>,
     },
     Edit {
         target: u64,
@@ -71,6 +73,8 @@ pub enum SendOutcome {
     Forbidden,
     /// The target is no message of the room, or a deleted one.
     BadTarget,
+    /// An attachment names no file, or one the author may not post.
+    BadAttachment,
     /// Not attempted: an earlier send of the same connection failed, and storing this one
     /// would put it ahead of that one.
     HeldBack,

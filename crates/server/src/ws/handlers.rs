@@ -7,7 +7,7 @@ use crate::store::membership::{ChangeKind, Entry};
 use crate::store::{NewMessage, Payload, SendOutcome};
 use confab_protocol::changes::valid_emoji;
 use confab_protocol::conversation::DM_PREFIX;
-use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, limits};
+use confab_protocol::{ClientFrame, ErrorCode, ServerFrame, files, limits};
 use std::sync::Arc;
 use tracing::error;
 
@@ -34,9 +34,14 @@ impl Session {
                 room,
                 body,
                 reply_to,
+                attachments,
             } => {
-                self.send(id, room, Payload::Message { body, reply_to })
-                    .await
+                let payload = Payload::Message {
+                    body,
+                    reply_to,
+                    attachments,
+                };
+                self.send(id, room, payload).await
             }
             ClientFrame::Edit {
                 id,
@@ -254,16 +259,29 @@ impl Session {
             );
             return self.reply(&refuse(ErrorCode::BadId, msg)).await;
         }
-        let body = match &payload {
-            Payload::Message { body, .. } | Payload::Edit { body, .. } => Some(body),
-            Payload::Delete { .. } | Payload::React { .. } => None,
+        let (body, attached) = match &payload {
+            Payload::Message {
+                body, attachments, ..
+            } => (Some(body), attachments.as_slice()),
+            Payload::Edit { body, .. } => (Some(body), &[][..]),
+            Payload::Delete { .. } | Payload::React { .. } => (None, &[][..]),
         };
-        if body.is_some_and(|b| b.trim().is_empty()) {
+        if attached.len() > files::MAX_ATTACHMENTS
+            || attached.iter().any(|a| !files::valid_file_id(&a.file_id))
+        {
+            let msg = format!(
+                "up to {} attachments, each a file_id from POST /api/files",
+                files::MAX_ATTACHMENTS
+            );
+            return self.reply(&refuse(ErrorCode::BadAttachment, msg)).await;
+        }
+        // A message of files alone needs no text; an edit always has some.
+        if attached.is_empty() && body.is_some_and(|b| b.trim().is_empty()) {
             return self
                 .reply(&refuse(ErrorCode::EmptyBody, "the message is empty".into()))
                 .await;
         }
-        if body.is_some_and(|b| !limits::valid_body(b, max_body)) {
+        if body.is_some_and(|b| b.len() > max_body) {
             let msg = format!("the message is longer than {max_body} bytes");
             return self.reply(&refuse(ErrorCode::BodyTooLong, msg)).await;
         }
@@ -301,7 +319,8 @@ impl Session {
                 SendOutcome::HeldBack
                 | SendOutcome::IdReused { .. }
                 | SendOutcome::Forbidden
-                | SendOutcome::BadTarget,
+                | SendOutcome::BadTarget
+                | SendOutcome::BadAttachment,
             ) => MetricSend::Refused,
             Err(_) => MetricSend::Failed,
         });
@@ -326,6 +345,11 @@ impl Session {
             Ok(SendOutcome::BadTarget) => ServerFrame::error(
                 ErrorCode::BadTarget,
                 "the target is no message of this room, or it was deleted",
+                Some(id),
+            ),
+            Ok(SendOutcome::BadAttachment) => ServerFrame::error(
+                ErrorCode::BadAttachment,
+                "an attachment names no file you uploaded or may share",
                 Some(id),
             ),
             Ok(SendOutcome::IdReused { room: other }) => {

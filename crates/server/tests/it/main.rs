@@ -9,6 +9,7 @@ mod changes;
 mod chat;
 mod cluster;
 mod conversations;
+mod files;
 mod lifecycle;
 mod metrics;
 mod nodes;

@@ -13,6 +13,7 @@
 //! circle (deadlock).
 
 mod accounts;
+mod files;
 mod queries;
 mod rooms;
 mod schema;
@@ -76,7 +77,8 @@ enum Job {
 
 /// What one job of a group did.
 enum Done {
-    Send(Result<Inserted>),
+    /// Boxed: a stored message (with its attachments) is far bigger than a refusal.
+    Send(Box<Result<Inserted>>),
     /// Boxed: a committed change is far bigger than the other outcomes.
     Change(Box<Result<(Changed, Option<Committed>)>>),
     Hold,
@@ -166,6 +168,18 @@ impl PgStore {
         viewer: &str,
     ) -> Result<(Vec<MessageData>, bool)> {
         stream::page(&self.client().await?, room, from, newer, limit, viewer).await
+    }
+
+    pub(super) async fn put_file(&self, file: super::NewFile) -> Result<super::FilePut> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let outcome = files::put(&tx, &file).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub(super) async fn file(&self, id: &str, viewer: &str) -> Result<super::FileAccess> {
+        files::access(&self.client().await?, id, viewer).await
     }
 
     pub(super) async fn search(&self, req: SearchRequest) -> Result<Option<SearchPage>> {
@@ -326,7 +340,7 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Send
                 batch
                     .iter()
                     .map(|job| match job {
-                        Job::Send { .. } => Done::Send(Err(Error::Commit(e.to_string()))),
+                        Job::Send { .. } => Done::Send(Box::new(Err(Error::Commit(e.to_string())))),
                         Job::Change { .. } => {
                             Done::Change(Box::new(Err(Error::Commit(e.to_string()))))
                         }
@@ -338,6 +352,7 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, committed: mpsc::Send
         for (job, result) in batch.drain(..).zip(results) {
             match (job, result) {
                 (Job::Send { order, reply, .. }, Done::Send(result)) => {
+                    let result = *result;
                     if result.is_err() {
                         order.hold();
                     }
@@ -425,7 +440,7 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>> {
             Job::Send { msg, order, .. } => (msg, order),
         };
         if order.is_held() {
-            results.push(Done::Send(Ok(Inserted::Not(SendOutcome::HeldBack))));
+            results.push(Done::Send(Box::new(Ok(Inserted::Not(SendOutcome::HeldBack)))));
             continue;
         }
         let sp = tx.savepoint("send").await?;
@@ -447,7 +462,7 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>> {
                 }
             }
         };
-        results.push(Done::Send(result));
+        results.push(Done::Send(Box::new(result)));
     }
     tx.commit().await?;
     Ok(results)

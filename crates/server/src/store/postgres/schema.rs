@@ -122,6 +122,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_recent ON messages (ts_ms DESC, room_id DESC, seq DESC)
         WHERE search_text IS NOT NULL;
 "#,
+    r#"
+    -- Attachments (as SQLite's migration 6): a record per uploader and content, and which
+    -- messages carry which file.
+    CREATE TABLE files (
+        id          TEXT PRIMARY KEY,
+        uploader_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sha256      TEXT NOT NULL,
+        size        BIGINT NOT NULL,
+        mime        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        created_ms  BIGINT NOT NULL,
+        UNIQUE (uploader_id, sha256)
+    );
+    CREATE TABLE attachments (
+        room_id BIGINT NOT NULL REFERENCES rooms(id),
+        seq     BIGINT NOT NULL,
+        file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        PRIMARY KEY (room_id, seq, file_id)
+    );
+    CREATE INDEX attachments_file ON attachments(file_id);
+"#,
 ];
 
 /// Names the advisory lock every node takes to migrate: "confab" in ASCII.

@@ -20,10 +20,6 @@ pub(super) async fn search<C: GenericClient>(
             _ => return Ok(None),
         },
     };
-    // Attachments are not stored yet (files are the other half of #15): nothing has a file.
-    if req.query.has_file {
-        return Ok(Some(SearchPage::default()));
-    }
     let text = if req.query.has_text() {
         "to_tsvector('simple', m.search_text) @@ to_tsquery('simple', $1)"
     } else {
@@ -40,6 +36,8 @@ pub(super) async fn search<C: GenericClient>(
            AND ($4::text IS NULL OR lower(m.author) = $4)
            AND ($5::bigint IS NULL OR m.seq < $5)
            AND ($6::bigint IS NULL OR (m.ts_ms, m.room_id, m.seq) < ($6, $7, $8))
+           AND (NOT $10 OR EXISTS (
+               SELECT 1 FROM attachments a WHERE a.room_id = m.room_id AND a.seq = m.seq))
          ORDER BY m.ts_ms DESC, m.room_id DESC, m.seq DESC LIMIT $9"
     );
     let stmt = c.prepare_cached(&sql).await?;
@@ -58,6 +56,7 @@ pub(super) async fn search<C: GenericClient>(
                 &room,
                 &seq,
                 &(req.limit as i64 + 1),
+                &req.query.has_file,
             ],
         )
         .await?;

@@ -1,9 +1,10 @@
 //! Room streams on Postgres: the same reads and writes as `sqlite/messages.rs`, each on a client
 //! or a transaction given by the caller, prepared once per pooled connection.
 
-use super::rooms;
+use super::{files, rooms};
 use crate::Result;
 use crate::store::changes;
+use crate::store::files as store_files;
 use crate::store::membership::{StreamRow, join_mentions};
 use crate::store::types::Inserted;
 use crate::store::{NewMessage, Payload, SendOutcome, now_ms};
@@ -70,6 +71,22 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
             return Ok(Inserted::Not(refused));
         }
     }
+    // Only a message with files is copied, to carry them as their records say.
+    let with_files;
+    let msg = match &msg.payload {
+        Payload::Message { attachments, .. } if !attachments.is_empty() => {
+            let Some(resolved) = files::resolve(c, &msg.author, attachments).await? else {
+                return Ok(Inserted::Not(SendOutcome::BadAttachment));
+            };
+            let mut copy = msg.clone();
+            if let Payload::Message { attachments, .. } = &mut copy.payload {
+                *attachments = resolved;
+            }
+            with_files = copy;
+            &with_files
+        }
+        _ => msg,
+    };
     let bump = c
         .prepare_cached(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING id, last_seq",
@@ -85,7 +102,16 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
     };
     let ts = now_ms();
     let (body, target, reply_to, data) = match &msg.payload {
-        Payload::Message { body, reply_to } => (body.as_str(), None, *reply_to, None),
+        Payload::Message {
+            body,
+            reply_to,
+            attachments,
+        } => (
+            body.as_str(),
+            None,
+            *reply_to,
+            store_files::to_data(attachments)?,
+        ),
         Payload::Edit { target, body } => (body.as_str(), Some(*target), None, None),
         Payload::Delete { target } => ("", Some(*target), None, None),
         Payload::React { target, emoji, on } => {
@@ -106,7 +132,9 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
         .await?;
     let (target, reply_to) = (target.map(|t| t as i64), reply_to.map(|t| t as i64));
     let search_text = match &msg.payload {
-        Payload::Message { body, .. } => Some(index_text(body)),
+        Payload::Message {
+            body, attachments, ..
+        } => Some(index_text(&store_files::search_text(body, attachments))),
         _ => None,
     };
     c.execute(
@@ -127,6 +155,9 @@ pub(super) async fn insert<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<
         ],
     )
     .await?;
+    if let Payload::Message { attachments, .. } = &msg.payload {
+        files::attach(c, room_id, seq, attachments).await?;
+    }
     fold(c, room_id, ts, msg).await?;
     Ok(Inserted::New(changes::event(
         &msg.room,
@@ -144,6 +175,15 @@ async fn fold<C: GenericClient>(c: &C, room_id: i64, ts: u64, msg: &NewMessage) 
     match &msg.payload {
         Payload::Message { .. } => {}
         Payload::Edit { target, body } => {
+            // A message's files stay when its text is edited, and it is still found by them.
+            let data: Option<String> = c
+                .query_one(
+                    "SELECT data FROM messages WHERE room_id = $1 AND seq = $2",
+                    &[&room_id, &(*target as i64)],
+                )
+                .await?
+                .get(0);
+            let files = store_files::from_data(data.as_deref());
             c.execute(
                 "UPDATE messages SET body = $3, edited_ms = $4, search_text = $5
                  WHERE room_id = $1 AND seq = $2",
@@ -152,15 +192,21 @@ async fn fold<C: GenericClient>(c: &C, room_id: i64, ts: u64, msg: &NewMessage) 
                     &(*target as i64),
                     body,
                     &(ts as i64),
-                    &index_text(body),
+                    &index_text(&store_files::search_text(body, &files)),
                 ],
             )
             .await?;
         }
         Payload::Delete { target } => {
             c.execute(
-                "UPDATE messages SET body = '', mentions = NULL, deleted = TRUE, search_text = NULL
+                "UPDATE messages SET body = '', mentions = NULL, data = NULL, deleted = TRUE,
+                        search_text = NULL
                  WHERE room_id = $1 AND (seq = $2 OR (target = $2 AND kind = 'edit'))",
+                &[&room_id, &(*target as i64)],
+            )
+            .await?;
+            c.execute(
+                "DELETE FROM attachments WHERE room_id = $1 AND seq = $2",
                 &[&room_id, &(*target as i64)],
             )
             .await?;

@@ -1,8 +1,9 @@
 //! Room streams: sequence numbers, idempotent inserts, replay and history.
 
-use super::{rooms, search};
+use super::{files, rooms, search};
 use crate::Result;
 use crate::store::changes;
+use crate::store::files as store_files;
 use crate::store::membership::{StreamRow, join_mentions};
 use crate::store::now_ms;
 use crate::store::types::Inserted;
@@ -14,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// Stores `msg` with the room's next sequence number, unless its id was seen before, the author
 /// may not post there, or a change's target does not allow it. A change is folded into its
 /// target in the same transaction, so history reads messages in their current state.
-pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
+pub(super) fn insert(conn: &Connection, mut msg: NewMessage) -> Result<Inserted> {
     // Cached statements: this runs for every message, and parsing SQL cost more than storing.
     let prior: Option<(String, u64)> = conn
         .prepare_cached(
@@ -55,6 +56,14 @@ pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
             return Ok(Inserted::Not(refused));
         }
     }
+    if let Payload::Message { attachments, .. } = &mut msg.payload
+        && !attachments.is_empty()
+    {
+        match files::resolve(conn, &msg.author, attachments)? {
+            Some(resolved) => *attachments = resolved,
+            None => return Ok(Inserted::Not(SendOutcome::BadAttachment)),
+        }
+    }
     // RETURNING sees the updated row: `last_seq` is already this message's seq.
     let (room_id, seq): (i64, u64) = conn
         .prepare_cached(
@@ -67,7 +76,16 @@ pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
     };
     let ts = now_ms();
     let (body, target, reply_to, data) = match &msg.payload {
-        Payload::Message { body, reply_to } => (body.as_str(), None, *reply_to, None),
+        Payload::Message {
+            body,
+            reply_to,
+            attachments,
+        } => (
+            body.as_str(),
+            None,
+            *reply_to,
+            store_files::to_data(attachments)?,
+        ),
         Payload::Edit { target, body } => (body.as_str(), Some(*target), None, None),
         Payload::Delete { target } => ("", Some(*target), None, None),
         Payload::React { target, emoji, on } => {
@@ -97,8 +115,17 @@ pub(super) fn insert(conn: &Connection, msg: NewMessage) -> Result<Inserted> {
         reply_to,
         data,
     ])?;
-    if let Payload::Message { body, .. } = &msg.payload {
-        search::index(conn, room_id, seq, body)?;
+    if let Payload::Message {
+        body, attachments, ..
+    } = &msg.payload
+    {
+        files::attach(conn, room_id, seq, attachments)?;
+        search::index(
+            conn,
+            room_id,
+            seq,
+            &store_files::search_text(body, attachments),
+        )?;
     }
     fold(conn, room_id, ts, &msg)?;
     Ok(Inserted::New(changes::event(
@@ -122,15 +149,26 @@ fn fold(conn: &Connection, room_id: i64, ts: u64, msg: &NewMessage) -> Result<()
                 "UPDATE messages SET body = ?3, edited_ms = ?4 WHERE room_id = ?1 AND seq = ?2",
             )?
             .execute(params![room_id, target, body, ts])?;
-            search::reindex(conn, room_id, *target, body)?;
+            // A message's files stay when its text is edited, and it is still found by them.
+            let data: Option<String> = conn
+                .prepare_cached("SELECT data FROM messages WHERE room_id = ?1 AND seq = ?2")?
+                .query_row(params![room_id, target], |r| r.get(0))?;
+            let files = store_files::from_data(data.as_deref());
+            search::reindex(
+                conn,
+                room_id,
+                *target,
+                &store_files::search_text(body, &files),
+            )?;
         }
         Payload::Delete { target } => {
             conn.prepare_cached(
-                "UPDATE messages SET body = '', mentions = NULL, deleted = 1
+                "UPDATE messages SET body = '', mentions = NULL, data = NULL, deleted = 1
                  WHERE room_id = ?1 AND (seq = ?2 OR (target = ?2 AND kind = 'edit'))",
             )?
             .execute(params![room_id, target])?;
             search::unindex(conn, room_id, *target)?;
+            files::detach(conn, room_id, *target)?;
         }
         Payload::React { target, emoji, on } => {
             let sql = if *on {

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod backup;
+mod files;
 mod messages;
 mod rooms;
 mod schema;
@@ -257,6 +258,15 @@ impl SqliteStore {
 
     pub(super) async fn search(&self, req: SearchRequest) -> Result<Option<SearchPage>> {
         self.read(move |c| search::search(c, &req)).await
+    }
+
+    pub(super) async fn put_file(&self, file: super::NewFile) -> Result<super::FilePut> {
+        self.write(move |c| files::put(c, file)).await
+    }
+
+    pub(super) async fn file(&self, id: &str, viewer: &str) -> Result<super::FileAccess> {
+        let (id, viewer) = (id.to_owned(), viewer.to_owned());
+        self.read(move |c| files::access(c, &id, &viewer)).await
     }
 
     pub(super) async fn enter(&self, room: &str, user: &str) -> Result<Entry> {

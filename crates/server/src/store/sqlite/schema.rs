@@ -132,6 +132,28 @@ const MIGRATIONS: &[&str] = &[
         SELECT d.id, m.body FROM search_docs d
         JOIN messages m ON m.room_id = d.room_id AND m.seq = d.seq;
 "#,
+    r#"
+    -- Attachments: one record per uploader and content (the bytes are stored once per
+    -- content, outside the database), and which messages carry which file, which is who may
+    -- download it. A message's attachments as it shows them are in its `data`.
+    CREATE TABLE files (
+        id          TEXT PRIMARY KEY,
+        uploader_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mime        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX files_content ON files(uploader_id, sha256);
+    CREATE TABLE attachments (
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        seq     INTEGER NOT NULL,
+        file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        PRIMARY KEY (room_id, seq, file_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX attachments_file ON attachments(file_id);
+"#,
 ];
 
 /// The newest schema version this server knows.

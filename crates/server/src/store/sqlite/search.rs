@@ -56,7 +56,9 @@ const FILTERS: &str = "d.room_id IN (
     AND (?3 IS NULL OR r.name = ?3)
     AND (?4 IS NULL OR m.author = ?4 COLLATE NOCASE)
     AND (?5 IS NULL OR m.seq < ?5)
-    AND (?6 IS NULL OR d.id < ?6)";
+    AND (?6 IS NULL OR d.id < ?6)
+    AND (?8 = 0 OR EXISTS (
+        SELECT 1 FROM attachments a WHERE a.room_id = d.room_id AND a.seq = d.seq))";
 
 /// A page of hits, newest first.
 pub(super) fn search(conn: &Connection, req: &SearchRequest) -> Result<Option<SearchPage>> {
@@ -67,10 +69,6 @@ pub(super) fn search(conn: &Connection, req: &SearchRequest) -> Result<Option<Se
             _ => return Ok(None),
         },
     };
-    // Attachments are not stored yet (files are the other half of #15): nothing has a file.
-    if req.query.has_file {
-        return Ok(Some(SearchPage::default()));
-    }
     let columns = "d.id, r.name, m.seq, m.author, m.body, m.ts_ms";
     let joins = "JOIN messages m ON m.room_id = d.room_id AND m.seq = d.seq
                  JOIN rooms r ON r.id = d.room_id";
@@ -95,6 +93,7 @@ pub(super) fn search(conn: &Connection, req: &SearchRequest) -> Result<Option<Se
             req.before,
             page,
             req.limit as i64 + 1,
+            req.query.has_file,
         ],
         |r| {
             Ok((
