@@ -9,6 +9,7 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/bindings.ts");
 fn generate() -> String {
     let cfg = ts_rs::Config::default();
     let decls = [
+        confab_protocol::Attachment::decl(&cfg),
         confab_protocol::MessageData::decl(&cfg),
         confab_protocol::ErrorCode::decl(&cfg),
         confab_protocol::Visibility::decl(&cfg),

@@ -1,6 +1,8 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:
 // CONFAB_BLESS=1 cargo test -p confab-desktop --lib bindings
 
+export type Attachment = { file_id: string, name: string, size: number, mime: string, };
+
 export type MessageData = { room: string, 
 /**
  * Per-room sequence number: 1, 2, 3, … with no gaps, stable across server restarts.

@@ -2,6 +2,7 @@
 //! messages carry which file. The bytes themselves are in [`crate::files`]' blob store.
 
 use confab_protocol::Attachment;
+use std::borrow::Cow;
 
 /// A file just uploaded, its bytes already in the blob store.
 #[derive(Debug, Clone)]
@@ -80,12 +81,16 @@ pub(crate) fn from_data(data: Option<&str>) -> Vec<Attachment> {
         .unwrap_or_default()
 }
 
-/// The text a message is found by: its body and its files' names.
-pub(crate) fn search_text(body: &str, attachments: &[Attachment]) -> String {
+/// The text a message is found by: its body and its files' names (the body itself, not a
+/// copy, for the many messages without files: this runs on every send).
+pub(crate) fn search_text<'a>(body: &'a str, attachments: &[Attachment]) -> Cow<'a, str> {
+    if attachments.is_empty() {
+        return Cow::Borrowed(body);
+    }
     let mut text = body.to_owned();
     for a in attachments {
         text.push(' ');
         text.push_str(&a.name);
     }
-    text
+    Cow::Owned(text)
 }

@@ -440,7 +440,9 @@ async fn run_group(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>> {
             Job::Send { msg, order, .. } => (msg, order),
         };
         if order.is_held() {
-            results.push(Done::Send(Box::new(Ok(Inserted::Not(SendOutcome::HeldBack)))));
+            results.push(Done::Send(Box::new(Ok(Inserted::Not(
+                SendOutcome::HeldBack,
+            )))));
             continue;
         }
         let sp = tx.savepoint("send").await?;
