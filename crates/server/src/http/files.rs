@@ -155,12 +155,14 @@ async fn upload(
     // The record first: its quota check is what keeps a user from filling the disk, and a
     // record whose bytes were lost in a crash is mended by uploading them again.
     let record = NewFile {
-        id: hex::encode(rand::random::<[u8; 16]>()),
-        uploader: user.username.clone(),
-        sha256: sha256.clone(),
-        size,
-        mime,
-        name,
+        record: FileRecord {
+            id: hex::encode(rand::random::<[u8; 16]>()),
+            uploader: user.username.clone(),
+            sha256: sha256.clone(),
+            size,
+            mime,
+            name,
+        },
         quota: config.quota_bytes,
     };
     let (status, record) = match state.store.put_file(record).await.map_err(internal)? {

@@ -40,6 +40,30 @@ pub(crate) struct ReactData {
     pub on: bool,
 }
 
+/// A client-sent entry's stored columns, as every backend writes them: `body`, `target`,
+/// `reply_to` and `data` (a message's attachments, a reaction's emoji).
+pub(crate) type Columns<'a> = (&'a str, Option<u64>, Option<u64>, Option<String>);
+
+pub(crate) fn columns(payload: &Payload) -> crate::Result<Columns<'_>> {
+    Ok(match payload {
+        Payload::Message {
+            body,
+            reply_to,
+            attachments,
+        } => (body, None, *reply_to, super::files::to_data(attachments)?),
+        Payload::Edit { target, body } => (body, Some(*target), None, None),
+        Payload::Delete { target } => ("", Some(*target), None, None),
+        Payload::React { target, emoji, on } => {
+            let data = serde_json::to_string(&ReactData {
+                emoji: emoji.clone(),
+                on: *on,
+            })
+            .map_err(|e| crate::Error::Commit(e.to_string()))?;
+            ("", Some(*target), None, Some(data))
+        }
+    })
+}
+
 /// The event a stored entry becomes.
 pub(crate) fn event(
     room: &str,

@@ -7,13 +7,9 @@ use std::borrow::Cow;
 /// A file just uploaded, its bytes already in the blob store.
 #[derive(Debug, Clone)]
 pub struct NewFile {
-    /// A fresh random id; used only if this uploader has not stored these bytes before.
-    pub id: String,
-    pub uploader: String,
-    pub sha256: String,
-    pub size: u64,
-    pub mime: String,
-    pub name: String,
+    /// Its record, under a fresh random id that is used only if this uploader has not stored
+    /// these bytes before.
+    pub record: FileRecord,
     /// Bytes this uploader's files may take, this one included.
     pub quota: u64,
 }

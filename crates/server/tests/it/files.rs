@@ -4,6 +4,7 @@
 //! their thumbnails, a decompression bomb, the headers that keep a browser from running a
 //! file, and `has:file`.
 
+use crate::private_room;
 use confab_protocol::{Attachment, MessageData, SearchHit, ServerFrame};
 use confab_test_support::{TestServer, WsClient};
 use serde_json::{Value, json};
@@ -91,21 +92,6 @@ async fn post(
         ServerFrame::Error { code, .. } => Err(code.as_str().to_owned()),
         _ => unreachable!(),
     }
-}
-
-async fn private_room(owner: &mut WsClient, room: &str, member: &str) {
-    owner
-        .send_json(json!({"type": "create", "room": room, "visibility": "private"}))
-        .await;
-    owner
-        .recv_until(|f| matches!(f, ServerFrame::Synced { room: r, more: false, .. } if r == room))
-        .await;
-    owner
-        .send_json(json!({"type": "invite", "room": room, "user": member}))
-        .await;
-    owner
-        .recv_until(|f| matches!(f, ServerFrame::Invited { .. }))
-        .await;
 }
 
 #[tokio::test]

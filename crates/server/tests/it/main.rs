@@ -33,3 +33,19 @@ pub fn error_code(frame: &ServerFrame) -> String {
         other => panic!("expected an error frame, got {other:?}"),
     }
 }
+
+/// Has `owner` create the private room `room` and invite `member` into it.
+pub async fn private_room(owner: &mut confab_test_support::WsClient, room: &str, member: &str) {
+    owner
+        .send_json(serde_json::json!({"type": "create", "room": room, "visibility": "private"}))
+        .await;
+    owner
+        .recv_until(|f| matches!(f, ServerFrame::Synced { room: r, more: false, .. } if r == room))
+        .await;
+    owner
+        .send_json(serde_json::json!({"type": "invite", "room": room, "user": member}))
+        .await;
+    owner
+        .recv_until(|f| matches!(f, ServerFrame::Invited { .. }))
+        .await;
+}

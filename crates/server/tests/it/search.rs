@@ -3,6 +3,7 @@
 //! words, deletions never), filters, paging across rooms and within one, highlights, and bad
 //! queries answered by name.
 
+use crate::private_room;
 use confab_protocol::{SearchHit, ServerFrame};
 use confab_test_support::{TestServer, WsClient};
 use serde_json::{Value, json};
@@ -47,21 +48,6 @@ async fn apply(c: &mut WsClient, frame: Value) {
     let id = frame["id"].as_str().unwrap_or_default().to_owned();
     c.send_json(frame).await;
     c.recv_until(|f| matches!(f, ServerFrame::Ack { id: a, .. } if *a == id))
-        .await;
-}
-
-async fn private_room(owner: &mut WsClient, room: &str, member: &str) {
-    owner
-        .send_json(json!({"type": "create", "room": room, "visibility": "private"}))
-        .await;
-    owner
-        .recv_until(|f| matches!(f, ServerFrame::Synced { room: r, more: false, .. } if r == room))
-        .await;
-    owner
-        .send_json(json!({"type": "invite", "room": room, "user": member}))
-        .await;
-    owner
-        .recv_until(|f| matches!(f, ServerFrame::Invited { .. }))
         .await;
 }
 

@@ -44,7 +44,7 @@ pub(super) async fn put(tx: &Transaction<'_>, file: &NewFile) -> Result<FilePut>
     let Some(user) = tx
         .query_opt(
             "SELECT id FROM users WHERE lower(username) = lower($1) FOR UPDATE",
-            &[&file.uploader],
+            &[&file.record.uploader],
         )
         .await?
     else {
@@ -54,12 +54,12 @@ pub(super) async fn put(tx: &Transaction<'_>, file: &NewFile) -> Result<FilePut>
     let existing = tx
         .query_opt(
             "SELECT id FROM files WHERE uploader_id = $1 AND sha256 = $2",
-            &[&uploader_id, &file.sha256],
+            &[&uploader_id, &file.record.sha256],
         )
         .await?;
     if let Some(row) = existing
         && let FileAccess::Allowed(record) =
-            access(tx, row.get::<_, &str>(0), &file.uploader).await?
+            access(tx, row.get::<_, &str>(0), &file.record.uploader).await?
     {
         return Ok(FilePut::Existing(record));
     }
@@ -71,31 +71,24 @@ pub(super) async fn put(tx: &Transaction<'_>, file: &NewFile) -> Result<FilePut>
         .await?
         .get(0);
     let used = used as u64;
-    if used.saturating_add(file.size) > file.quota {
+    if used.saturating_add(file.record.size) > file.quota {
         return Ok(FilePut::QuotaExceeded { used });
     }
     tx.execute(
         "INSERT INTO files (id, uploader_id, sha256, size, mime, name, created_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
-            &file.id,
+            &file.record.id,
             &uploader_id,
-            &file.sha256,
-            &(file.size as i64),
-            &file.mime,
-            &file.name,
+            &file.record.sha256,
+            &(file.record.size as i64),
+            &file.record.mime,
+            &file.record.name,
             &(crate::store::now_ms() as i64),
         ],
     )
     .await?;
-    Ok(FilePut::Stored(FileRecord {
-        id: file.id.clone(),
-        uploader: file.uploader.clone(),
-        sha256: file.sha256.clone(),
-        size: file.size,
-        mime: file.mime.clone(),
-        name: file.name.clone(),
-    }))
+    Ok(FilePut::Stored(file.record.clone()))
 }
 
 /// The attachments as the message will carry them (see `sqlite/files.rs::resolve`).

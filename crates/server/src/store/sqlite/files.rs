@@ -46,24 +46,24 @@ pub(super) fn access(conn: &Connection, id: &str, viewer: &str) -> Result<FileAc
 pub(super) fn put(conn: &Connection, file: NewFile) -> Result<FilePut> {
     let Some(uploader_id) = conn
         .prepare_cached("SELECT id FROM users WHERE username = ?1")?
-        .query_row([&file.uploader], |r| r.get::<_, i64>(0))
+        .query_row([&file.record.uploader], |r| r.get::<_, i64>(0))
         .optional()?
     else {
         return Ok(FilePut::NoSuchUser);
     };
     let existing: Option<String> = conn
         .prepare_cached("SELECT id FROM files WHERE uploader_id = ?1 AND sha256 = ?2")?
-        .query_row(params![uploader_id, file.sha256], |r| r.get(0))
+        .query_row(params![uploader_id, file.record.sha256], |r| r.get(0))
         .optional()?;
     if let Some(id) = existing
-        && let FileAccess::Allowed(record) = access(conn, &id, &file.uploader)?
+        && let FileAccess::Allowed(record) = access(conn, &id, &file.record.uploader)?
     {
         return Ok(FilePut::Existing(record));
     }
     let used: u64 = conn
         .prepare_cached("SELECT coalesce(sum(size), 0) FROM files WHERE uploader_id = ?1")?
         .query_row([uploader_id], |r| r.get(0))?;
-    if used.saturating_add(file.size) > file.quota {
+    if used.saturating_add(file.record.size) > file.quota {
         return Ok(FilePut::QuotaExceeded { used });
     }
     conn.prepare_cached(
@@ -71,22 +71,15 @@ pub(super) fn put(conn: &Connection, file: NewFile) -> Result<FilePut> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        file.id,
+        file.record.id,
         uploader_id,
-        file.sha256,
-        file.size,
-        file.mime,
-        file.name,
+        file.record.sha256,
+        file.record.size,
+        file.record.mime,
+        file.record.name,
         crate::store::now_ms()
     ])?;
-    Ok(FilePut::Stored(FileRecord {
-        id: file.id,
-        uploader: file.uploader,
-        sha256: file.sha256,
-        size: file.size,
-        mime: file.mime,
-        name: file.name,
-    }))
+    Ok(FilePut::Stored(file.record))
 }
 
 /// The attachments as the message will carry them, each checked against its record (the

@@ -75,28 +75,7 @@ pub(super) fn insert(conn: &Connection, mut msg: NewMessage) -> Result<Inserted>
         _ => Vec::new(),
     };
     let ts = now_ms();
-    let (body, target, reply_to, data) = match &msg.payload {
-        Payload::Message {
-            body,
-            reply_to,
-            attachments,
-        } => (
-            body.as_str(),
-            None,
-            *reply_to,
-            store_files::to_data(attachments)?,
-        ),
-        Payload::Edit { target, body } => (body.as_str(), Some(*target), None, None),
-        Payload::Delete { target } => ("", Some(*target), None, None),
-        Payload::React { target, emoji, on } => {
-            let data = serde_json::to_string(&changes::ReactData {
-                emoji: emoji.clone(),
-                on: *on,
-            })
-            .map_err(|e| crate::Error::Commit(e.to_string()))?;
-            ("", Some(*target), None, Some(data))
-        }
-    };
+    let (body, target, reply_to, data) = changes::columns(&msg.payload)?;
     conn.prepare_cached(
         "INSERT INTO messages (room_id, seq, client_id, author, body, ts_ms, mentions, kind,
                                target, reply_to, data)
