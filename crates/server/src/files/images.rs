@@ -47,7 +47,11 @@ pub(crate) fn inspect(path: &Path) -> Inspected {
     let Some(mime) = probe.format().and_then(mime_of) else {
         return Inspected::NotImage;
     };
-    // The header alone says how big the pixels would be.
+    // The header alone says how big the pixels would be. Reading it allocates nothing, so it
+    // runs unbounded: under the default limits a decoder may refuse a bomb's header with an
+    // error indistinguishable from a broken file, and the bomb must be named as one.
+    let mut probe = probe;
+    probe.no_limits();
     let Ok((width, height)) = probe.into_dimensions() else {
         return Inspected::NotImage;
     };
