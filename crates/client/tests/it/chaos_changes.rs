@@ -144,8 +144,11 @@ async fn sends_edits_and_reactions_survive_cuts_and_restarts_once_each() {
         .iter()
         .filter(|f| !matches!(f, ServerFrame::Message(_)))
         .count();
+    // Edits and deletions of a message still queued are folded into the outbox and never become
+    // frames, so how many changes reach the stream depends on how long clients were cut off
+    // (CI saw 60 of 180 once). Reactions always go out on their own: about 0.4 × 180 of them.
     assert!(
-        changes > CLIENTS * PER_CLIENT / 3,
+        changes > CLIENTS * PER_CLIENT / 6,
         "seed {seed}: only {changes} changes"
     );
     for folded in folds {
