@@ -1,4 +1,5 @@
-//! The server's HTTP API: register, login, refresh, logout.
+//! The server's HTTP API: register, login, refresh, logout, profiles; files go through
+//! [`Api::send_with`] (see `files::transfer`).
 
 use crate::servers::Servers;
 use crate::{Error, Result};
@@ -55,14 +56,27 @@ impl Api {
         body: Option<&B>,
         bearer: Option<&Secret>,
     ) -> Result<reqwest::Response> {
+        self.send_with(method, path, bearer, |req| match body {
+            Some(body) => req.json(body),
+            None => req,
+        })
+        .await
+    }
+
+    /// A request whose body and answer are not JSON (files): `build` adds the body and any
+    /// headers. Failures come back as for every call: [`Error::Api`] with the server's code.
+    pub(crate) async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&Secret>,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
         let base = self.servers.current();
         let url = base
             .join(path)
             .map_err(|e| Error::BadServerUrl(e.to_string()))?;
-        let mut req = self.http.request(method, url);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
+        let mut req = build(self.http.request(method, url));
         if let Some(token) = bearer {
             req = req.bearer_auth(token.expose());
         }

@@ -15,6 +15,7 @@ pub(crate) struct Ready {
     pub(crate) max_body_bytes: usize,
     pub(crate) rate_burst: u32,
     pub(crate) rate_per_sec: u32,
+    pub(crate) max_file_bytes: u64,
 }
 
 pub(crate) enum Handshake {
@@ -40,6 +41,7 @@ pub(crate) async fn authenticate(mut ws: Ws, pair: &TokenPair, limit: Duration) 
                         rate_burst,
                         rate_per_sec,
                         max_body_bytes,
+                        max_file_bytes,
                         ..
                     }) => {
                         return Ok(Ready {
@@ -47,6 +49,7 @@ pub(crate) async fn authenticate(mut ws: Ws, pair: &TokenPair, limit: Duration) 
                             max_body_bytes,
                             rate_burst,
                             rate_per_sec,
+                            max_file_bytes,
                         });
                     }
                     _ => continue,

@@ -5,6 +5,8 @@ use crate::command::{Reply, Request};
 use crate::core::{Conversation, Core, JoinedRoom};
 use crate::db::Database;
 use crate::event::{Events, Outgoing};
+use crate::files::transfer::{Fetch, Fetched};
+use crate::files::{self, Attach};
 use crate::history::HistoryAt;
 use crate::outbox::Draft;
 #[cfg(doc)]
@@ -15,9 +17,11 @@ use crate::servers::Servers;
 use crate::transport::{Dial, Dialer};
 use crate::wake::ClockWatch;
 use crate::{BackoffConfig, Error, Event, OutboxLimits, Result, TokenStore, api::Api};
-use confab_protocol::{MessageData, RoomName};
+use confab_protocol::files::MAX_ATTACHMENTS;
+use confab_protocol::{ErrorCode, MessageData, RoomName};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -89,6 +93,10 @@ pub struct Client {
     /// Cancelled by `shutdown`: it reaches the actor even while it waits for room in the
     /// owner's event queue (which a stopped reader would never make).
     stop: CancellationToken,
+    /// Where attached files are staged ([`files`]).
+    files_dir: PathBuf,
+    /// The largest file the server takes (from its `ready`; the default before one came).
+    max_file_bytes: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -123,7 +131,10 @@ impl Client {
         let (req_tx, req_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
         let stop = CancellationToken::new();
+        let files_dir = files::staged_dir(&config.data_dir);
+        let max_file_bytes = Arc::new(AtomicU64::new(confab_protocol::files::MAX_FILE_BYTES));
         let actor = Actor::new(Parts {
+            max_file_bytes: Arc::clone(&max_file_bytes),
             cfg: config,
             core,
             api,
@@ -139,6 +150,8 @@ impl Client {
             Self {
                 requests: req_tx,
                 stop,
+                files_dir,
+                max_file_bytes,
             },
             ev_rx,
         ))
@@ -168,9 +181,60 @@ impl Client {
             Draft::Message {
                 body: body.to_owned(),
                 reply_to: None,
+                files: Vec::new(),
             },
         )
         .await
+    }
+
+    /// Queues a message with files (at most [`MAX_ATTACHMENTS`]; `body` may then be empty),
+    /// with the guarantee of [`Client::send`]. The files are copied into the data folder first
+    /// (so moving or changing one afterwards changes nothing), then uploaded when a
+    /// connection is open, with [`Event::Uploading`] progress; the message goes out once they
+    /// are up. Refused at once: a file over the server's size limit, an empty or unreadable
+    /// one. The server may still refuse a file (type, quota): [`Event::SendFailed`].
+    pub async fn send_files(
+        &self,
+        room: &str,
+        body: &str,
+        reply_to: Option<u64>,
+        attach: Vec<Attach>,
+    ) -> Result<Outgoing> {
+        if attach.len() > MAX_ATTACHMENTS {
+            return Err(Error::Rejected {
+                code: ErrorCode::BadAttachment,
+                message: format!("a message carries at most {MAX_ATTACHMENTS} files"),
+            });
+        }
+        let dir = self.files_dir.clone();
+        let max = self.max_file_bytes.load(Ordering::Relaxed);
+        let staged = tokio::task::spawn_blocking(move || {
+            attach
+                .into_iter()
+                .map(|a| files::stage(&dir, a, max))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+        let draft = Draft::Message {
+            body: body.to_owned(),
+            reply_to,
+            files: staged.iter().map(|s| s.file.clone()).collect(),
+        };
+        let room = room.to_owned();
+        self.ask(|reply| Request::Queue {
+            room,
+            draft,
+            staged,
+            reply,
+        })
+        .await
+    }
+
+    /// Fetches a file the user may see: to a path (resuming a download an earlier call left
+    /// unfinished there), or as bytes (a thumbnail or a preview).
+    pub async fn fetch(&self, fetch: Fetch) -> Result<Fetched> {
+        self.ask(|reply| Request::Fetch { fetch, reply }).await
     }
 
     /// Queues work for `room` — a message (optionally a reply), an edit, a deletion or a
@@ -183,8 +247,13 @@ impl Client {
     /// neither queued nor cached (`bad_target`).
     pub async fn queue(&self, room: &str, draft: Draft) -> Result<Outgoing> {
         let room = room.to_owned();
-        self.ask(|reply| Request::Queue { room, draft, reply })
-            .await
+        self.ask(|reply| Request::Queue {
+            room,
+            draft,
+            staged: Vec::new(),
+            reply,
+        })
+        .await
     }
 
     /// Joins a room (kept across restarts) and resumes it from the last message received.

@@ -15,6 +15,8 @@ pub(crate) enum Request {
     Queue {
         room: String,
         draft: Draft,
+        /// The copies of the files a new message carries, named once it is queued.
+        staged: Vec<crate::files::Staged>,
         reply: Reply<Outgoing>,
     },
     Join {
@@ -53,6 +55,10 @@ pub(crate) enum Request {
     People {
         call: crate::people::PeopleCall,
         reply: Reply<crate::people::PeopleAnswer>,
+    },
+    Fetch {
+        fetch: crate::files::transfer::Fetch,
+        reply: Reply<crate::files::transfer::Fetched>,
     },
     RetryNow,
     NetworkChanged,

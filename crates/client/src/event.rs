@@ -63,6 +63,16 @@ pub enum Event {
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         seq: u64,
     },
+    /// The files of our queued message `id` are going up: `sent` of `total` bytes so far.
+    Uploading {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        id: MessageId,
+        room: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        sent: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        total: u64,
+    },
     /// Queued work left the outbox unsent because the user took it back (deleted a message
     /// that was still queued, and with it the changes aimed at it).
     Withdrawn {

@@ -5,6 +5,7 @@
 //! only once that message's ack gave it a seq. An edit or deletion of a queued message that no
 //! connection has taken yet never reaches the server at all: it rewrites the outbox instead.
 
+use crate::files::LocalFile;
 use confab_protocol::{ClientFrame, MessageId};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,9 @@ pub enum Draft {
         /// The seq of the message this one answers, in the same room.
         #[cfg_attr(feature = "ts", ts(type = "number | null"))]
         reply_to: Option<u64>,
+        /// Files it carries (staged on this disk; see `files`). The body may then be empty.
+        #[serde(default)]
+        files: Vec<LocalFile>,
     },
     Edit {
         target: Target,
@@ -140,6 +144,11 @@ impl Queued {
         }
     }
 
+    /// Whether it has files still to upload (it goes out once they are up).
+    pub(crate) fn waits_for_upload(&self) -> bool {
+        matches!(&self.draft, Draft::Message { files, .. } if files.iter().any(|f| f.file_id.is_none()))
+    }
+
     /// Whether it must wait for the ack of the message it is aimed at.
     pub(crate) fn waits_for_target(&self) -> bool {
         matches!(self.draft.target(), Some(Target::Queued(_)))
@@ -155,11 +164,17 @@ impl Queued {
     }
 
     /// A frame as long as the one that will carry it (a waiting target counted at the widest
-    /// seq), to check the size limit before queuing.
+    /// seq, a file not uploaded yet at a file id's length), to check the size limit before
+    /// queuing.
     pub(crate) fn frame_for_size(&self) -> Option<ClientFrame> {
         let mut widest = self.clone();
         if widest.waits_for_target() {
             widest.draft.retarget(Target::Seq((1 << 53) - 1));
+        }
+        if let Draft::Message { files, .. } = &mut widest.draft {
+            for f in files.iter_mut().filter(|f| f.file_id.is_none()) {
+                f.file_id = Some("0".repeat(32));
+            }
         }
         widest.frame()
     }
@@ -172,12 +187,19 @@ impl Queued {
             Target::Queued(_) => None,
         };
         Some(match &self.draft {
-            Draft::Message { body, reply_to } => ClientFrame::Send {
+            Draft::Message {
+                body,
+                reply_to,
+                files,
+            } => ClientFrame::Send {
                 id,
                 room,
                 body: body.clone(),
                 reply_to: *reply_to,
-                attachments: Vec::new(),
+                attachments: files
+                    .iter()
+                    .map(LocalFile::attachment)
+                    .collect::<Option<_>>()?,
             },
             Draft::Edit { target, body } => ClientFrame::Edit {
                 id,

@@ -41,27 +41,15 @@ pub(crate) fn check(call: &PeopleCall) -> Result<()> {
 
 /// Makes the call with the login's tokens.
 pub(crate) async fn call(refresher: Refresher, call: PeopleCall) -> Result<PeopleAnswer> {
-    let Some(pair) = refresher.load().await? else {
-        return Err(Error::NotSignedIn);
-    };
-    match once(&refresher, &call, &pair.access_token).await {
-        Err(Error::Api {
-            code: ErrorCode::InvalidToken,
-            ..
-        }) => {
-            let (fresh, _) = refresher.refresh(pair).await?;
-            once(&refresher, &call, &fresh.access_token).await
-        }
-        other => other,
-    }
+    crate::refresh::with_access(&refresher, |token| once(&refresher, &call, token)).await
 }
 
 async fn once(
     refresher: &Refresher,
     call: &PeopleCall,
-    token: &confab_protocol::Secret,
+    token: confab_protocol::Secret,
 ) -> Result<PeopleAnswer> {
-    let api = refresher.api();
+    let (api, token) = (refresher.api(), &token);
     Ok(match call {
         PeopleCall::Me => vec![api.me(token).await?],
         PeopleCall::SetDisplayName(name) => {

@@ -98,3 +98,25 @@ impl Refresher {
         }
     }
 }
+
+/// Runs `call` with the login's access token, refreshing it once if the server says it
+/// expired (an owner's HTTP call made while the connection's token aged).
+pub(crate) async fn with_access<T, F, Fut>(refresher: &Refresher, call: F) -> Result<T>
+where
+    F: Fn(confab_protocol::Secret) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let Some(pair) = refresher.load().await? else {
+        return Err(Error::NotSignedIn);
+    };
+    match call(pair.access_token.clone()).await {
+        Err(Error::Api {
+            code: confab_protocol::ErrorCode::InvalidToken,
+            ..
+        }) => {
+            let (fresh, _) = refresher.refresh(pair).await?;
+            call(fresh.access_token).await
+        }
+        other => other,
+    }
+}

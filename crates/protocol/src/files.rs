@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 /// Default storage one user's uploads may take, in bytes (1 GiB). Beyond → 413 `quota_exceeded`.
 pub const QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+/// [`MAX_FILE_BYTES`], for `ready` frames without `max_file_bytes`.
+pub fn default_max_file_bytes() -> u64 {
+    MAX_FILE_BYTES
+}
+
 /// Most attachments on one message.
 pub const MAX_ATTACHMENTS: usize = 10;
 /// Longest file name in bytes of UTF-8; longer names are cut (at a character boundary).

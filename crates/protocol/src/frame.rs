@@ -210,6 +210,10 @@ pub enum ServerFrame {
         /// Frames per second a connection may send sustained. Clients pace themselves below
         /// these so the server never has to refuse (and so reorder) their sends.
         rate_per_sec: u32,
+        /// Largest file this server takes, in bytes (`POST /api/files`). Absent from servers
+        /// older than files: [`crate::files::MAX_FILE_BYTES`].
+        #[serde(default = "crate::files::default_max_file_bytes")]
+        max_file_bytes: u64,
     },
     /// Answer to `join`; the replay follows.
     Joined {

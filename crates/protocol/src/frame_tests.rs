@@ -116,9 +116,16 @@ fn server_frames() {
             max_body_bytes: 16384,
             rate_burst: 100,
             rate_per_sec: 20,
+            max_file_bytes: 26214400,
         },
-        r#"{"type":"ready","user":"alice","session":"s1","heartbeat_ms":15000,"max_body_bytes":16384,"rate_burst":100,"rate_per_sec":20}"#,
+        r#"{"type":"ready","user":"alice","session":"s1","heartbeat_ms":15000,"max_body_bytes":16384,"rate_burst":100,"rate_per_sec":20,"max_file_bytes":26214400}"#,
     );
+    // A server from before files says nothing of them: the default limit.
+    let old = r#"{"type":"ready","user":"a","session":"s","heartbeat_ms":1,"max_body_bytes":1,"rate_burst":1,"rate_per_sec":1}"#;
+    assert!(matches!(
+        serde_json::from_str::<ServerFrame>(old),
+        Ok(ServerFrame::Ready { max_file_bytes, .. }) if max_file_bytes == crate::files::MAX_FILE_BYTES
+    ));
     golden_server(
         ServerFrame::Joined {
             room: "general".into(),

@@ -26,6 +26,9 @@ pub enum Mode {
     ResetAfter(usize),
     /// Reset new connections at once; open ones are unaffected.
     Refuse,
+    /// Forward at most this many bytes per second each way (a narrow link: an upload that
+    /// takes long enough to be cut in the middle).
+    Throttle(usize),
 }
 
 #[derive(Debug)]
@@ -195,9 +198,16 @@ async fn flow(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, shared: &Shared, 
         }
     };
     let write = async move {
+        let mut sent_at = Instant::now();
         while let Some((read_at, bytes)) = rx.recv().await {
-            if let Mode::Delay(d) = mode(shared) {
-                tokio::time::sleep_until(read_at + d).await;
+            match mode(shared) {
+                Mode::Delay(d) => tokio::time::sleep_until(read_at + d).await,
+                Mode::Throttle(per_sec) => {
+                    let took = Duration::from_secs_f64(bytes.len() as f64 / per_sec.max(1) as f64);
+                    sent_at = sent_at.max(Instant::now()) + took;
+                    tokio::time::sleep_until(sent_at).await;
+                }
+                _ => {}
             }
             if to.write_all(&bytes).await.is_err() {
                 return;

@@ -4,7 +4,7 @@
 
 use super::{CLOSE_WAIT, login};
 use anyhow::anyhow;
-use confab_client::{ClientCode, Code, ConnState, Draft, Error, Event, Profile, Target};
+use confab_client::{Attach, ClientCode, Code, ConnState, Draft, Error, Event, Profile, Target};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,10 +13,15 @@ pub(super) enum ChangeAction {
     /// Send a message. Waits until the server has stored it, or reports it queued.
     Send {
         room: String,
+        /// The text; may be "" when files are attached.
         text: String,
         /// Answer the message with this seq (a reply, quoted above yours).
         #[arg(long)]
         reply_to: Option<u64>,
+        /// Attach a file (repeat for several). It is copied now: changing it later changes
+        /// nothing, and it is uploaded on the next run when the server is unreachable.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<std::path::PathBuf>,
         #[command(flatten)]
         wait: Wait,
     },
@@ -56,20 +61,24 @@ pub(super) struct Wait {
 }
 
 pub(super) async fn run(profile: &Profile, action: ChangeAction) -> anyhow::Result<ExitCode> {
+    let mut attach = Vec::new();
     let (room, draft, wait) = match action {
         ChangeAction::Send {
             room,
             text,
             reply_to,
+            files,
             wait,
-        } => (
-            room,
-            Draft::Message {
+        } => {
+            attach = files.into_iter().map(Attach::Path).collect();
+            let files = Vec::new(); // the client stages `attach` into them
+            let draft = Draft::Message {
                 body: text,
                 reply_to,
-            },
-            wait,
-        ),
+                files,
+            };
+            (room, draft, wait)
+        }
         ChangeAction::Edit {
             room,
             seq,
@@ -106,7 +115,14 @@ pub(super) async fn run(profile: &Profile, action: ChangeAction) -> anyhow::Resu
             wait,
         ),
     };
-    deliver(profile, &room, draft, Duration::from_secs(wait.wait)).await
+    deliver(
+        profile,
+        &room,
+        draft,
+        attach,
+        Duration::from_secs(wait.wait),
+    )
+    .await
 }
 
 /// Queues `draft` and waits up to `wait` for the server to store it.
@@ -114,6 +130,7 @@ async fn deliver(
     profile: &Profile,
     room: &str,
     draft: Draft,
+    attach: Vec<Attach>,
     wait: Duration,
 ) -> anyhow::Result<ExitCode> {
     let what = match &draft {
@@ -123,7 +140,13 @@ async fn deliver(
         Draft::React { .. } => "reacted",
     };
     let (client, mut events) = profile.start(&login(profile)?, |_| {})?;
-    let id = client.queue(room, draft).await?.id;
+    let queued = match draft {
+        Draft::Message { body, reply_to, .. } if !attach.is_empty() => {
+            client.send_files(room, &body, reply_to, attach).await
+        }
+        draft => client.queue(room, draft).await,
+    };
+    let id = queued?.id;
     let outcome = tokio::time::timeout(wait, async {
         while let Some(ev) = events.recv().await {
             match ev {

@@ -68,6 +68,13 @@ enum Action {
     /// Search the messages of your rooms, newest first: on the server, or in this data dir's
     /// cache when the server cannot be reached (those hits say "cached").
     Search(search::SearchArgs),
+    /// Download a file of a message (its `file_id`, as `tail` prints it) to PATH. An
+    /// interrupted download resumes where it stopped when run again.
+    Download {
+        file_id: String,
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,7 +141,27 @@ async fn run(action: Action, profile: &Profile) -> anyhow::Result<ExitCode> {
         Action::Logout => logout(profile).await,
         Action::Rooms(action) => conversations::run(profile, action).await,
         Action::Search(args) => search::run(profile, args).await,
+        Action::Download { file_id, output } => download(profile, file_id, output).await,
     }
+}
+
+async fn download(
+    profile: &Profile,
+    file_id: String,
+    output: std::path::PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let (client, events) = profile.start(&login(profile)?, |_| {})?;
+    drop(events);
+    let fetch = confab_client::Fetch {
+        file_id,
+        thumbnail: false,
+        to: Some(output.clone()),
+    };
+    let fetched = client.fetch(fetch).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.shutdown()).await;
+    let size = fetched?.size;
+    println!("saved {size} bytes to {}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_password() -> anyhow::Result<Secret> {

@@ -99,6 +99,9 @@ fn migrate(conn: &Connection) -> Result<()> {
     if version < 2 {
         conn.execute_batch(&format!("BEGIN; {} COMMIT;", search::TO_V2))?;
     }
+    if version < 3 {
+        conn.execute_batch(&format!("BEGIN; {} COMMIT;", outbox::TO_V3))?;
+    }
     Ok(())
 }
 
@@ -322,8 +325,8 @@ impl Database {
                     .execute(params![m.room, m.seq])?;
             } else {
                 tx.prepare_cached(
-                    "INSERT INTO messages (room, seq, id, author, body, ts, reply_to, edited_ts, reactions)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO messages (room, seq, id, author, body, ts, reply_to, edited_ts, reactions, attachments)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (room, seq) DO UPDATE SET body = excluded.body,
                          edited_ts = excluded.edited_ts, reactions = excluded.reactions
                      -- Only what changed is written: a page is cached on every room opened.
@@ -339,7 +342,8 @@ impl Database {
                     m.ts,
                     m.reply_to,
                     m.edited_ts,
-                    reactions_json(&m.reactions)
+                    reactions_json(&m.reactions),
+                    attachments_json(&m.attachments)
                 ])?;
             }
         }
@@ -374,7 +378,7 @@ impl Database {
             ("seq < ?2", "DESC")
         };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT seq, id, author, body, ts, reply_to, edited_ts, reactions FROM messages
+            "SELECT seq, id, author, body, ts, reply_to, edited_ts, reactions, attachments FROM messages
              WHERE room = ?1 AND {side} ORDER BY seq {order} LIMIT ?3"
         ))?;
         let rows = stmt.query_map(params![room, from, limit as i64], |r| {
@@ -388,6 +392,7 @@ impl Database {
                 reply_to: r.get(5)?,
                 edited_ts: r.get(6)?,
                 reactions: parse_reactions(r.get(7)?),
+                attachments: parse_attachments(r.get(8)?),
                 ..MessageData::default()
             })
         })?;
@@ -411,13 +416,30 @@ fn reactions_json(reactions: &Reactions) -> Option<String> {
     (!reactions.is_empty()).then(|| serde_json::to_string(reactions).unwrap_or_default())
 }
 
+/// Attachments as stored: written only by this module, so a damaged value reads as none.
+pub(super) fn parse_attachments(json: Option<String>) -> Vec<confab_protocol::Attachment> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+fn attachments_json(attachments: &[confab_protocol::Attachment]) -> Option<String> {
+    (!attachments.is_empty()).then(|| serde_json::to_string(attachments).unwrap_or_default())
+}
+
 fn insert_message(conn: &Connection, m: &MessageData) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO messages (room, seq, id, author, body, ts, reply_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR IGNORE INTO messages (room, seq, id, author, body, ts, reply_to, attachments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        m.room, m.seq, m.id, m.author, m.body, m.ts, m.reply_to
+        m.room,
+        m.seq,
+        m.id,
+        m.author,
+        m.body,
+        m.ts,
+        m.reply_to,
+        attachments_json(&m.attachments)
     ])?;
     Ok(())
 }

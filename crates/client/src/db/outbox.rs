@@ -3,14 +3,24 @@
 //! seq (`target_seq`), in the transaction that removes the acknowledged message.
 
 use super::Database;
+use crate::files::LocalFile;
 use crate::outbox::{Draft, Queued, Target};
 use crate::{Error, Result};
 use confab_protocol::MessageId;
 use rusqlite::{OptionalExtension, Row, params};
+use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const COLUMNS: &str =
-    "id, room, body, created_ms, kind, target_seq, target_id, reply_to, emoji, reaction_on";
+    "id, room, body, created_ms, kind, target_seq, target_id, reply_to, emoji, reaction_on, files";
+
+/// Version 3: a queued message's files (a JSON array of `LocalFile`), and a cached message's
+/// attachments (a JSON array of `Attachment`).
+pub(super) const TO_V3: &str = "
+    ALTER TABLE outbox ADD COLUMN files TEXT;
+    ALTER TABLE messages ADD COLUMN attachments TEXT;
+    PRAGMA user_version = 3;
+";
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -26,6 +36,13 @@ fn damaged(what: &str) -> rusqlite::Error {
         rusqlite::types::Type::Text,
         format!("damaged outbox entry: {what}").into(),
     )
+}
+
+fn files_json(draft: &Draft) -> Option<String> {
+    match draft {
+        Draft::Message { files, .. } if !files.is_empty() => serde_json::to_string(files).ok(),
+        _ => None,
+    }
 }
 
 fn id_of(text: String) -> rusqlite::Result<MessageId> {
@@ -45,6 +62,10 @@ fn read(r: &Row<'_>) -> rusqlite::Result<Queued> {
         "message" => Draft::Message {
             body,
             reply_to: r.get(7)?,
+            files: match r.get::<_, Option<String>>(10)? {
+                Some(json) => serde_json::from_str(&json).map_err(|_| damaged("files"))?,
+                None => Vec::new(),
+            },
         },
         "edit" => Draft::Edit {
             target: target()?,
@@ -92,15 +113,16 @@ impl Database {
             Some(Target::Queued(id)) => (None, Some(id.as_str())),
             None => (None, None),
         };
+        let files = files_json(&item.draft);
         let (body, reply_to, emoji, on) = match &item.draft {
-            Draft::Message { body, reply_to } => (body.as_str(), *reply_to, None, None),
+            Draft::Message { body, reply_to, .. } => (body.as_str(), *reply_to, None, None),
             Draft::Edit { body, .. } => (body.as_str(), None, None, None),
             Draft::Delete { .. } => ("", None, None, None),
             Draft::React { emoji, on, .. } => ("", None, Some(emoji.as_str()), Some(*on)),
         };
         self.conn.execute(
             &format!(
-                "INSERT INTO outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ),
             params![
                 item.id.as_str(),
@@ -112,10 +134,35 @@ impl Database {
                 target_id,
                 reply_to,
                 emoji,
-                on
+                on,
+                files
             ],
         )?;
         Ok(item)
+    }
+
+    /// Message `id`'s files got their server ids. `false` if it is no longer queued.
+    pub(crate) fn set_files(&mut self, id: &MessageId, files: &[LocalFile]) -> Result<bool> {
+        let json = serde_json::to_string(files).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(self
+            .conn
+            .prepare_cached("UPDATE outbox SET files = ?2 WHERE id = ?1 AND kind = 'message'")?
+            .execute(params![id.as_str(), json])?
+            == 1)
+    }
+
+    /// The hashes of every file a queued message names: the staged copies to keep.
+    pub(crate) fn staged_in_use(&self) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT files FROM outbox WHERE files IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut hashes = HashSet::new();
+        for json in rows {
+            let files: Vec<LocalFile> = serde_json::from_str(&json?).unwrap_or_default();
+            hashes.extend(files.into_iter().map(|f| f.sha256));
+        }
+        Ok(hashes)
     }
 
     /// Everything waiting, oldest first.
@@ -195,6 +242,7 @@ mod tests {
         Draft::Message {
             body: body.into(),
             reply_to: None,
+            files: Vec::new(),
         }
     }
 

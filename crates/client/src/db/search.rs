@@ -54,10 +54,6 @@ pub(crate) struct CacheSearch<'a> {
 impl Database {
     /// Up to `limit` hits and whether there are more.
     pub(crate) fn search(&self, s: &CacheSearch<'_>) -> Result<(Vec<SearchHit>, bool)> {
-        // The cache keeps no attachments yet (files are the other half of #15).
-        if s.query.has_file {
-            return Ok((Vec::new(), false));
-        }
         let text = if s.query.has_text() {
             "JOIN message_search f ON f.rowid = d.id WHERE message_search MATCH ?1"
         } else {
@@ -70,6 +66,7 @@ impl Database {
                AND (?2 IS NULL OR m.room = ?2)
                AND (?3 IS NULL OR lower(m.author) = ?3)
                AND (?4 IS NULL OR (m.ts, m.room, m.seq) < (?4, ?5, ?6))
+               AND (?8 = 0 OR m.attachments IS NOT NULL)
              ORDER BY m.ts DESC, m.room DESC, m.seq DESC LIMIT ?7"
         );
         let after = s.after.as_ref();
@@ -83,6 +80,7 @@ impl Database {
                 after.map(|a| a.1.as_str()),
                 after.map(|a| a.2),
                 i64::from(s.limit) + 1,
+                s.query.has_file,
             ],
             |r| {
                 Ok(SearchHit {

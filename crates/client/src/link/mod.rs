@@ -6,6 +6,7 @@
 
 mod conversations;
 mod search;
+mod uploads;
 
 use crate::auth::Ready;
 use crate::command::Reply;
@@ -13,7 +14,7 @@ use crate::core::{self, Core};
 use crate::error::{ClientCode, Code};
 use crate::event::{Event, Events, OutgoingStatus, Stopping};
 use crate::history::HistoryAt;
-use crate::outbox::Queued;
+use crate::outbox::{Draft, Queued};
 use crate::pacer::Pacer;
 use crate::transport::Ws;
 use confab_protocol::{
@@ -100,6 +101,8 @@ fn permanent(code: ErrorCode) -> bool {
             | ErrorCode::BadEmoji
             // Not (or no longer) a member of the room: that will not change by resending.
             | ErrorCode::Forbidden
+            // A file the server does not have for this user.
+            | ErrorCode::BadAttachment
     )
 }
 
@@ -125,6 +128,8 @@ pub(crate) struct Link {
     /// Searches waiting for their answer, by `ref`.
     searches: HashMap<String, search::SearchWaiter>,
     next_search: u64,
+    /// A message with files was stored since the owner last looked: its staged copies can go.
+    settled_files: bool,
 }
 
 impl std::fmt::Debug for Link {
@@ -159,6 +164,7 @@ impl Link {
             creating: HashSet::new(),
             searches: HashMap::new(),
             next_search: 0,
+            settled_files: false,
         }
     }
 
@@ -207,7 +213,10 @@ impl Link {
     /// at a message still waiting for its ack waits too (and everything after it, in order).
     pub(crate) fn can_pump(&self) -> bool {
         self.held.is_none()
-            && self.unsent.front().is_some_and(|q| !q.waits_for_target())
+            && self
+                .unsent
+                .front()
+                .is_some_and(|q| !q.waits_for_target() && !q.waits_for_upload())
             && self.in_flight.len() < self.max_in_flight
     }
 
@@ -402,7 +411,11 @@ impl Link {
             }
             ServerFrame::Ack { id, room, seq } => {
                 let id = match self.in_flight.remove_entry(id.as_str()) {
-                    Some((id, _)) => id,
+                    Some((id, q)) => {
+                        self.settled_files |=
+                            matches!(&q.draft, Draft::Message { files, .. } if !files.is_empty());
+                        id
+                    }
                     // Not written on this socket: the outbox may still hold it.
                     None => match MessageId::try_from(id) {
                         Ok(id) => id,
@@ -521,25 +534,7 @@ impl Link {
                 .remove(&id)
                 .map(|q| q.room)
                 .unwrap_or_default();
-            let orphans = core.refused(&id).map_err(Ended::storage)?;
-            self.withdraw(&orphans.iter().collect::<Vec<_>>());
-            let failed = Event::SendFailed {
-                id,
-                room,
-                code,
-                message,
-            };
-            self.events.emit(failed).await?;
-            for q in orphans {
-                let failed = Event::SendFailed {
-                    id: q.id,
-                    room: q.room,
-                    code: ErrorCode::BadTarget,
-                    message: "the message it was aimed at was refused".into(),
-                };
-                self.events.emit(failed).await?;
-            }
-            return self.pump().await;
+            return self.refuse(core, id, room, code, message).await;
         }
         // Refused for now (rate, storage): later messages may already be in flight, so the only
         // way to keep the author's order is to start over from this one after the hint.

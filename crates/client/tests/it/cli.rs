@@ -46,6 +46,20 @@ pub(crate) fn marker(out: &Output, name: &str) -> Option<i32> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Registers `user` (password `password-of-<user>`) with the CLI, its tokens in the keyring.
+pub(crate) async fn register(keyring_home: &Path, data: &Path, server: &str, user: &str) {
+    let script = format!(
+        r#"echo password-of-{user} | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user {user}; echo "register=$?""#
+    );
+    let out = in_keyring_session(keyring_home, data, server, &script).await;
+    assert_eq!(
+        marker(&out, "register"),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn bodies_in(server: &TestServer, room: &str) -> Vec<String> {
     let mut watcher = server
         .client(&format!("watcher{}", rand::random::<u32>()))
@@ -159,15 +173,7 @@ async fn the_outbox_survives_kill_9_and_goes_out_once_in_order() {
     let server = TestServer::start().await;
     let url = server.http_url("");
     let (home, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let out = in_keyring_session(home.path(), data.path(), &url, r#"
-        echo password-of-carol | "$CONFAB" --data-dir "$DIR" register --server "$SERVER" --user carol; echo "register=$?"
-    "#).await;
-    assert_eq!(
-        marker(&out, "register"),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    register(home.path(), data.path(), &url, "carol").await;
 
     let mut server = server;
     server.stop().await;

@@ -89,6 +89,7 @@ async fn authenticate(
                 max_body_bytes: state.config.limits.max_body_bytes,
                 rate_burst: state.config.limits.rate_burst,
                 rate_per_sec: state.config.limits.rate_per_sec,
+                max_file_bytes: state.config.files.max_file_bytes,
             };
             return match socket.send(Message::Text(text(&ready))).await {
                 Ok(()) => Some((username, login)),

@@ -157,8 +157,10 @@ async fn websocket_auth_by_frame_or_header_and_bad_tokens() {
             session,
             rate_burst,
             rate_per_sec,
+            max_file_bytes,
         } => {
             assert_eq!(user, "dave");
+            assert_eq!(max_file_bytes, confab_protocol::files::MAX_FILE_BYTES);
             assert!(heartbeat_ms > 0 && max_body_bytes > 0 && !session.is_empty());
             assert_eq!(
                 (rate_burst, rate_per_sec),

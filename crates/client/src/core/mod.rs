@@ -5,15 +5,20 @@
 
 use crate::db::{CacheSearch, Database};
 use crate::event::{Outgoing, OutgoingStatus};
+use crate::files::LocalFile;
 use crate::history::HistoryAt;
 use crate::outbox::{Draft, Queued, Target};
 use crate::search::{self, Found, SearchResults, SearchSource};
 use crate::{Error, Result};
 use confab_protocol::changes::valid_emoji;
+use confab_protocol::files::MAX_ATTACHMENTS;
 use confab_protocol::{
-    Body, ClientFrame, ErrorCode, MessageData, MessageId, Role, RoomName, Visibility, limits,
+    Body, ClientFrame, ErrorCode, MessageData, MessageId, RoomName, Visibility, limits,
 };
 use std::collections::{BTreeMap, HashMap};
+
+mod conversations;
+pub use conversations::Conversation;
 
 /// What queuing new work did.
 #[derive(Debug)]
@@ -67,47 +72,6 @@ pub(crate) struct Core {
     stored: HashMap<MessageId, (String, u64)>,
 }
 
-/// A request about conversations, as the owner gives it (names as typed).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Conversation {
-    Create {
-        room: String,
-        private: bool,
-    },
-    Invite {
-        room: String,
-        user: String,
-    },
-    Kick {
-        room: String,
-        user: String,
-    },
-    Part {
-        room: String,
-    },
-    SetRole {
-        room: String,
-        user: String,
-        role: Role,
-    },
-    Dm {
-        users: Vec<String>,
-    },
-    /// The server's list of the user's rooms, with read state.
-    Rooms,
-    /// Who is in a room, with their roles.
-    Members {
-        room: String,
-    },
-    Read {
-        room: String,
-        #[cfg_attr(feature = "ts", ts(type = "number"))]
-        seq: u64,
-    },
-}
-
 /// How a new connection resumes: joins to send at once, and joins of private rooms and dms
 /// held until the server's room list says the user is still in them.
 #[derive(Debug, Default)]
@@ -115,18 +79,6 @@ pub(crate) struct Resume {
     pub now: Vec<ClientFrame>,
     pub held: Vec<(String, ClientFrame)>,
     pub reads: Vec<ClientFrame>,
-}
-
-fn user(input: &str) -> Result<String> {
-    let name = input.trim().trim_start_matches('@');
-    if limits::valid_username(name) {
-        Ok(name.to_owned())
-    } else {
-        Err(Error::Rejected {
-            code: ErrorCode::NoSuchUser,
-            message: format!("\"{input}\" is not a username"),
-        })
-    }
 }
 
 /// A room name the user gave, checked.
@@ -164,6 +116,16 @@ impl Core {
     ) -> Result<Queuing> {
         let room = room(room_input)?;
         match &mut draft {
+            Draft::Message { files, .. } if files.len() > MAX_ATTACHMENTS => {
+                return Err(Error::Rejected {
+                    code: ErrorCode::BadAttachment,
+                    message: format!("a message carries at most {MAX_ATTACHMENTS} files"),
+                });
+            }
+            // Files alone make a message: the body may be empty then.
+            Draft::Message { body, files, .. } if !files.is_empty() && body.trim().is_empty() => {
+                body.clear();
+            }
             Draft::Message { body, .. } | Draft::Edit { body, .. } => {
                 *body = Body::within(body, self.max_body)
                     .map_err(|code| Error::rejected(code, body))?
@@ -358,59 +320,6 @@ impl Core {
             .collect())
     }
 
-    /// The frame for a conversation request, its names checked.
-    pub(crate) fn conversation_frame(&self, request: Conversation) -> Result<ClientFrame> {
-        Ok(match request {
-            // A room this client is in exists: said here, or the resumed room's own replay
-            // would be taken for the new room's.
-            Conversation::Create { room: r, .. } if self.is_joined(&room(&r)?) => {
-                return Err(Error::Rejected {
-                    code: ErrorCode::RoomExists,
-                    message: format!("a room named {} exists", room(&r)?),
-                });
-            }
-            Conversation::Create { room: r, private } => ClientFrame::Create {
-                room: room(&r)?.into(),
-                visibility: if private {
-                    Visibility::Private
-                } else {
-                    Visibility::Public
-                },
-            },
-            Conversation::Invite { room: r, user: u } => ClientFrame::Invite {
-                room: room(&r)?.into(),
-                user: user(&u)?,
-            },
-            Conversation::Kick { room: r, user: u } => ClientFrame::Kick {
-                room: room(&r)?.into(),
-                user: user(&u)?,
-            },
-            Conversation::Part { room: r } => ClientFrame::Part {
-                room: room(&r)?.into(),
-            },
-            Conversation::SetRole {
-                room: r,
-                user: u,
-                role,
-            } => ClientFrame::SetRole {
-                room: room(&r)?.into(),
-                user: user(&u)?,
-                role,
-            },
-            Conversation::Dm { users } => ClientFrame::Dm {
-                users: users.iter().map(|u| user(u)).collect::<Result<_>>()?,
-            },
-            Conversation::Rooms => ClientFrame::Rooms,
-            Conversation::Members { room: r } => ClientFrame::Members {
-                room: room(&r)?.into(),
-            },
-            Conversation::Read { room: r, seq } => ClientFrame::Read {
-                room: room(&r)?.into(),
-                seq,
-            },
-        })
-    }
-
     /// A read position given while offline: kept (the furthest per room) for the next
     /// connection.
     pub(crate) fn read_later(&mut self, room: &str, seq: u64) {
@@ -549,6 +458,16 @@ impl Core {
         }
         self.stored.insert(id.clone(), (room.to_owned(), seq));
         self.db.settle(id, seq)
+    }
+
+    /// Queued message `id`'s files are uploaded. `false` if it is no longer queued.
+    pub(crate) fn uploaded(&mut self, id: &MessageId, files: &[LocalFile]) -> Result<bool> {
+        self.db.set_files(id, files)
+    }
+
+    /// The hashes of the staged files queued messages name.
+    pub(crate) fn staged_in_use(&self) -> Result<std::collections::HashSet<String>> {
+        self.db.staged_in_use()
     }
 
     /// The server refused `id` for good: it leaves the outbox, with the changes aimed at it,

@@ -24,6 +24,10 @@ use crate::link::{Ended, Link};
 use crate::refresh::Refresher;
 use crate::transport::{Dial, Ws};
 use crate::wake::{ClockWatch, network_fingerprint};
+use std::sync::atomic::{AtomicU64, Ordering};
+use uploads::Uploads;
+
+mod uploads;
 use crate::{ClientConfig, Error, TokenStore};
 use confab_protocol::api::TokenPair;
 use confab_protocol::{ClientFrame, MessageId, close};
@@ -60,6 +64,9 @@ pub(crate) struct Actor {
     rng: StdRng,
     clock: ClockWatch,
     net: u64,
+    uploads: Uploads,
+    /// The server's file size limit, shared with the handle (which stages files).
+    max_file_bytes: Arc<AtomicU64>,
 }
 
 fn unix_ms() -> u64 {
@@ -80,11 +87,20 @@ pub(crate) struct Parts {
     pub(crate) events: Events,
     pub(crate) stop: CancellationToken,
     pub(crate) clock: ClockWatch,
+    pub(crate) max_file_bytes: Arc<AtomicU64>,
 }
 
 impl Actor {
     pub(crate) fn new(p: Parts) -> Self {
+        let files_dir = crate::files::staged_dir(&p.cfg.data_dir);
+        // Copies no queued message names (its message went out, or a crash came between the
+        // copy and the queuing) are left from an earlier run.
+        if let Ok(keep) = p.core.staged_in_use() {
+            crate::files::sweep(&files_dir, &keep);
+        }
         Self {
+            uploads: Uploads::new(files_dir),
+            max_file_bytes: p.max_file_bytes,
             backoff: Backoff::new(p.cfg.backoff.clone()),
             cfg: p.cfg,
             core: p.core,
@@ -198,12 +214,25 @@ impl Actor {
     /// server. `Err` ends the phase.
     async fn dispatch(&mut self, request: Request, phase: Phase<'_>) -> Result<(), Ended> {
         match request {
-            Request::Queue { room, draft, reply } => {
+            Request::Queue {
+                room,
+                draft,
+                staged,
+                reply,
+            } => {
+                // Named before the message that names them is queued, and by the actor that
+                // also sweeps: a sweep never meets a named copy that no queued message names.
+                let dir = self.uploads.dir();
+                if let Err(e) = staged.into_iter().try_for_each(|s| s.keep(dir)) {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
                 let taken =
                     |id: &MessageId| matches!(&phase, Phase::Open(l) if l.is_sending(id.as_str()));
                 match self.core.queue(&room, draft, taken) {
                     Ok(done) => return self.queued(done, phase, reply).await,
                     Err(e) => {
+                        self.sweep_files();
                         let _ = reply.send(Err(e));
                     }
                 }
@@ -292,6 +321,14 @@ impl Actor {
                         let _ = reply.send(crate::people::call(refresher, call).await);
                     });
                 }
+            }
+            Request::Fetch { fetch, reply } => {
+                let refresher = self.refresher.detached();
+                tokio::spawn(async move {
+                    let got = crate::files::transfer::Counter::default();
+                    let fetched = crate::files::transfer::fetch(&refresher, &fetch, &got).await;
+                    let _ = reply.send(fetched);
+                });
             }
             Request::RetryNow => {
                 if let Phase::Offline = phase {
@@ -455,6 +492,8 @@ impl Actor {
         };
         self.backoff.reset();
         self.core.set_max_body(ready.max_body_bytes);
+        self.max_file_bytes
+            .store(ready.max_file_bytes, Ordering::Relaxed);
         info!(user = %ready.user, "connected");
         let (sink, mut stream) = ws.split();
         let mut link = Link::new(
@@ -472,18 +511,38 @@ impl Actor {
             },
             Err(ended) => ended,
         };
+        self.uploads.stop();
         link.finish(&mut self.core).await;
         ended
+    }
+
+    /// Deletes staged copies no queued message names any more.
+    fn sweep_files(&self) {
+        if let Ok(keep) = self.core.staged_in_use() {
+            crate::files::sweep(self.uploads.dir(), &keep);
+        }
     }
 
     async fn serve(&mut self, link: &mut Link, stream: &mut SplitStream<Ws>) -> Ended {
         let mut tick = tokio::time::interval_at(Instant::now() + self.cfg.tick, self.cfg.tick);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            if !self.uploads.is_running()
+                && let Some(message) = link.wants_upload()
+            {
+                let refresher = self.refresher.detached();
+                self.uploads.start(message, refresher, self.events.clone());
+            }
             let can_pump = link.can_pump();
             let pace_at = link.pace_at();
             let step = tokio::select! {
-                msg = stream.next() => link.on_socket(&mut self.core, msg).await,
+                msg = stream.next() => {
+                    let step = link.on_socket(&mut self.core, msg).await;
+                    if link.take_settled_files() {
+                        self.sweep_files();
+                    }
+                    step
+                }
                 request = self.requests.recv() => match request {
                     None => link.close(None).await,
                     Some(r) => self.dispatch(r, Phase::Open(link)).await,
@@ -497,6 +556,11 @@ impl Actor {
                     }
                 }
                 () = tokio::time::sleep_until(pace_at), if can_pump => link.pump().await,
+                done = self.uploads.next() => {
+                    let step = link.uploaded(&mut self.core, done).await;
+                    self.sweep_files();
+                    step
+                }
             };
             if let Err(ended) = step {
                 return ended;
