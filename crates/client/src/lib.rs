@@ -15,6 +15,9 @@
 //!   — with one dispatch of every request to the core, whatever the phase.
 //! - `link`: an open connection: resume every room, flush the outbox in order at a paced rate
 //!   (`pacer`), turn server frames into events.
+//! - [`files`]: attachments — staged in the data folder when attached, uploaded by content
+//!   before their message goes out (`actor` runs the uploads, `link` holds the message), and
+//!   fetched with resume ([`Fetch`]).
 //! - [`search`]: searching the user's rooms, on the server or in the cache.
 //! - [`people`]: profiles and finding users, over the HTTP API with the login's token.
 //! - [`tokens`]: where tokens live (the OS keyring in production); `api`: the HTTP API;
