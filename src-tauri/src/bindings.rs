@@ -29,6 +29,7 @@ fn generate() -> String {
         confab_client::OutgoingStatus::decl(&cfg),
         confab_client::Draft::decl(&cfg),
         confab_client::Target::decl(&cfg),
+        confab_client::LocalFile::decl(&cfg),
         confab_client::ClientCode::decl(&cfg),
         confab_client::Code::decl(&cfg),
         confab_client::Event::decl(&cfg),
@@ -42,6 +43,7 @@ fn generate() -> String {
         crate::errors::UiCode::decl(&cfg),
         crate::errors::UiError::decl(&cfg),
         crate::update::UpdateStatus::decl(&cfg),
+        crate::files::PickedFile::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:\n\

@@ -63,7 +63,7 @@ impl DesktopState {
         signed_in.as_ref().map(|s| s.login.account.server.clone())
     }
 
-    fn client(&self) -> Result<confab_client::Client, UiError> {
+    pub(crate) fn client(&self) -> Result<confab_client::Client, UiError> {
         let signed_in = self
             .signed_in
             .lock()
@@ -245,7 +245,11 @@ pub async fn send_message(
     body: String,
     reply_to: Option<u64>,
 ) -> Result<String, UiError> {
-    let draft = Draft::Message { body, reply_to };
+    let draft = Draft::Message {
+        body,
+        reply_to,
+        files: Vec::new(),
+    };
     Ok(state.client()?.queue(&room, draft).await?.id.into())
 }
 

@@ -17,6 +17,7 @@
 mod bindings;
 pub mod commands;
 pub mod errors;
+pub mod files;
 pub mod signed_in;
 pub mod tray;
 pub mod update;
@@ -34,7 +35,14 @@ pub fn app<R: Runtime>(
     builder
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
+        // Used from Rust only (files.rs): the page has no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
+            files::pick_files,
+            files::send_files,
+            files::file_bytes,
+            files::save_file,
+            files::open_file,
             commands::subscribe,
             commands::snapshot,
             commands::sign_in,
@@ -74,6 +82,7 @@ pub fn app<R: Runtime>(
             state.resume();
             app.manage(state);
             app.manage(update::Updates::default());
+            app.manage(files::Picked::default());
             lean_webview(app.handle());
             startup_step("setup done");
             Ok(())
@@ -81,9 +90,15 @@ pub fn app<R: Runtime>(
         .on_page_load(|_, payload| startup_step(&format!("page load {:?}", payload.event())))
         .on_window_event(|window, event| {
             // Closing the window keeps Confab running in the tray, connected and notifying.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let _ = window.hide();
+            match event {
+                WindowEvent::CloseRequested { api, .. } => {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+                WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) => {
+                    files::dropped(window.app_handle(), paths.clone());
+                }
+                _ => {}
             }
         })
 }

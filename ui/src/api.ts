@@ -1,6 +1,13 @@
 // The backend's commands, typed. Every call rejects with a UiError {code, message}.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { Account, Conversation, Draft, Event, MessageData, Outgoing, Profile, SearchResults, Snapshot, UiError, UpdateStatus } from "./types";
+import type { Account, Conversation, Draft, Event, MessageData, Outgoing, PickedFile, Profile, SearchResults, Snapshot, UiError, UpdateStatus } from "./types";
+
+/** A file the page holds (pasted), as the backend takes it. */
+export interface Pasted {
+  name: string;
+  mime: string | null;
+  bytes: number[];
+}
 
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "message" in e && "code" in e) return e as UiError;
@@ -23,6 +30,17 @@ export const api = {
    * (`outgoing`, then `sent` or `send_failed`), never from this reply. */
   send: (room: string, body: string, replyTo: number | null = null) =>
     invoke<string>("send_message", { room, body, replyTo }),
+  /** The system's file dialog; the files chosen, by token (the page never names a path). */
+  pickFiles: () => invoke<PickedFile[]>("pick_files"),
+  /** A message with files: chosen ones by token, pasted ones by their bytes. */
+  sendFiles: (room: string, body: string, replyTo: number | null, tokens: string[], pasted: Pasted[]) =>
+    invoke<string>("send_files", { room, body, replyTo, tokens, pasted }),
+  /** A file's bytes, or its thumbnail's (raw, not JSON). */
+  fileBytes: (fileId: string, thumbnail: boolean) => invoke<ArrayBuffer>("file_bytes", { fileId, thumbnail }),
+  /** The save dialog, then the download; false if cancelled. */
+  saveFile: (fileId: string, name: string) => invoke<boolean>("save_file", { fileId, name }),
+  /** Downloads (once) and opens the file with the system's program. */
+  openFile: (fileId: string, name: string) => invoke<void>("open_file", { fileId, name }),
   /** Hands an edit, deletion or reaction to the same outbox; what it did comes as events. */
   change: (room: string, change: Draft) => invoke<Outgoing>("change_message", { room, change }),
   /** Joins a room by the name the user typed; resolves to its name (`#General` is `general`). */

@@ -126,7 +126,11 @@ created_ms: number, } & ({ "kind": "message", body: string,
 /**
  * The seq of the message this one answers, in the same room.
  */
-reply_to: number | null, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, });
+reply_to: number | null, 
+/**
+ * Files it carries (staged on this disk; see `files`). The body may then be empty.
+ */
+files: Array<LocalFile>, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, });
 
 export type OutgoingStatus = "queued" | "sending";
 
@@ -134,15 +138,30 @@ export type Draft = { "kind": "message", body: string,
 /**
  * The seq of the message this one answers, in the same room.
  */
-reply_to: number | null, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, };
+reply_to: number | null, 
+/**
+ * Files it carries (staged on this disk; see `files`). The body may then be empty.
+ */
+files: Array<LocalFile>, } | { "kind": "edit", target: Target, body: string, } | { "kind": "delete", target: Target, } | { "kind": "react", target: Target, emoji: string, on: boolean, };
 
 export type Target = { "seq": number } | { "queued": string };
+
+export type LocalFile = { 
+/**
+ * Lower-case hex SHA-256 of the bytes: the staged copy's name, and what the server's
+ * answer is checked against.
+ */
+sha256: string, name: string, size: number, mime: string, 
+/**
+ * The server's id for it, once uploaded.
+ */
+file_id: string | null, };
 
 export type ClientCode = "network" | "not_signed_in" | "auth_failed" | "keyring_unavailable" | "outbox_full" | "storage" | "bad_server_url" | "bad_certificate" | "room_reset" | "closed" | "internal";
 
 export type Code = ClientCode | ErrorCode;
 
-export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "withdrawn", id: string, room: string, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "edit" } & EditEvent | { "type": "delete" } & DeleteEvent | { "type": "react" } & ReactEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
+export type Event = { "type": "state" } & ConnState | { "type": "message" } & MessageData | { "type": "synced", room: string, up_to: number, } | { "type": "outgoing" } & Outgoing | { "type": "sent", id: string, room: string, seq: number, } | { "type": "uploading", id: string, room: string, sent: number, total: number, } | { "type": "withdrawn", id: string, room: string, } | { "type": "send_failed", id: string, room: string, code: ErrorCode, message: string, } | { "type": "typing", room: string, user: string, } | { "type": "presence", room: string, users: Array<string>, } | { "type": "member" } & MemberEvent | { "type": "edit" } & EditEvent | { "type": "delete" } & DeleteEvent | { "type": "react" } & ReactEvent | { "type": "room_added", room: string, visibility: Visibility, by: string, 
 /**
  * For a dm: everyone in it.
  */
@@ -192,3 +211,5 @@ export type UiCode = Code | AppCode;
 export type UiError = { code: UiCode, message: string, };
 
 export type UpdateStatus = { "state": "idle" } | { "state": "checking" } | { "state": "up_to_date", version: string, } | { "state": "available", version: string, notes: string | null, } | { "state": "downloading", version: string, received: number, total: number | null, } | { "state": "ready", version: string, } | { "state": "failed", message: string, } | { "state": "unavailable", reason: string, };
+
+export type PickedFile = { token: string, name: string, size: number, };

@@ -25,11 +25,12 @@ import {
 import { MessageActions } from "./actions.svelte";
 import { view } from "./changes";
 import { Conversations } from "./conversations.svelte";
+import { Files } from "./files.svelte";
 import { Search } from "./search.svelte";
 import { Coalescer, type Level, shouldNotify } from "./notify";
 import { Prefs } from "./prefs";
 import { type BannerLine, banner, dayNumber, typingLine } from "./present";
-import type { Account, ConnState, Event, MemberInfo, MessageData, Role, UiError, UpdateStatus, Visibility } from "./types";
+import type { Account, ConnState, Event, MemberInfo, MessageData, PickedFile, Role, UiError, UpdateStatus, Visibility } from "./types";
 import type { UpdateAction } from "./update";
 
 /** What the controller needs from its surroundings; main.ts passes the real ones. */
@@ -44,6 +45,9 @@ export interface Platform {
   nextFrame(fn: () => void): void;
   /** Runs `fn` once after `ms` (setTimeout); the function returned cancels it. */
   later(ms: number, fn: () => void): () => void;
+  /** Blob URLs for images the backend handed over as bytes. */
+  blobUrl(bytes: ArrayBuffer, mime: string): string;
+  revoke(url: string): void;
 }
 
 export interface SignInForm {
@@ -115,6 +119,7 @@ export class Chat {
   readonly conv: Conversations;
   readonly search: Search;
   readonly actions: MessageActions;
+  readonly files: Files;
   private model = newModel();
   /** The read position last told the server, per room, so it is told once. */
   private readSent = new Map<string, number>();
@@ -165,6 +170,7 @@ export class Chat {
       },
       fail: (e) => this.fail(e),
     });
+    this.files = new Files({ ...p, current: () => this.model.current, fail: (e) => this.fail(e) });
     this.notifier = new Coalescer(
       (fn, ms) => setTimeout(fn, ms),
       (note) => p.notify(note.title, note.body),
@@ -175,6 +181,7 @@ export class Chat {
    * the tray's "Mute all" and the updater. Resolves once the first view is decided. */
   async start(): Promise<void> {
     void this.p.listen<boolean>("mute_all", (on) => this.prefs.setMuted("*", on));
+    void this.p.listen<PickedFile[]>("files_dropped", (files) => this.files.dropped(files));
     // The setting outlives the app; the tray's tick starts unticked each launch.
     void this.p.api.setMuteAll(this.prefs.isMuted("*")).catch(() => {});
     // Listen first, then ask: an event that lands in between is newer than the answer.
@@ -236,15 +243,16 @@ export class Chat {
     }
   }
 
-  /** Hands the body to the core; its row appears from the core's `outgoing` event. */
+  /** Hands the body and the composer's files to the core; its row appears from the core's
+   * `outgoing` event. */
   async send(body: string): Promise<boolean> {
     const name = this.model.current;
-    if (!name || !body.trim()) return false;
+    if (!name || (!body.trim() && !this.files.chosen[name]?.length)) return false;
     this.jump++; // your own message: back to the present
     if (this.current?.detached) void this.search.toPresent(name);
     const replyTo = this.actions.replyTo;
     try {
-      await this.p.api.send(name, body, this.actions.takeReply());
+      await this.files.send(name, body, this.actions.takeReply());
       return true;
     } catch (e) {
       this.actions.replyTo = replyTo; // not taken: still answering it

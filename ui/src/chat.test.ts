@@ -22,6 +22,8 @@ function setup(fake = new FakeBackend(), stored: Record<string, string> = {}) {
       timers.push(t);
       return () => void (t.cancelled = true);
     },
+    blobUrl: () => "blob:fake",
+    revoke: () => {},
   };
   const armed = () => timers.filter((t) => !t.cancelled);
   return { chat: new Chat(platform), fake, storage, listeners, opened, notes, armed };
@@ -37,7 +39,7 @@ describe("the controller", () => {
     await chat.start();
     // The reply and the events travel on different paths: here every event is in first.
     fake.api.send = async (room, body) => {
-      const o = { id: "c1", room, body, kind: "message" as const, reply_to: null, status: "queued" as const, created_ms: Date.now() };
+      const o = { id: "c1", room, body, kind: "message" as const, reply_to: null, files: [], status: "queued" as const, created_ms: Date.now() };
       fake.emit({ type: "outgoing", ...o });
       fake.emit({ type: "outgoing", ...o, status: "sending" });
       fake.emit({ type: "sent", id: "c1", room, seq: 1 });
@@ -64,8 +66,8 @@ describe("the controller", () => {
     fake.rooms.set("general", []);
     fake.post("general", "bob", "before");
     fake.outbox = [
-      { id: "q1", room: "general", body: "typed while offline", kind: "message", reply_to: null, status: "queued", created_ms: Date.now() },
-      { id: "q2", room: "general", body: "and this", kind: "message", reply_to: null, status: "queued", created_ms: Date.now() + 1 },
+      { id: "q1", room: "general", body: "typed while offline", kind: "message", reply_to: null, files: [], status: "queued", created_ms: Date.now() },
+      { id: "q2", room: "general", body: "and this", kind: "message", reply_to: null, files: [], status: "queued", created_ms: Date.now() + 1 },
     ];
     const { chat } = setup(fake);
     await chat.start();

@@ -96,7 +96,7 @@ describe("the window", () => {
     expect(text("#banner-text")).toContain("1 waiting to send");
     const id = chat.current!.messages[0].id;
     fake.emit({ type: "state", state: "open", user: "alice" });
-    fake.emit({ type: "outgoing", id, room: "general", body: "typed while offline", kind: "message", reply_to: null, status: "sending", created_ms: 1 });
+    fake.emit({ type: "outgoing", id, room: "general", body: "typed while offline", kind: "message", reply_to: null, files: [], status: "sending", created_ms: 1 });
     flushSync();
     expect(statusOf("typed while offline")).toBe("sending…");
     fake.emit({ type: "sent", id, room: "general", seq: 1 });
@@ -106,7 +106,7 @@ describe("the window", () => {
     expect(bodies()).toEqual(["typed while offline"]);
     expect($("#banner")).toBeNull();
 
-    fake.emit({ type: "outgoing", id: "c9", room: "general", body: "x".repeat(9), kind: "message", reply_to: null, status: "queued", created_ms: Date.now() });
+    fake.emit({ type: "outgoing", id: "c9", room: "general", body: "x".repeat(9), kind: "message", reply_to: null, files: [], status: "queued", created_ms: Date.now() });
     fake.emit({ type: "send_failed", id: "c9", room: "general", code: "body_too_long", message: "Too long." });
     flushSync();
     expect(statusOf("x".repeat(9))).toBe("failed");

@@ -46,6 +46,8 @@ async function start(fake: FakeBackend, focused = true) {
     focused: () => focused,
     nextFrame: (fn) => fn(),
     later: () => () => {},
+    blobUrl: () => "blob:fake",
+    revoke: () => {},
   });
   app = mount(App, { target, props: { chat } });
   await chat.start();

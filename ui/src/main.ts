@@ -30,6 +30,8 @@ const chat = new Chat({
     const id = setTimeout(fn, ms);
     return () => clearTimeout(id);
   },
+  blobUrl: (bytes, mime) => URL.createObjectURL(new Blob([bytes], { type: mime })),
+  revoke: (url) => URL.revokeObjectURL(url),
 });
 
 mount(App, { target: document.getElementById("app") as HTMLElement, props: { chat } });

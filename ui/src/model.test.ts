@@ -21,7 +21,7 @@ const msg = (seq: number, author = "bob", id = `m${seq}`, ts = 1_000 + seq): Mes
   room: "general", seq, id, author, body: `body ${seq}`, ts,
 });
 const out = (id: string, status: Outgoing["status"] = "queued", body = "hello", created_ms = 5_000): Outgoing => ({
-  id, room: "general", body, kind: "message", reply_to: null, status, created_ms,
+  id, room: "general", body, kind: "message", reply_to: null, files: [], status, created_ms,
 });
 const ev = {
   outgoing: (o: Outgoing): Event => ({ type: "outgoing", ...o }),

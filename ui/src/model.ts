@@ -6,7 +6,7 @@
 // `send_failed` (it stays, failed, until retried) or its stored copy arrives (the stored copy
 // replaces it). Once an id is settled like that, a late `outgoing` for it is stale and ignored.
 import { foldReaction } from "./changes";
-import type { ConnState, Event, MemberInfo, MessageData, Outgoing, Role, Snapshot, UiError, Visibility } from "./types";
+import type { Attachment, ConnState, Event, LocalFile, MemberInfo, MessageData, Outgoing, Role, Snapshot, UiError, Visibility } from "./types";
 
 export type Status = "queued" | "sending" | "sent" | "failed";
 
@@ -33,6 +33,11 @@ export interface ChatMessage {
   reply_to?: number;
   /** A change of ours to it is still in the outbox (drawn dimmed until stored). */
   changing?: boolean;
+  /** The files it carries: stored (the server's), or ours still queued (with `progress`). */
+  attachments?: Attachment[];
+  files?: LocalFile[];
+  /** How much of a queued message's files is uploaded, 0 to 1. */
+  progress?: number;
 }
 
 export interface Room {
@@ -288,6 +293,7 @@ function outgoing(m: Model, out: Outgoing): boolean {
     ts: out.created_ms,
     status: out.status,
     ...(out.reply_to !== null ? { reply_to: out.reply_to } : {}),
+    ...(out.files.length ? { files: out.files, progress: r.pending[at]?.progress ?? 0 } : {}),
   };
   if (at >= 0) {
     r.pending[at] = row;
@@ -337,6 +343,13 @@ export function apply(m: Model, e: Event, now: number, focused: boolean): Set<st
       }
       // Our own message's stored copy replaces its pending or provisional row.
       if (added || own) changed.add(msg.room);
+      break;
+    }
+    case "uploading": {
+      const r = room(m, e.room);
+      const at = r.pending.findIndex((x) => x.id === e.id);
+      if (at >= 0) r.pending[at] = { ...r.pending[at], progress: e.total ? e.sent / e.total : 1 };
+      if (at >= 0) changed.add(e.room);
       break;
     }
     case "outgoing": {

@@ -2,6 +2,9 @@
 // (bindings.ts, checked fresh by a Rust test); nothing here re-declares a Rust type.
 export type {
   Account,
+  Attachment,
+  LocalFile,
+  PickedFile,
   Code,
   ConnState,
   Conversation,

@@ -2,7 +2,7 @@
 // (test/fake-tauri/): the app's commands over canned rooms, with the core's events played the
 // way the core sends them. Never part of the built app.
 import type { Api } from "../src/api";
-import type { Conversation, Event, MessageData, Outgoing, Profile, Snapshot, UpdateStatus } from "../src/types";
+import type { Conversation, Event, MessageData, Outgoing, PickedFile, Profile, Snapshot, UpdateStatus } from "../src/types";
 
 export interface FakeOptions {
   signedIn?: boolean;
@@ -14,6 +14,8 @@ export interface FakeOptions {
 
 export class FakeBackend {
   calls: string[] = [];
+  /** What the next file dialog answers. */
+  picked: PickedFile[] = [];
   rooms = new Map<string, MessageData[]>();
   outbox: Outgoing[] = [];
   presence = new Map<string, string[]>();
@@ -88,11 +90,37 @@ export class FakeBackend {
     send: async (room, body, replyTo = null) => {
       this.calls.push(`send ${room} ${body}${replyTo ? ` ↪${replyTo}` : ""}`);
       const id = `c${this.nextId++}`;
-      const o: Outgoing = { id, room, body, kind: "message", reply_to: replyTo, status: "queued", created_ms: Date.now() };
+      const o: Outgoing = { id, room, body, kind: "message", reply_to: replyTo, files: [], status: "queued", created_ms: Date.now() };
       this.outbox.push(o);
       this.emit({ type: "outgoing", ...o });
       if (!this.offline) this.deliver(o);
       return id;
+    },
+    pickFiles: async () => {
+      this.calls.push("pickFiles");
+      return this.picked.splice(0);
+    },
+    sendFiles: async (room, body, replyTo, tokens, pasted) => {
+      this.calls.push(`sendFiles ${room} ${body} tokens=${tokens.join(",")} pasted=${pasted.map((p) => `${p.name}:${p.bytes.length}`).join(",")}`);
+      const id = `c${this.nextId++}`;
+      const files = [...tokens.map((t) => ({ name: `${t}.bin`, size: 10, mime: "application/octet-stream" })), ...pasted.map((p) => ({ name: p.name, size: p.bytes.length, mime: p.mime ?? "application/octet-stream" }))].map((f) => ({ ...f, sha256: "0".repeat(64), file_id: null }));
+      const o: Outgoing = { id, room, body, kind: "message", reply_to: replyTo, files, status: "queued", created_ms: Date.now() };
+      this.outbox.push(o);
+      this.emit({ type: "outgoing", ...o });
+      if (!this.offline) this.later(() => this.emit({ type: "uploading", id, room, sent: 5, total: 10 }));
+      if (!this.offline) this.deliver(o);
+      return id;
+    },
+    fileBytes: async (fileId, thumbnail) => {
+      this.calls.push(`fileBytes ${fileId} ${thumbnail}`);
+      return new Uint8Array([137, 80, 78, 71]).buffer;
+    },
+    saveFile: async (fileId, name) => {
+      this.calls.push(`saveFile ${fileId} ${name}`);
+      return true;
+    },
+    openFile: async (fileId, name) => {
+      this.calls.push(`openFile ${fileId} ${name}`);
     },
     change: async (room, change) => {
       this.calls.push(`change ${room} ${JSON.stringify(change)}`);
@@ -217,6 +245,7 @@ export class FakeBackend {
         this.outbox = this.outbox.filter((x) => x.id !== o.id);
         const stored = this.post(o.room, this.user, o.body, Date.now(), o.id);
         if (o.reply_to !== null) stored.reply_to = o.reply_to;
+        if (o.files.length) stored.attachments = o.files.map((f, i) => ({ file_id: `${i}`.padStart(32, "f"), name: f.name, size: f.size, mime: f.mime }));
         this.emit({ type: "sent", id: o.id, room: o.room, seq: stored.seq });
         this.later(() => this.emit({ type: "message", ...stored }));
       });

@@ -46,6 +46,8 @@ export async function start(fake: FakeBackend) {
     focused: () => true,
     nextFrame: (fn) => fn(),
     later: () => () => {}, // the clock stands still
+    blobUrl: () => "blob:fake",
+    revoke: () => {},
   });
   await loadMarkdown(); // in the app it loads with the first formatted message
   app = mount(App, { target, props: { chat } });

@@ -24,8 +24,8 @@ export function scene(name: string | null): FakeBackend {
   fake.presence.set("general", ["alice", "bob", "carol"]);
   if (name === "offline") {
     fake.outbox = [
-      { id: "q1", room: "general", body: "typed while offline", kind: "message", reply_to: null, status: "queued", created_ms: now - 20_000 },
-      { id: "q2", room: "general", body: "and a second one", kind: "message", reply_to: null, status: "queued", created_ms: now - 10_000 },
+      { id: "q1", room: "general", body: "typed while offline", kind: "message", reply_to: null, files: [], status: "queued", created_ms: now - 20_000 },
+      { id: "q2", room: "general", body: "and a second one", kind: "message", reply_to: null, files: [], status: "queued", created_ms: now - 10_000 },
     ];
   }
   if (name === "update") fake.update = { state: "available", version: "0.2.0", notes: null };
@@ -44,7 +44,7 @@ export function scene(name: string | null): FakeBackend {
       emit({ type: "typing", room: "general", user: "carol" });
       if (name === "offline") {
         emit({ type: "error", code: "keyring_unavailable", message: "The system keyring is locked; Confab will try again when it opens." });
-        emit({ type: "outgoing", id: "f1", room: "general", body: "x".repeat(60), kind: "message", reply_to: null, status: "queued", created_ms: Date.now() });
+        emit({ type: "outgoing", id: "f1", room: "general", body: "x".repeat(60), kind: "message", reply_to: null, files: [], status: "queued", created_ms: Date.now() });
         emit({ type: "send_failed", id: "f1", room: "general", code: "body_too_long", message: "That message is longer than the server allows." });
       }
     }, 300);
