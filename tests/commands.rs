@@ -1,30 +1,11 @@
 //! The app's commands through Tauri's IPC on the mock runtime (no window, no WebKit), against a
 //! real confab-server on loopback.
 
-use confab_desktop::DesktopState;
-use confab_desktop::tray::TrayStatus;
 use confab_test_support::TestServer;
 use serde_json::{Value, json};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{
-    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
 
-fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        // The webview's own URL: a request from anywhere else is not local and needs an ACL.
-        url: webview.url().unwrap_or_else(|e| panic!("{e}")),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(webview, request).map(|r| r.deserialize::<Value>().unwrap_or(Value::Null))
-}
+mod common;
+use common::invoke;
 
 #[test]
 fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
@@ -33,17 +14,7 @@ fn sign_in_join_send_snapshot_and_sign_out_through_the_commands() {
     let server = rt.block_on(TestServer::start());
     let url = server.http_url("");
 
-    let app = confab_desktop::app(mock_builder(), Some(data.path().to_owned()))
-        .build(mock_context(noop_assets()))
-        .unwrap_or_else(|e| panic!("build: {e}"));
-    // The mock runtime does not run `setup` until its event loop turns: manage the state here.
-    app.manage(DesktopState::new(
-        data.path().to_owned(),
-        TrayStatus::detached(),
-    ));
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap_or_else(|e| panic!("webview: {e}"));
+    let (_app, webview) = common::window(data.path());
 
     let snap = invoke(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(snap["account"], Value::Null, "nobody is signed in yet");

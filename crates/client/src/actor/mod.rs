@@ -392,6 +392,8 @@ impl Actor {
                     let (id, room) = (q.id, q.room);
                     self.emit(Event::Withdrawn { id, room }).await?;
                 }
+                // A message taken back with its files: their copies go now.
+                self.sweep_files();
             }
         }
         Ok(())

@@ -100,7 +100,11 @@ fn migrate(conn: &Connection) -> Result<()> {
         conn.execute_batch(&format!("BEGIN; {} COMMIT;", search::TO_V2))?;
     }
     if version < 3 {
-        conn.execute_batch(&format!("BEGIN; {} COMMIT;", outbox::TO_V3))?;
+        conn.execute_batch(&format!(
+            "BEGIN; {} {} PRAGMA user_version = 3; COMMIT;",
+            outbox::TO_V3,
+            search::FILE_NAMES
+        ))?;
     }
     Ok(())
 }

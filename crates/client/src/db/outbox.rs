@@ -19,7 +19,6 @@ const COLUMNS: &str =
 pub(super) const TO_V3: &str = "
     ALTER TABLE outbox ADD COLUMN files TEXT;
     ALTER TABLE messages ADD COLUMN attachments TEXT;
-    PRAGMA user_version = 3;
 ";
 
 fn now_ms() -> u64 {

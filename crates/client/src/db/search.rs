@@ -41,6 +41,27 @@ pub(super) const TO_V2: &str = "
     PRAGMA user_version = 2;
 ";
 
+/// Version 3 (with `outbox::TO_V3`): a message's file names are indexed with its words, as on
+/// the server.
+pub(super) const FILE_NAMES: &str = "
+    DROP TRIGGER messages_indexed;
+    DROP TRIGGER messages_reindexed;
+    CREATE TRIGGER messages_indexed AFTER INSERT ON messages BEGIN
+        INSERT INTO search_docs (room, seq) VALUES (new.room, new.seq);
+        INSERT INTO message_search (rowid, body) VALUES (last_insert_rowid(),
+            new.body || coalesce(' ' || (SELECT group_concat(json_extract(value, '$.name'), ' ')
+                FROM json_each(new.attachments)), ''));
+    END;
+    CREATE TRIGGER messages_reindexed AFTER UPDATE OF body ON messages BEGIN
+        DELETE FROM message_search WHERE rowid =
+            (SELECT id FROM search_docs WHERE room = old.room AND seq = old.seq);
+        INSERT INTO message_search (rowid, body)
+            SELECT id, new.body || coalesce(' ' || (SELECT group_concat(json_extract(value, '$.name'), ' ')
+                FROM json_each(new.attachments)), '')
+            FROM search_docs WHERE room = new.room AND seq = new.seq;
+    END;
+";
+
 /// A search of the cache: what it holds of the joined rooms, newest first.
 #[derive(Debug)]
 pub(crate) struct CacheSearch<'a> {

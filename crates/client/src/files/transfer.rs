@@ -175,25 +175,25 @@ async fn to_file(
     let mut part = to.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);
-    let have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
-    let resp = send(api, Method::GET, path, token, |r| {
-        if have > 0 {
-            r.header(RANGE, format!("bytes={have}-"))
-        } else {
-            r
+    let mut have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
+    let resp = loop {
+        let resp = send(api, Method::GET, path, token, |r| {
+            if have > 0 {
+                r.header(RANGE, format!("bytes={have}-"))
+            } else {
+                r
+            }
+        })
+        .await;
+        match resp {
+            // The part is not a beginning of this file (as long as it, or longer: a kill
+            // before the rename, or another file's leftover): start over rather than guess.
+            Err(Error::Api { status: 416, .. }) if have > 0 => {
+                tokio::fs::remove_file(&part).await?;
+                have = 0;
+            }
+            other => break other?,
         }
-    })
-    .await;
-    let resp = match resp {
-        // What was there is the whole file (a kill between the last byte and the rename).
-        Err(Error::Api { status: 416, .. }) if have > 0 => {
-            tokio::fs::rename(&part, to).await?;
-            return Ok(Fetched {
-                bytes: None,
-                size: have,
-            });
-        }
-        other => other?,
     };
     // A server that ignored the range sends the whole file: start the part over.
     let resumed = resp.status() == reqwest::StatusCode::PARTIAL_CONTENT

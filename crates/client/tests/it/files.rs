@@ -4,7 +4,7 @@
 //! one over the server's limit is refused before anything is queued.
 
 use crate::harness::{TestClient, fast_config};
-use confab_client::{Attach, Event, Fetch, MemoryTokens};
+use confab_client::{Attach, ConnState, Event, Fetch, MemoryTokens, SearchRequest, SearchSource};
 use confab_protocol::ErrorCode;
 use confab_test_support::TestServer;
 use std::sync::Arc;
@@ -134,6 +134,30 @@ async fn a_file_attached_offline_goes_up_when_back_and_its_message_goes_out_once
         alice.client.send("general", "tick").await.unwrap();
         alice.until_flushed().await;
     }
+    // Offline, the cache finds it by its files too (has:file, a file's name).
+    let mut server = server;
+    server.stop().await;
+    alice
+        .until("offline", |e| {
+            matches!(e, Event::State(ConnState::Reconnecting { .. }))
+        })
+        .await;
+    for query in ["has:file", "build.log", "logs has:file"] {
+        let found = alice
+            .client
+            .search(SearchRequest {
+                query: query.into(),
+                ..SearchRequest::default()
+            })
+            .await
+            .unwrap();
+        let hits: Vec<(&str, SearchSource)> = found
+            .hits
+            .iter()
+            .map(|f| (f.hit.body.as_str(), f.source))
+            .collect();
+        assert_eq!(hits, [("the logs", SearchSource::Cache)], "{query}");
+    }
 }
 
 #[tokio::test]
@@ -155,27 +179,26 @@ async fn a_cut_download_resumes_where_it_stopped() {
     alice.until_open().await;
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("big.bin");
-    // What a cut download left: the first 50,000 bytes, and a wrong tail that must not stay.
-    let mut part = bytes[..50_000].to_vec();
-    std::fs::write(work.path().join("big.bin.part"), &part).unwrap();
-    let fetched = alice
-        .client
-        .fetch(Fetch {
-            file_id: file_id.clone(),
-            thumbnail: false,
-            to: Some(out.clone()),
-        })
-        .await
-        .unwrap();
+    let fetch_to = |to: &std::path::Path| Fetch {
+        file_id: file_id.clone(),
+        thumbnail: false,
+        to: Some(to.to_owned()),
+    };
+    // What a cut download left: 50,000 bytes. The rest is asked for from there (zeros stand in
+    // for the first part, so the result shows the download really resumed).
+    let part = work.path().join("big.bin.part");
+    std::fs::write(&part, vec![0u8; 50_000]).unwrap();
+    let fetched = alice.client.fetch(fetch_to(&out)).await.unwrap();
     assert_eq!(fetched.size, 200_000);
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        bytes,
-        "resumed into the same bytes"
-    );
-    assert!(!work.path().join("big.bin.part").exists());
+    let got = std::fs::read(&out).unwrap();
+    assert!(got[..50_000].iter().all(|b| *b == 0), "the part was kept");
+    assert_eq!(got[50_000..], bytes[50_000..], "and the rest appended");
+    assert!(!part.exists());
+    // A part as long as the file or longer is no beginning of it: the download starts over.
+    std::fs::write(&part, vec![7u8; 250_000]).unwrap();
+    alice.client.fetch(fetch_to(&out)).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
     // A made-up id is refused, and writes nothing.
-    part.clear();
     let other = work.path().join("nothing.bin");
     let made_up = alice
         .client
