@@ -3,7 +3,7 @@
 use crate::changes::{DeleteEvent, EditEvent, ReactEvent};
 use crate::conversation::{MemberEvent, MemberInfo, Role, RoomSummary, Visibility};
 use crate::search::SearchHit;
-use crate::{ErrorCode, Secret};
+use crate::{ErrorCode, Secret, limits};
 use serde::{Deserialize, Serialize};
 
 /// A frame sent by a client.
@@ -16,7 +16,11 @@ pub enum ClientFrame {
     /// Subscribe to a room (created on first use) and replay what was missed after `after`.
     Join {
         room: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         after: Option<u64>,
         /// Without `after`: replay only the newest `latest` messages; older ones are a
         /// `history` request away. A room's first join need not download its whole past.
@@ -32,7 +36,11 @@ pub enum ClientFrame {
         /// May be empty (`""`) when the message carries attachments.
         body: String,
         /// The seq of the message (in the same room) this one answers.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         reply_to: Option<u64>,
         /// Files uploaded before (`POST /api/files`), up to [`crate::files::MAX_ATTACHMENTS`].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -42,6 +50,7 @@ pub enum ClientFrame {
     Edit {
         id: String,
         room: String,
+        #[serde(deserialize_with = "crate::int::safe")]
         target: u64,
         body: String,
     },
@@ -49,12 +58,14 @@ pub enum ClientFrame {
     Delete {
         id: String,
         room: String,
+        #[serde(deserialize_with = "crate::int::safe")]
         target: u64,
     },
     /// Add (`on`) or take back your reaction `emoji` on message `target`.
     React {
         id: String,
         room: String,
+        #[serde(deserialize_with = "crate::int::safe")]
         target: u64,
         emoji: String,
         on: bool,
@@ -66,11 +77,23 @@ pub enum ClientFrame {
     /// or `around` a seq (that message and its neighbours on both sides: a jump to it).
     History {
         room: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         before: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         after: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         around: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
@@ -97,7 +120,11 @@ pub enum ClientFrame {
     /// Your rooms, with read state.
     Rooms,
     /// You have read the room up to `seq`.
-    Read { room: String, seq: u64 },
+    Read {
+        room: String,
+        #[serde(deserialize_with = "crate::int::safe")]
+        seq: u64,
+    },
     /// Who is a member of the room, with their roles.
     Members { room: String },
     /// Full-text search over the rooms you are a member of (see [`crate::search`]), newest
@@ -110,7 +137,11 @@ pub enum ClientFrame {
         query: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::int::safe_opt"
+        )]
         before: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
@@ -334,10 +365,19 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// An `error` frame without a retry hint.
     pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<String>) -> Self {
+        let mut message = message.into();
+        if message.len() > limits::MAX_ERROR_MESSAGE_BYTES {
+            let mut end = limits::MAX_ERROR_MESSAGE_BYTES;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
         Self::Error {
             code,
-            message: message.into(),
-            reference,
+            message,
+            reference: echoed(reference.as_deref()),
             retry_after_ms: None,
             room: None,
         }
@@ -378,6 +418,14 @@ impl FrameError {
     pub fn to_frame(&self) -> ServerFrame {
         ServerFrame::error(self.code, self.message.clone(), self.reference.clone())
     }
+}
+
+/// A client's `id`/`ref` as an error may echo it: one longer than any id is no client's id
+/// to match, and is not sent back (an error must never be a way to amplify input).
+pub fn echoed(reference: Option<&str>) -> Option<String> {
+    reference
+        .filter(|r| r.len() <= limits::MAX_ID_BYTES)
+        .map(str::to_owned)
 }
 
 impl ClientFrame {

@@ -219,6 +219,29 @@ fn bad_frames_are_classified() {
         code(r#"{"type":"join","room":"g","after":-1}"#),
         Some(ErrorCode::BadFrame)
     );
+    assert_eq!(
+        code(r#"{"type":"history","room":"g","before":9007199254740992}"#),
+        Some(ErrorCode::BadFrame),
+        "2^53 is past the largest safe integer"
+    );
+    assert!(
+        ClientFrame::parse(r#"{"type":"history","room":"g","before":9007199254740991}"#).is_ok()
+    );
+}
+
+#[test]
+fn error_frames_are_bounded() {
+    let long = "é".repeat(1000);
+    let ServerFrame::Error {
+        message, reference, ..
+    } = ServerFrame::error(ErrorCode::BadFrame, long, Some("r".repeat(200)))
+    else {
+        unreachable!()
+    };
+    assert!(message.len() <= crate::limits::MAX_ERROR_MESSAGE_BYTES + '…'.len_utf8());
+    assert_eq!(reference, None, "longer than any id: not echoed");
+    let short = ServerFrame::error(ErrorCode::BadId, "bad", Some(String::new()));
+    assert!(matches!(short, ServerFrame::Error { reference: Some(r), .. } if r.is_empty()));
 }
 
 #[test]

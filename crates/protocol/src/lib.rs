@@ -25,6 +25,7 @@ pub mod code;
 pub mod conversation;
 pub mod files;
 pub mod frame;
+mod int;
 pub mod limits;
 pub mod names;
 pub mod search;

@@ -9,6 +9,10 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest client-generated message id in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Largest integer in a frame (2^53 − 1, exact in every JSON client); larger is `bad_frame`.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Longest `message` of an error frame in bytes: an error never echoes a large input back.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 256;
 /// Longest room name in bytes.
 pub const MAX_ROOM_BYTES: usize = 64;
 /// Longest username in bytes.

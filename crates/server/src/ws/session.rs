@@ -326,7 +326,7 @@ impl Session {
                 self.reply(&ServerFrame::Error {
                     code: ErrorCode::RateLimited,
                     message: "too many frames; slow down".into(),
-                    reference: reference.map(str::to_owned),
+                    reference: confab_protocol::frame::echoed(reference),
                     retry_after_ms: Some(wait.as_millis().max(1) as u64),
                     room: None,
                 })

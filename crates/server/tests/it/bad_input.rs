@@ -341,3 +341,65 @@ async fn after_a_refused_send_later_sends_are_held_back_until_reconnect() {
         stored_before + 1
     );
 }
+
+#[tokio::test]
+async fn errors_never_echo_large_input_and_huge_integers_are_bad_frames() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    // serde's message for a wrong type quotes the value: 60 KB in, a short error out.
+    let big = "x".repeat(60_000);
+    alice
+        .send_json(
+            json!({"type": "send", "id": "s1", "room": "general", "body": "b", "reply_to": big}),
+        )
+        .await;
+    let err = alice.recv_error().await;
+    assert_eq!(error_code(&err), "bad_frame");
+    let size = serde_json::to_string(&err).map_or(0, |s| s.len());
+    assert!(size < 1024, "a {size}-byte error for a bad field");
+    // An id longer than any id is not echoed back.
+    let long_id = "i".repeat(10_000);
+    alice
+        .send_json(json!({"type": "dance", "id": long_id}))
+        .await;
+    let err = alice.recv_error().await;
+    assert_eq!(error_code(&err), "unknown_type");
+    assert!(
+        matches!(
+            err,
+            ServerFrame::Error {
+                reference: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Integers above 2^53 - 1 are refused where the frame is read, everywhere one is taken,
+    // and the connection stays open (before: 1011 and an ERROR in the log).
+    for frame in [
+        json!({"type": "history", "room": "general", "before": 9_223_372_036_854_775_808u64}),
+        json!({"type": "history", "room": "general", "around": 9_007_199_254_740_992u64}),
+        json!({"type": "join", "room": "general", "after": 9_007_199_254_740_992u64}),
+        json!({"type": "read", "room": "general", "seq": 18_446_744_073_709_551_615u64}),
+        json!({"type": "react", "id": "r1", "room": "general", "target": 9_007_199_254_740_992u64, "emoji": "👍", "on": true}),
+        json!({"type": "search", "ref": "q1", "query": "x", "before": 9_007_199_254_740_992u64}),
+    ] {
+        alice.send_json(frame.clone()).await;
+        let err = alice.recv_error().await;
+        assert_eq!(error_code(&err), "bad_frame", "{frame}");
+    }
+    // The largest safe integer is an integer like any other.
+    alice
+        .send_json(
+            json!({"type": "history", "room": "general", "before": 9_007_199_254_740_991u64}),
+        )
+        .await;
+    assert!(matches!(
+        alice
+            .recv_until(|f| matches!(f, ServerFrame::History { .. } | ServerFrame::Error { .. }))
+            .await,
+        ServerFrame::History { .. }
+    ));
+    assert_eq!(alice.send_msg("ok", "general", "still here").await, 1);
+}
