@@ -121,26 +121,40 @@ fn unavailable<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
 }
 
 /// The manifest address: an explicit override, else the build's endpoints (None), else the
-/// user's own server.
+/// user's own server. Updates travel over https; plain http only from this machine itself.
 fn endpoint(
     overridden: Option<String>,
     configured: bool,
     server: Option<&Url>,
 ) -> Result<Option<Url>, String> {
-    if let Some(url) = overridden {
-        return Url::parse(&url)
-            .map(Some)
-            .map_err(|e| format!("CONFAB_UPDATE_URL is not a valid address: {e}"));
-    }
-    if configured {
+    let url = if let Some(url) = overridden {
+        Url::parse(&url).map_err(|e| format!("CONFAB_UPDATE_URL is not a valid address: {e}"))?
+    } else if configured {
         return Ok(None);
-    }
-    match server {
-        Some(server) => server
-            .join("updates/latest.json")
-            .map(Some)
-            .map_err(|e| e.to_string()),
-        None => Err("Sign in to a server to look for updates.".into()),
+    } else {
+        match server {
+            Some(server) => server
+                .join("updates/latest.json")
+                .map_err(|e| e.to_string())?,
+            None => return Err("Sign in to a server to look for updates.".into()),
+        }
+    };
+    secure(&url)?;
+    Ok(Some(url))
+}
+
+/// Refuses a plain-http address off this machine. The signature would still catch a changed
+/// package, but not a network that withholds updates or watches which version is fetched; the
+/// plugin's own switch (`dangerousInsecureTransportProtocol`) is on only so that a server on
+/// loopback can be tested, and this check is what keeps it there.
+fn secure(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if confab_client::is_loopback(url) => Ok(()),
+        _ => Err(format!(
+            "Updates come only over https; {} is not.",
+            url.origin().ascii_serialization()
+        )),
     }
 }
 
@@ -179,9 +193,21 @@ pub async fn check<R: Runtime>(app: AppHandle<R>, server: Option<Url>, silent: b
     if let Some(reason) = unavailable(&app) {
         return show(UpdateStatus::Unavailable { reason });
     }
-    let configured = setting(&app, "endpoints")
-        .and_then(|e| e.as_array().map(|e| !e.is_empty()))
-        .unwrap_or(false);
+    let endpoints: Vec<String> = setting(&app, "endpoints")
+        .and_then(|e| serde_json::from_value(e).ok())
+        .unwrap_or_default();
+    if let Some(Err(reason)) = endpoints
+        .iter()
+        .map(|e| {
+            Url::parse(e)
+                .map_err(|e| e.to_string())
+                .and_then(|u| secure(&u))
+        })
+        .find(Result::is_err)
+    {
+        return show(UpdateStatus::Unavailable { reason });
+    }
+    let configured = !endpoints.is_empty();
     let url = match endpoint(
         std::env::var("CONFAB_UPDATE_URL").ok(),
         configured,
@@ -263,6 +289,11 @@ pub async fn install<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
         ));
     };
     let version = update.version.clone();
+    // The manifest names where the package is: the same rule as for the manifest.
+    if let Err(message) = secure(&update.download_url) {
+        set(&app, UpdateStatus::Failed { message });
+        return Ok(());
+    }
     let mut received = 0u64;
     let mut shown = 0u64;
     set(
@@ -319,18 +350,18 @@ pub async fn install<R: Runtime>(app: AppHandle<R>) -> Result<(), UiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::endpoint;
+    use super::{endpoint, secure};
     use url::Url;
 
     #[test]
     fn the_manifest_comes_from_the_users_own_server_unless_the_build_names_one() {
-        let server = Url::parse("http://chat.example.org:8080/").ok();
+        let server = Url::parse("https://chat.example.org:8443/").ok();
         assert_eq!(
             endpoint(None, false, server.as_ref())
                 .ok()
                 .flatten()
                 .map(String::from),
-            Some("http://chat.example.org:8080/updates/latest.json".to_owned())
+            Some("https://chat.example.org:8443/updates/latest.json".to_owned())
         );
         assert_eq!(
             endpoint(None, true, server.as_ref()),
@@ -350,5 +381,31 @@ mod tests {
             Some("https://updates.example.org/confab.json".to_owned()),
             "CONFAB_UPDATE_URL wins"
         );
+    }
+
+    #[test]
+    fn updates_never_come_over_plain_http_from_another_machine() {
+        let plain = Url::parse("http://chat.example.org:8080/").ok();
+        let refused = endpoint(None, false, plain.as_ref());
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("https")),
+            "{refused:?}"
+        );
+        let hostile = Some("http://localhost.evil.com/latest.json".to_owned());
+        assert!(endpoint(hostile, false, None).is_err(), "not this machine");
+        let local = Url::parse("http://127.0.0.1:8080/").ok();
+        assert!(
+            endpoint(None, false, local.as_ref()).is_ok(),
+            "a server on loopback"
+        );
+        for (url, ok) in [
+            ("https://dl.example.org/Confab.deb", true),
+            ("http://[::1]:9/Confab.deb", true),
+            ("http://dl.example.org/Confab.deb", false),
+            ("file:///tmp/Confab.deb", false),
+        ] {
+            let parsed = Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(secure(&parsed).is_ok(), ok, "{url}");
+        }
     }
 }

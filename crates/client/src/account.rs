@@ -81,16 +81,14 @@ impl Account {
 }
 
 /// A server address as a person types it: `host:port` or a full URL. Plain `http` is assumed
-/// only for this machine's own addresses; anything else is `https`.
+/// only for this machine's own addresses (see [`is_loopback`]); anything else is `https`,
+/// `localhost.evil.com` and `127.0.0.1.nip.io` included.
 pub fn server_url(input: &str) -> Result<Url> {
     let input = input.trim().trim_end_matches('/');
     let bad = || Error::BadServerUrl(input.to_owned());
     let with_scheme = if input.contains("://") {
         input.to_owned()
-    } else if input.starts_with("127.")
-        || input.starts_with("localhost")
-        || input.starts_with("[::1]")
-    {
+    } else if Url::parse(&format!("http://{input}")).is_ok_and(|u| is_loopback(&u)) {
         format!("http://{input}")
     } else {
         format!("https://{input}")
@@ -100,6 +98,18 @@ pub fn server_url(input: &str) -> Result<Url> {
         return Err(bad());
     }
     Ok(url)
+}
+
+/// Whether `url` names this machine itself — the host `localhost`, an address in `127.0.0.0/8`,
+/// or `::1` — by its parsed host, never by how the text begins. Only there may plain http carry
+/// a password or a token without anyone else on the path.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Several servers as a person types them, separated by commas or spaces (the nodes of one
@@ -296,7 +306,7 @@ impl Profile {
         let outcome = match pair {
             Some(pair) => {
                 let api = Api::with_servers(login.account.servers(), None)?;
-                match api.logout(&pair.access_token).await {
+                match api.logout(&pair).await {
                     Ok(()) => SignedOut::Revoked,
                     Err(e) => SignedOut::LocalOnly(e),
                 }
@@ -329,7 +339,16 @@ mod tests {
     fn server_addresses_are_normalised() {
         let url = |s: &str| server_url(s).map(|u| u.to_string()).unwrap_or_default();
         assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(url("localhost:8080"), "http://localhost:8080/");
+        assert_eq!(url("[::1]:8080"), "http://[::1]:8080/");
         assert_eq!(url("chat.example.org"), "https://chat.example.org/");
+        // Names that only begin like this machine's are somebody else's.
+        assert_eq!(url("localhost.evil.com"), "https://localhost.evil.com/");
+        assert_eq!(
+            url("127.0.0.1.nip.io:8080"),
+            "https://127.0.0.1.nip.io:8080/"
+        );
+        assert_eq!(url("localhostile.org"), "https://localhostile.org/");
         assert_eq!(
             url("http://chat.example.org:80/"),
             "http://chat.example.org/"

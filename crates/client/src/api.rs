@@ -144,8 +144,13 @@ impl Api {
             .map_err(|e| Error::Network(e.without_url().to_string()))
     }
 
-    pub async fn logout(&self, access_token: &Secret) -> Result<()> {
-        self.post::<()>("/api/logout", None, Some(access_token))
+    /// Revokes the login. The refresh token goes in the body because the access token may have
+    /// expired while the client stayed connected; the server takes either.
+    pub async fn logout(&self, pair: &TokenPair) -> Result<()> {
+        let body = RefreshRequest {
+            refresh_token: pair.refresh_token.clone(),
+        };
+        self.post("/api/logout", Some(&body), Some(&pair.access_token))
             .await
             .map(drop)
     }

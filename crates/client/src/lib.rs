@@ -55,7 +55,9 @@ pub mod tokens;
 pub mod transport;
 pub mod wake;
 
-pub use account::{Account, Login, Profile, SignIn, SignedOut, server_url, server_urls};
+pub use account::{
+    Account, Login, Profile, SignIn, SignedOut, is_loopback, server_url, server_urls,
+};
 pub use backoff::BackoffConfig;
 pub use client::{Client, ClientConfig};
 pub use core::{Conversation, JoinedRoom};

@@ -75,11 +75,7 @@ impl Refresher {
                 let Some(path) = locking.refresh_lock() else {
                     return Ok((None, None));
                 };
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(path)?;
+                let file = crate::tokens::open_lock(&path)?;
                 file.lock()?;
                 let theirs = locking.load()?.filter(|p| p.refresh_token != ours);
                 Ok((Some(file), theirs))

@@ -106,16 +106,11 @@ impl TokenStore for KeyringTokens {
     }
 
     fn refresh_lock(&self) -> Option<std::path::PathBuf> {
-        // The login's key, made file-name safe, in the per-user runtime (or temp) folder.
-        let name: String = self
-            .key
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let dir = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        Some(dir.join(format!("confab-refresh-{name}.lock")))
+        Some(lock_path(
+            &self.key,
+            std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from),
+            crate::Profile::default_root(),
+        ))
     }
 
     fn clear(&self) -> Result<()> {
@@ -123,5 +118,117 @@ impl TokenStore for KeyringTokens {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(keyring_error(e)),
         }
+    }
+}
+
+/// Where the refresh lock of the login `key` lives: the per-user runtime folder (0700, the
+/// user's alone), else the user's data folder — never the shared temp folder, where another
+/// user could take the name first (a symlink, or a file that they hold locked).
+fn lock_path(
+    key: &str,
+    runtime_dir: Option<std::path::PathBuf>,
+    data_root: std::path::PathBuf,
+) -> std::path::PathBuf {
+    let name: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    runtime_dir
+        .filter(|d| d.is_absolute())
+        .unwrap_or(data_root)
+        .join(format!("confab-refresh-{name}.lock"))
+}
+
+/// Opens the refresh lock at `path` as a plain file of ours, created 0600 in a folder created
+/// 0700. An existing symlink (or anything else that is not the file it names) is refused: the
+/// lock is only ever locked, never written, but it must not reach a file somewhere else.
+pub(crate) fn open_lock(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::fs::OpenOptions;
+    if let Some(dir) = path.parent() {
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir)?;
+    }
+    let mut create = OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    // `create_new` never follows a link; an existing name is opened and then checked to be the
+    // very file that the name (not followed) is.
+    let file = match create.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().write(true).open(path)?
+        }
+        other => other?,
+    };
+    let named = std::fs::symlink_metadata(path)?;
+    let opened = file.metadata()?;
+    let same = {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            (named.dev(), named.ino()) == (opened.dev(), opened.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            opened.is_file()
+        }
+    };
+    if !named.file_type().is_file() || !same {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a plain file; remove it", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_lock_is_in_the_users_own_folders_never_in_tmp() {
+        let data = PathBuf::from("/home/u/.local/share/confab");
+        let run = Some(PathBuf::from("/run/user/1000"));
+        let key = "alice@chat.example.org:443";
+        assert_eq!(
+            lock_path(key, run, data.clone()),
+            PathBuf::from("/run/user/1000/confab-refresh-alice_chat_example_org_443.lock")
+        );
+        let without = lock_path(key, None, data.clone());
+        assert!(without.starts_with(&data), "{without:?}");
+        let relative = lock_path(key, Some(PathBuf::from("run")), data.clone());
+        assert!(
+            relative.starts_with(&data),
+            "a relative runtime dir is no such folder"
+        );
+        assert!(!without.starts_with(std::env::temp_dir()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_refused_and_its_target_untouched() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let lock = dir.path().join("confab-refresh-x.lock");
+        std::os::unix::fs::symlink(&victim, &lock).unwrap();
+        let refused = open_lock(&lock);
+        assert!(refused.is_err(), "a symlink was taken as the lock");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+
+        let fresh = dir.path().join("sub/confab-refresh-y.lock");
+        let file = open_lock(&fresh).unwrap();
+        file.lock().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&fresh), 0o600);
+        assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        drop(file);
+        open_lock(&fresh).unwrap();
     }
 }

@@ -18,3 +18,4 @@ mod messaging;
 mod nodes;
 mod paused;
 mod search;
+mod sign_out;
