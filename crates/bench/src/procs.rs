@@ -137,6 +137,8 @@ fn confab_command(bin_dir: &Path, dir: &Path, port: u16) -> Command {
         // The offered load is the experiment's, not a flood to refuse.
         .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
         .args(["--heartbeat-secs", "600"])
+        // The idle scenario holds 10,000 connections of one account from one address.
+        .args(["--max-connections-per-user", "0"])
         .args(["--registration", "open"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -189,6 +191,8 @@ pub(crate) async fn start_node(bin_dir: &Path, db: &str, pubsub: &str) -> Result
         .args(["--db", db, "--pubsub", pubsub])
         .args(["--rate-per-sec", "100000", "--rate-burst", "100000"])
         .args(["--heartbeat-secs", "600"])
+        // The idle scenario holds 10,000 connections of one account from one address.
+        .args(["--max-connections-per-user", "0"])
         .args(["--registration", "open"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

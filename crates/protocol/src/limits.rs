@@ -53,6 +53,18 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_USERNAME_BYTES && name.chars().all(is_name_char)
 }
 
+/// A name for a new account: a [`valid_username`] that also begins and ends with a letter or a
+/// digit and has no two of `_ - .` in a row, so `.`, `..`, `-` and `a..b` cannot be taken. Names
+/// that already exist stay valid ([`valid_username`] is the rule for naming someone).
+pub fn valid_new_username(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let punct = |b: &u8| !b.is_ascii_alphanumeric();
+    valid_username(name)
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !bytes.windows(2).any(|w| punct(&w[0]) && punct(&w[1]))
+}
+
 /// Longest display name in characters.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
@@ -101,6 +113,14 @@ mod tests {
         assert!(valid_username("Alice_1"));
         assert!(!valid_username("al ice"));
         assert!(!valid_username("ålice"));
+        for ok in ["alice", "Alice_1", "a.b-c", "7"] {
+            assert!(valid_new_username(ok), "{ok}");
+        }
+        for bad in [".", "..", "-", "_", ".alice", "alice-", "a..b", "a-_b", ""] {
+            assert!(!valid_new_username(bad), "{bad}");
+            // Whoever already has such a name can still be named.
+        }
+        assert!(valid_username("_bob"), "an old name stays addressable");
         assert!(valid_password("correct horse"));
         assert!(!valid_password("short"));
         assert!(!valid_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)));

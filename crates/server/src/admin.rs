@@ -72,10 +72,10 @@ async fn on_accounts(store: &Store, db: &Database, command: &Command) -> anyhow:
         }
         Command::CreateUser { username, admin } => {
             anyhow::ensure!(
-                limits::valid_username(username),
-                "usernames are 1-32 of A-Z a-z 0-9 _ - ."
+                limits::valid_new_username(username),
+                "usernames are 1-32 of A-Z a-z 0-9 _ - ., beginning and ending with a letter or digit"
             );
-            let password_hash = auth().hash_password(read_password()?).await?;
+            let password_hash = auth()?.hash_password(read_password()?).await?;
             let account = NewAccount {
                 username: username.clone(),
                 password_hash,
@@ -86,11 +86,11 @@ async fn on_accounts(store: &Store, db: &Database, command: &Command) -> anyhow:
                     let role = if admin { " (administrator)" } else { "" };
                     eprintln!("created {username}{role}");
                 }
-                _ => anyhow::bail!("the username {username} is taken"),
+                _ => anyhow::bail!("the username {username} is taken, or too like one that is"),
             }
         }
         Command::ResetPassword { username } => {
-            let hash = auth().hash_password(read_password()?).await?;
+            let hash = auth()?.hash_password(read_password()?).await?;
             let found = store.set_password(username, &hash).await?;
             anyhow::ensure!(found, "no user named {username}");
             eprintln!("{username}: new password set; every device signed out");

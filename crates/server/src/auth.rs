@@ -1,16 +1,14 @@
 //! Credentials: argon2 password hashes and random bearer tokens stored only as SHA-256 hashes.
 
+use crate::hashing::Hasher;
 use crate::store::{self, AccessCheck, RefreshOutcome, Store, StoredToken, TokenPairHashes};
-use crate::{Config, Error, Result};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use crate::{Config, Result};
 use base64::Engine as _;
 use confab_protocol::Secret;
 use confab_protocol::api::TokenPair;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// 256 random bits, base64url: far beyond guessing, and safe in headers and JSON.
 fn new_token() -> Secret {
@@ -37,9 +35,9 @@ pub fn token_hash(token: &Secret) -> Vec<u8> {
 pub struct Auth {
     store: Store,
     config: Arc<Config>,
-    /// argon2 costs ~20 MiB and tens of ms per hash; this caps how many run at once so a burst
-    /// of logins cannot take the whole machine.
-    hashing: Arc<Semaphore>,
+    /// argon2 costs ~20 MiB and tens of ms per hash: a fixed number of threads run them, each
+    /// reusing its memory, so a burst of logins can take neither the machine nor its RAM.
+    hasher: Hasher,
 }
 
 /// A freshly minted pair and the hashes to store for it.
@@ -49,56 +47,27 @@ struct Minted {
 }
 
 impl Auth {
-    pub fn new(store: Store, config: Arc<Config>) -> Self {
-        let permits = config.limits.hash_concurrency.max(1);
-        Self {
+    /// Starts `limits.hash_concurrency` hashing threads for this server.
+    pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
+        let limits = &config.limits;
+        let hasher = Hasher::start(limits.hash_concurrency, limits.hash_queue)?;
+        Ok(Self {
             store,
             config,
-            hashing: Arc::new(Semaphore::new(permits)),
-        }
-    }
-
-    async fn on_hash_pool<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| Error::StoreClosed)?;
-        Ok(tokio::task::spawn_blocking(f).await?)
-    }
-
-    /// Hashes a password with argon2id and a random salt.
-    pub async fn hash_password(&self, password: Secret) -> Result<String> {
-        self.on_hash_pool(move || {
-            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            Argon2::default()
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Hash(e.to_string()))
+            hasher,
         })
-        .await?
+    }
+
+    /// Hashes a password with argon2id and a random salt. [`crate::Error::Busy`] when the
+    /// hashing queue is full.
+    pub async fn hash_password(&self, password: Secret) -> Result<String> {
+        self.hasher.hash(password).await
     }
 
     /// Checks a password against a stored hash. With no hash (unknown user) it still does the
     /// work of one, so response time does not reveal which usernames exist.
     pub async fn verify_password(&self, password: Secret, stored: Option<String>) -> Result<bool> {
-        self.on_hash_pool(move || {
-            let argon = Argon2::default();
-            match stored.as_deref().map(PasswordHash::new) {
-                Some(Ok(parsed)) => argon
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok(),
-                _ => {
-                    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-                    let _ = argon.hash_password(password.expose().as_bytes(), &salt);
-                    false
-                }
-            }
-        })
-        .await
+        self.hasher.verify(password, stored).await
     }
 
     fn mint(&self) -> Minted {
@@ -141,7 +110,7 @@ impl Auth {
         self.store.check_access(token_hash(token)).await
     }
 
-    /// Revokes the login an access token belongs to.
+    /// Revokes the login a live access token or unspent refresh token belongs to.
     pub async fn logout(&self, token: &Secret) -> Result<bool> {
         self.store.logout(token_hash(token)).await
     }

@@ -68,6 +68,21 @@ pub(crate) struct Args {
     /// Sustained frames per second per connection.
     #[arg(long, env = "CONFAB_RATE_PER_SEC", default_value_t = 20)]
     pub(crate) rate_per_sec: u32,
+    /// Authenticated connections one account may hold at once (0: no cap).
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub(crate) max_connections_per_user: usize,
+    /// Connections one peer address may hold at once (0: no cap). Loopback peers (a reverse
+    /// proxy on this machine) are not counted.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub(crate) max_connections_per_ip: usize,
+    /// A reverse proxy's address (repeat, or comma-separate in the variable): its peers are
+    /// many users, so per-address limits do not apply to it. Loopback is always one.
+    #[arg(long = "proxy", env = "CONFAB_PROXIES", value_delimiter = ',')]
+    pub(crate) proxies: Vec<std::net::IpAddr>,
+    /// Hours a WebSocket connection stays open before the client must refresh its sign-in
+    /// and reconnect (it resumes; nothing is lost).
+    #[arg(long, env = "CONFAB_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub(crate) session_max_hours: u64,
     /// Heartbeat (ping) interval in seconds.
     #[arg(long, env = "CONFAB_HEARTBEAT_SECS", default_value_t = 15)]
     pub(crate) heartbeat_secs: u64,
@@ -290,6 +305,10 @@ impl Args {
         config.limits.rate_burst = self.rate_burst;
         config.limits.rate_per_sec = self.rate_per_sec;
         config.limits.heartbeat = Duration::from_secs(self.heartbeat_secs.max(1));
+        config.limits.max_connections_per_user = self.max_connections_per_user;
+        config.limits.max_connections_per_ip = self.max_connections_per_ip;
+        config.limits.proxies = self.proxies.clone();
+        config.limits.session_max_age = Duration::from_secs(self.session_max_hours.max(1) * 3600);
         config
     }
 }

@@ -120,20 +120,56 @@ pub struct Limits {
     /// Frames queued for one connection before it counts as a slow reader and is resynced
     /// from the database instead of buffered.
     pub send_queue: usize,
+    /// Bytes of frames queued for one connection at most: past it the fan-out leaves frames
+    /// out (read back from the database) and the connection's own replies wait.
+    pub send_queue_bytes: usize,
     /// Sends of one connection waiting for the database at once (pipelining depth).
     pub max_inflight_sends: usize,
     /// Rooms one connection may have joined at once.
     pub max_rooms_per_connection: usize,
     /// Per-connection WebSocket read buffer in bytes.
     pub read_buffer_bytes: usize,
-    /// Password hashes computed at once (argon2 is CPU- and memory-heavy on purpose).
+    /// Password hashes computed at once (argon2 is CPU- and memory-heavy on purpose): this many
+    /// threads, each holding one argon2 memory area (~19 MiB) for the server's life.
     pub hash_concurrency: usize,
+    /// Password hashes waiting for a thread; one more is answered 503 `busy` with Retry-After.
+    pub hash_queue: usize,
+    /// Failed sign-ins an account may take in a burst before 429, and the rate they refill at.
+    pub login_burst_per_account: u32,
+    pub login_per_sec_per_account: f64,
+    /// Failed sign-ins (and registrations) one address may make in a burst, and the refill rate.
+    /// Loopback counts only with `cap_loopback`.
+    pub login_burst_per_ip: u32,
+    pub login_per_sec_per_ip: f64,
     /// How long shutdown waits for connections to close before giving up on them.
     pub shutdown_grace: Duration,
     /// Time for a whole HTTP API request, body included (a dribbled body is cut).
     pub request_timeout: Duration,
     /// Open connections at once; beyond it new ones are closed at once.
     pub max_connections: usize,
+    /// Authenticated WebSocket connections one account may hold at once (0: no cap); one more
+    /// is closed with 1008 before `ready`.
+    pub max_connections_per_user: usize,
+    /// TCP connections one peer address may hold at once (0: no cap); more are closed at
+    /// accept. Loopback peers are not counted unless `cap_loopback`: a reverse proxy on this
+    /// machine brings everyone from 127.0.0.1.
+    pub max_connections_per_ip: usize,
+    /// Count loopback peers against the per-address limits too.
+    pub cap_loopback: bool,
+    /// Reverse proxies: peers at these addresses bring many users and are not counted against
+    /// the per-address limits (connections, sign-in throttling).
+    pub proxies: Vec<std::net::IpAddr>,
+    /// Longest a WebSocket connection stays open on one sign-in check: then it is closed with
+    /// 4001 and the client refreshes its token and reconnects (resuming, so nothing is lost).
+    pub session_max_age: Duration,
+}
+
+impl Limits {
+    /// Whether a peer at `ip` is held to the per-address limits: not a proxy of ours.
+    pub fn counts_per_address(&self, ip: std::net::IpAddr) -> bool {
+        let local_proxy = ip.is_loopback() && !self.cap_loopback;
+        !local_proxy && !self.proxies.contains(&ip)
+    }
 }
 
 impl Default for Limits {
@@ -148,13 +184,24 @@ impl Default for Limits {
             rate_per_sec: 20,
             flood_strikes: 50,
             send_queue: 1024,
+            send_queue_bytes: 1024 * 1024,
             max_inflight_sends: 64,
             max_rooms_per_connection: 256,
             read_buffer_bytes: 4 * 1024,
             hash_concurrency: 2,
+            hash_queue: 64,
+            login_burst_per_account: 10,
+            login_per_sec_per_account: 0.1,
+            login_burst_per_ip: 50,
+            login_per_sec_per_ip: 1.0,
             shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             max_connections: 50_000,
+            max_connections_per_user: 32,
+            max_connections_per_ip: 256,
+            cap_loopback: false,
+            proxies: Vec::new(),
+            session_max_age: Duration::from_secs(12 * 3600),
         }
     }
 }

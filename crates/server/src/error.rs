@@ -31,6 +31,9 @@ pub enum Error {
     Tls(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Too much work is queued (password hashes); the caller should answer "try again soon".
+    #[error("the server is busy")]
+    Busy,
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

@@ -1,10 +1,11 @@
 //! An HTTP API error: a status and the `{code, message}` body every endpoint answers with.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confab_protocol::ErrorCode;
 use confab_protocol::api::ApiError;
+use std::time::Duration;
 use tracing::error;
 
 #[derive(Debug)]
@@ -12,6 +13,8 @@ pub(crate) struct HttpError {
     status: StatusCode,
     code: ErrorCode,
     message: String,
+    /// Whole seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -20,11 +23,38 @@ impl HttpError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
-    /// A failure of ours: logged in full, answered without detail.
+    /// Says when to try again (`Retry-After`, whole seconds, at least one).
+    pub(crate) fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        self
+    }
+
+    /// 429: this account or address must wait before another sign-in.
+    pub(crate) fn throttled(wait: Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("too many failed attempts; try again in {secs} s"),
+        )
+        .retry_after(wait)
+    }
+
+    /// A failure of ours: logged in full, answered without detail. A full hashing queue is not
+    /// a fault but load: 503 `busy` with `Retry-After`, and no error in the log.
     pub(crate) fn internal(err: &crate::Error) -> Self {
+        if matches!(err, crate::Error::Busy) {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Busy,
+                "the server is busy; try again shortly",
+            )
+            .retry_after(Duration::from_secs(1));
+        }
         error!(error = %err, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -40,6 +70,11 @@ impl IntoResponse for HttpError {
             code: self.code,
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }

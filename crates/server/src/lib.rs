@@ -6,11 +6,14 @@
 //!   serves the desktop app's update manifest and artifacts from a directory; both answer
 //!   errors as [`http_error`]s.
 //! - [`ws`]: one connection = a reader task (auth, flood control, frame handling) and a writer
-//!   task (the only code that writes to the socket; exactly-once, in-order delivery per room).
+//!   task (the only code that writes to the socket; exactly-once, in-order delivery per room);
+//!   what is queued between them is bounded in frames and in bytes (`backlog`).
 //! - [`files`]: attachments' bytes in a content-addressed store, and image thumbnails.
 //! - [`rooms`]: membership and non-blocking fan-out; slow readers are resynced, not buffered.
+//!   `seats` caps connections per account and per address.
 //! - [`cluster`]: several nodes on one PostgreSQL, joined by Redis pub/sub as a doorbell.
-//! - [`auth`]: argon2 passwords, random tokens stored as hashes, refresh rotation.
+//! - [`auth`]: argon2 passwords (hashed on fixed threads by `hashing`, throttled by `throttle`),
+//!   random tokens stored as hashes, refresh rotation.
 //! - [`store`]: one storage interface on SQLite (default: WAL mode, one group-committing writer
 //!   thread) or PostgreSQL (several nodes); sequence numbers and idempotent sends live here.
 //!
@@ -19,17 +22,22 @@
 //! session sends close 1001 after the acks it owes, and the writer thread drains and closes.
 
 pub mod auth;
+mod backlog;
 pub mod cluster;
 pub mod config;
 mod error;
 mod fan_out;
 pub mod files;
+mod hashing;
 mod http;
 mod http_error;
 pub mod metrics;
 mod net;
+mod private;
 pub mod rooms;
+mod seats;
 pub mod store;
+mod throttle;
 mod tls;
 mod updates;
 mod ws;
@@ -49,6 +57,8 @@ pub(crate) struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
     pub auth: auth::Auth,
+    /// Failed sign-ins per account and per address, asked before any password is hashed.
+    pub sign_ins: throttle::SignInThrottle,
     pub hub: Arc<rooms::Hub>,
     pub metrics: Arc<metrics::Metrics>,
     /// Attachments: their store and limits.
@@ -59,6 +69,11 @@ pub(crate) struct AppState {
     pub tracker: TaskTracker,
     /// Open WebSocket sessions are capped at `limits.max_connections`.
     pub ws_slots: Arc<tokio::sync::Semaphore>,
+    /// Authenticated connections per account (lower-case name), capped at
+    /// `limits.max_connections_per_user`.
+    pub user_seats: seats::Seats<String>,
+    /// Connections per peer address, capped at `limits.max_connections_per_ip`.
+    pub ip_seats: seats::Seats<std::net::IpAddr>,
     session_ids: AtomicU64,
 }
 
@@ -136,7 +151,8 @@ pub async fn run_with_metrics(
     fan_out::start(Arc::clone(&hub), to_fan_out, cluster.clone());
     let config = Arc::new(config);
     let state = Arc::new(AppState {
-        auth: auth::Auth::new(store.clone(), Arc::clone(&config)),
+        auth: auth::Auth::new(store.clone(), Arc::clone(&config))?,
+        sign_ins: throttle::SignInThrottle::new(&config.limits),
         config: Arc::clone(&config),
         store,
         hub,
@@ -148,6 +164,8 @@ pub async fn run_with_metrics(
         ws_slots: Arc::new(tokio::sync::Semaphore::new(
             config.limits.max_connections.max(1),
         )),
+        user_seats: seats::Seats::new(config.limits.max_connections_per_user),
+        ip_seats: seats::Seats::new(config.limits.max_connections_per_ip),
         session_ids: AtomicU64::new(rand::random::<u32>().into()),
     });
     let addr = listener.local_addr()?;

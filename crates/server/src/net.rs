@@ -7,9 +7,11 @@
 
 use crate::AppState;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -47,41 +49,69 @@ pub(crate) async fn accept_loop(
             warn!(%peer, "connection limit reached; refusing");
             continue;
         };
+        // One address may not take every slot. Closing at accept costs it nothing to retry,
+        // but nothing of ours either: no TLS, no parse, no task.
+        let limits = &state.config.limits;
+        let per_ip = if !limits.counts_per_address(peer.ip()) {
+            None
+        } else {
+            match state.ip_seats.take(peer.ip()) {
+                Some(seat) => Some(seat),
+                None => {
+                    debug!(%peer, "connection limit per address reached; refusing");
+                    continue;
+                }
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let (tls, router, st) = (tls.clone(), router.clone(), Arc::clone(&state));
         let span = tracing::debug_span!("conn", %peer);
         let conn = async move {
             let _counted = st.metrics.connection();
-            handle(tcp, tls, router, st).await;
-            drop(slot);
+            handle(tcp, peer, tls, router, st).await;
+            drop((slot, per_ip));
         };
         state.tracker.spawn(conn.instrument(span));
     }
 }
 
-async fn handle(tcp: TcpStream, tls: Option<TlsAcceptor>, router: Router, state: Arc<AppState>) {
+async fn handle(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    state: Arc<AppState>,
+) {
     let deadline = state.config.limits.handshake_timeout;
     match tls {
         Some(acceptor) => match timeout(deadline, acceptor.accept(tcp)).await {
-            Ok(Ok(stream)) => serve_http(stream, router, state).await,
+            Ok(Ok(stream)) => serve_http(stream, peer, router, state).await,
             Ok(Err(e)) => debug!(error = %e, "TLS handshake failed"),
             Err(_) => debug!("TLS handshake timed out"),
         },
         None => {
             // hyper's header timeout starts with the first byte; a silent peer is cut here.
             match timeout(deadline, tcp.readable()).await {
-                Ok(Ok(())) => serve_http(tcp, router, state).await,
+                Ok(Ok(())) => serve_http(tcp, peer, router, state).await,
                 _ => debug!("no request in time"),
             }
         }
     }
 }
 
-async fn serve_http<S>(io: S, router: Router, state: Arc<AppState>)
+async fn serve_http<S>(io: S, peer: SocketAddr, router: Router, state: Arc<AppState>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limits = &state.config.limits;
+    // Handlers that throttle by address read it as axum's `ConnectInfo`.
+    let router = tower::ServiceExt::map_request(
+        router,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        },
+    );
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)

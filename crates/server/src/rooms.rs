@@ -7,10 +7,11 @@
 //!
 //! The lock is a plain mutex held only for map operations and `try_send`s, never across `.await`.
 
+use crate::backlog::Backlog;
 use axum::extract::ws::Utf8Bytes;
 use confab_protocol::ServerFrame;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
@@ -58,6 +59,17 @@ pub enum Outbound {
     Close { code: u16, reason: String },
 }
 
+impl Outbound {
+    /// Bytes this item holds in the queue, as the connection's [`Backlog`] counts them: the
+    /// frames' text; jobs that the writer turns into frames itself count nothing here.
+    pub fn weight(&self) -> usize {
+        match self {
+            Self::Frame(f) | Self::Ephemeral(f) | Self::Live { frame: f, .. } => f.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// Which page of a room's history a `history` request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryPage {
@@ -75,16 +87,31 @@ pub struct Member {
     pub session: u64,
     pub user: Arc<str>,
     pub tx: mpsc::Sender<Outbound>,
-    /// Set when a frame could not be queued; the writer resyncs and clears it.
-    pub overflowed: Arc<AtomicBool>,
+    /// The bytes queued for the connection, and the flag set when a frame could not be queued
+    /// (the writer resyncs and clears it).
+    pub(crate) backlog: Arc<Backlog>,
 }
 
 impl Member {
-    fn offer(&self, item: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(item) {
-            self.overflowed.store(true, Ordering::Release);
+    /// Queues `item` without waiting. `false` if it was left out (no room in frames or bytes).
+    fn try_queue(&self, item: Outbound) -> bool {
+        let n = item.weight();
+        if !self.backlog.try_take(n) {
+            return false;
         }
-        // Closed: the connection is going away and will leave its rooms itself.
+        if self.tx.try_send(item).is_err() {
+            self.backlog.release(n);
+            return false;
+        }
+        true
+    }
+
+    /// A frame the member must get: left out, it is read back from the database. (A closed
+    /// queue flags too: the connection is going away and leaves its rooms itself.)
+    fn offer(&self, item: Outbound) {
+        if !self.try_queue(item) {
+            self.backlog.flag_overflow();
+        }
     }
 }
 
@@ -300,7 +327,7 @@ impl Hub {
         let rooms = self.rooms();
         for member in rooms.get(room).into_iter().flat_map(|r| r.members.values()) {
             if &*member.user != user {
-                let _ = member.tx.try_send(Outbound::Ephemeral(frame.clone()));
+                let _ = member.try_queue(Outbound::Ephemeral(frame.clone()));
             }
         }
     }
@@ -355,14 +382,44 @@ mod tests {
     use super::*;
 
     fn member(session: u64, user: &str, cap: usize) -> (Member, mpsc::Receiver<Outbound>) {
+        member_with_budget(session, user, cap, usize::MAX)
+    }
+
+    fn member_with_budget(
+        session: u64,
+        user: &str,
+        cap: usize,
+        bytes: usize,
+    ) -> (Member, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(cap);
         let m = Member {
             session,
             user: user.into(),
             tx,
-            overflowed: Arc::default(),
+            backlog: Arc::new(Backlog::new(bytes)),
         };
         (m, rx)
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let hub = Hub::default();
+        // Room for a thousand frames, but only 250 bytes.
+        let (slow, mut rx) = member_with_budget(1, "slow", 1000, 250);
+        hub.join("r", slow.clone());
+        let frame = Utf8Bytes::from("x".repeat(100));
+        for seq in 1..=3 {
+            hub.publish("r", seq, &frame, None);
+        }
+        assert!(
+            slow.backlog.overflowed(),
+            "the third frame is over the budget"
+        );
+        let mut queued = 0;
+        while rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, 2);
     }
 
     #[test]
@@ -375,10 +432,7 @@ mod tests {
         for seq in 1..=3 {
             hub.publish("r", seq, &Utf8Bytes::from_static("{}"), None);
         }
-        assert!(
-            slow.overflowed.load(Ordering::Acquire),
-            "slow member flagged for resync"
-        );
+        assert!(slow.backlog.overflowed(), "slow member flagged for resync");
         let mut fast_seqs = vec![];
         while let Ok(Outbound::Live { seq, .. }) = fast_rx.try_recv() {
             fast_seqs.push(seq);

@@ -27,6 +27,27 @@ fn plain_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
 }
 
+/// Opens a regular file that is really in the directory: a symlink (to `/etc/passwd`, or to the
+/// database beside it) is not served. The file opened must be the one looked at without
+/// following links, so a link swapped in between the two calls is caught too.
+async fn open_in_place(path: &std::path::Path) -> Option<(tokio::fs::File, u64)> {
+    let seen = tokio::fs::symlink_metadata(path).await.ok()?;
+    if !seen.file_type().is_file() {
+        return None;
+    }
+    let file = tokio::fs::File::open(path).await.ok()?;
+    let opened = file.metadata().await.ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
+            return None;
+        }
+    }
+    let len = opened.len();
+    opened.is_file().then_some((file, len))
+}
+
 pub(crate) async fn serve(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -45,13 +66,8 @@ pub(crate) async fn serve(
     if !plain_name(&name) {
         return not_found();
     }
-    let file = match tokio::fs::File::open(dir.join(&name)).await {
-        Ok(f) => f,
-        Err(_) => return not_found(),
-    };
-    let len = match file.metadata().await {
-        Ok(m) if m.is_file() => m.len(),
-        _ => return not_found(),
+    let Some((file, len)) = open_in_place(&dir.join(&name)).await else {
+        return not_found();
     };
     let kind = if name.ends_with(".json") {
         "application/json"

@@ -45,8 +45,9 @@ impl Incoming {
 impl Blobs {
     /// Opens the folder store at `dir`, creating it, and removes stale unfinished uploads.
     pub fn open_dir(dir: &Path) -> Result<Self> {
+        crate::private::own_dir(dir)?;
         for sub in ["blobs", "thumbnails", "uploads"] {
-            std::fs::create_dir_all(dir.join(sub))?;
+            crate::private::own_dir(&dir.join(sub))?;
         }
         // Another node may be receiving into a shared folder now: only old files are removed.
         if let Ok(entries) = std::fs::read_dir(dir.join("uploads")) {

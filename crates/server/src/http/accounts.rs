@@ -1,6 +1,6 @@
 //! Accounts over HTTP: registration under the server's policy, and invite codes.
 
-use super::{ApiResult, bearer, parse};
+use super::{ApiResult, Peer, bearer, parse};
 use crate::AppState;
 use crate::auth::{new_invite_code, token_hash};
 use crate::http_error::HttpError;
@@ -26,15 +26,23 @@ const MAX_INVITE_SECS: u64 = 365 * 24 * 3600;
 
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
+    Peer(ip): Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let creds: Credentials = parse(body)?;
-    if !limits::valid_username(&creds.username) || !limits::valid_password(creds.password.expose())
+    // Every registration costs a hash (and an account): each one is charged to the address.
+    state
+        .sign_ins
+        .admit(None, ip)
+        .map_err(HttpError::throttled)?;
+    if !limits::valid_new_username(&creds.username)
+        || !limits::valid_password(creds.password.expose())
     {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidCredentialsFormat,
-            "usernames are 1-32 of A-Z a-z 0-9 _ - .; passwords need at least 8 characters",
+            "usernames are 1-32 of A-Z a-z 0-9 _ - ., begin and end with a letter or digit; \
+             passwords need at least 8 characters",
         ));
     }
     let policy = state.config.registration;
@@ -76,7 +84,7 @@ fn refusal(outcome: Registered) -> HttpError {
         Registered::Taken => (
             StatusCode::CONFLICT,
             ErrorCode::UsernameTaken,
-            "that username is taken",
+            "that username is taken, or too like one that is (aIice beside alice)",
         ),
         Registered::InviteRequired => (
             StatusCode::FORBIDDEN,

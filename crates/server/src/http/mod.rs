@@ -12,8 +12,9 @@ use crate::{AppState, ws};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ use axum::{Json, Router};
 use confab_protocol::api::{Credentials, RefreshRequest};
 use confab_protocol::{ErrorCode, Secret};
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tracing::info;
 
@@ -80,7 +82,36 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             check_origin,
         ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// Headers every answer carries, refusals included: no MIME sniffing (a JSON error must never be
+/// taken for a page), no referrer, no caching of answers that may hold tokens, and, when this
+/// server speaks TLS itself, HSTS so that a browser never tries plain http again. A route that
+/// set its own value (files' caching) keeps it.
+async fn security_headers(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    let mut set = |name, value| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::CACHE_CONTROL, "no-store");
+    if state.config.tls.is_some() {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    }
+    resp
 }
 
 /// A whole API request, body included, must finish in time: a client that sends its headers
@@ -178,11 +209,32 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The peer's address, which the connection loop puts on every request (a router driven some
+/// other way has none, and is then not throttled by address).
+pub(super) struct Peer(pub(super) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(Self(peer.map(|ConnectInfo(addr)| addr.ip())))
+    }
+}
+
 async fn login(
     State(state): State<Arc<AppState>>,
+    Peer(ip): Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let creds: Credentials = parse(body)?;
+    // Before any hashing: a guesser, or a flood that exists to burn argon2 time, is refused here
+    // at no cost.
+    let name = Some(creds.username.as_str());
+    state
+        .sign_ins
+        .admit(name, ip)
+        .map_err(HttpError::throttled)?;
     let user = state
         .store
         .find_user(&creds.username)
@@ -195,7 +247,10 @@ async fn login(
         .await
         .map_err(|e| HttpError::internal(&e))?;
     let user = match user {
-        Some(user) if ok => user,
+        Some(user) if ok => {
+            state.sign_ins.succeeded(&creds.username, ip);
+            user
+        }
         _ => {
             state.metrics.auth_failed(AuthFailure::Password);
             return Err(HttpError::new(
@@ -258,21 +313,36 @@ async fn refresh(
     }
 }
 
-async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let missing = || {
-        HttpError::new(
+/// Revokes a login, named by its access token (`Authorization: Bearer`) or by its refresh token
+/// (`{"refresh_token"}` in the body). The refresh token matters: a client that has been connected
+/// longer than the access token lives holds only an expired one, and signing out must still end
+/// the login rather than leave its refresh token valid for weeks.
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<StatusCode> {
+    let refresh = match body {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+        body => Some(parse::<RefreshRequest>(body)?.refresh_token),
+    };
+    let access = bearer(&headers);
+    if access.is_none() && refresh.is_none() {
+        return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
-            "send Authorization: Bearer <access token>",
-        )
-    };
-    let token = bearer(&headers).ok_or_else(missing)?;
-    match state
-        .auth
-        .logout(&token)
-        .await
-        .map_err(|e| HttpError::internal(&e))?
-    {
+            "send Authorization: Bearer <access token> or {\"refresh_token\"}",
+        ));
+    }
+    let mut revoked = false;
+    for token in [access, refresh].into_iter().flatten() {
+        revoked |= state
+            .auth
+            .logout(&token)
+            .await
+            .map_err(|e| HttpError::internal(&e))?;
+    }
+    match revoked {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(HttpError::new(
             StatusCode::UNAUTHORIZED,

@@ -284,10 +284,41 @@ impl Store {
         on_backend!(self, b => b.check_login(login).await)
     }
 
-    /// Revokes the login an access token belongs to; `false` if the token was not a live one.
-    pub async fn logout(&self, access: Vec<u8>) -> Result<bool> {
-        on_backend!(self, b => b.logout(access).await)
+    /// Revokes the login a live access token or an unspent refresh token belongs to; `false` if
+    /// the token was neither.
+    pub async fn logout(&self, token: Vec<u8>) -> Result<bool> {
+        on_backend!(self, b => b.logout(token).await)
     }
+}
+
+/// SQL (the same in both backends) for the form of the username `expr` under which names a reader
+/// could take for one another are equal: case folded, `1 i l` as `l`, `0 o` as `o`, `rn` as `m`,
+/// `vv` as `w`, and `_ - .` as one. A new account whose name equals an existing one's in this form
+/// is refused as taken, so `aIice` cannot appear beside `alice`. Registration alone asks, so the
+/// scan it costs is not on any hot path.
+fn lookalike_sql(expr: &str) -> String {
+    let mut sql = format!("lower({expr})");
+    for (from, to) in [
+        ("1", "l"),
+        ("i", "l"),
+        ("0", "o"),
+        ("rn", "m"),
+        ("vv", "w"),
+        ("-", "_"),
+        (".", "_"),
+    ] {
+        sql = format!("replace({sql}, '{from}', '{to}')");
+    }
+    sql
+}
+
+/// `SELECT EXISTS` of a user whose name looks like the parameter `param` (`?1`, `$1`).
+fn lookalike_taken_sql(param: &str) -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE {} = {})",
+        lookalike_sql("username"),
+        lookalike_sql(param)
+    )
 }
 
 /// Milliseconds since the Unix epoch.

@@ -200,7 +200,7 @@ impl Session {
             session: self.id,
             user: Arc::clone(&self.user),
             tx: self.out.clone(),
-            overflowed: Arc::clone(&self.overflowed),
+            backlog: Arc::clone(&self.backlog),
         };
         // Membership first, then the replay request: a message stored in between reaches the
         // writer before the replay, is ignored there, and is read back by the replay instead.

@@ -3,8 +3,10 @@
 use super::ratelimit::{FloodGuard, Verdict};
 use super::writer;
 use crate::AppState;
+use crate::backlog::Backlog;
 use crate::metrics::{AuthFailure, SessionState};
 use crate::rooms::{Outbound, text};
+use crate::seats::Seat;
 use crate::store::{AccessCheck, SendOrder, SendOutcome};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_protocol::{ClientFrame, ErrorCode, Secret, ServerFrame, close};
@@ -13,7 +15,6 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 use tracing::{Instrument, debug, info, warn};
@@ -36,7 +37,8 @@ pub(crate) async fn serve(socket: WebSocket, state: Arc<AppState>, header_token:
     async move {
         let mut socket = socket;
         let authenticating = state.metrics.session(SessionState::Authenticating);
-        let Some((user, login)) = authenticate(&mut socket, &state, header_token, id).await else {
+        let Some((user, login, _seat)) = authenticate(&mut socket, &state, header_token, id).await
+        else {
             return;
         };
         drop(authenticating);
@@ -57,13 +59,14 @@ async fn close_now(socket: &mut WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-/// Waits for a valid token (from the upgrade header or the first frame) and sends `ready`.
+/// Waits for a valid token (from the upgrade header or the first frame), takes one of the
+/// account's connection seats and sends `ready`.
 async fn authenticate(
     socket: &mut WebSocket,
     state: &AppState,
     header_token: Option<Secret>,
     id: u64,
-) -> Option<(String, i64)> {
+) -> Option<(String, i64, Seat<String>)> {
     let token = match header_token {
         Some(token) => token,
         None => match timeout(state.config.limits.auth_timeout, first_auth_frame(socket)).await {
@@ -82,6 +85,13 @@ async fn authenticate(
     };
     let (code, reason) = match state.auth.check(&token).await {
         Ok(AccessCheck::Valid { username, login }) => {
+            let Some(seat) = state.user_seats.take(username.to_ascii_lowercase()) else {
+                let cap = state.config.limits.max_connections_per_user;
+                info!(user = %username, cap, "too many connections for one account; refusing");
+                let reason = format!("too many connections for this account (at most {cap})");
+                close_now(socket, close::POLICY, &reason).await;
+                return None;
+            };
             let ready = ServerFrame::Ready {
                 user: username.clone(),
                 session: format!("{id:016x}"),
@@ -92,7 +102,7 @@ async fn authenticate(
                 max_file_bytes: state.config.files.max_file_bytes,
             };
             return match socket.send(Message::Text(text(&ready))).await {
-                Ok(()) => Some((username, login)),
+                Ok(()) => Some((username, login, seat)),
                 Err(_) => None,
             };
         }
@@ -142,7 +152,8 @@ pub(super) struct Session {
     pub(super) user: Arc<str>,
     pub(super) state: Arc<AppState>,
     pub(super) out: mpsc::Sender<Outbound>,
-    pub(super) overflowed: Arc<AtomicBool>,
+    /// What is queued for the writer, in bytes, shared with the fan-out.
+    pub(super) backlog: Arc<Backlog>,
     /// Held once a send of this connection is refused for now (rate, storage): every later
     /// send is held back too, so a resend can never be overtaken. Cleared by reconnecting.
     pub(super) order: SendOrder,
@@ -161,13 +172,13 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
     let limits = state.config.limits.clone();
     let (sink, mut stream) = socket.split();
     let (out, rx) = mpsc::channel(limits.send_queue.max(16));
-    let overflowed = Arc::new(AtomicBool::new(false));
+    let backlog = Arc::new(Backlog::new(limits.send_queue_bytes));
     let mut writer = tokio::spawn(
         writer::run(
             sink,
             rx,
             Arc::clone(&state),
-            Arc::clone(&overflowed),
+            Arc::clone(&backlog),
             (Arc::clone(&user), id),
         )
         .in_current_span(),
@@ -176,9 +187,14 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
         session: id,
         user: Arc::clone(&user),
         tx: out.clone(),
-        overflowed: Arc::clone(&overflowed),
+        backlog: Arc::clone(&backlog),
     });
-    let now = Instant::now();
+    let opened = Instant::now();
+    // Up to a tenth early, at random: connections opened together (a restart) must not all
+    // come back together at their maximum age.
+    let max_age = limits
+        .session_max_age
+        .mul_f64(1.0 - rand::random::<f64>() / 10.0);
     let mut s = Session {
         id,
         user,
@@ -186,19 +202,19 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
             limits.rate_burst,
             limits.rate_per_sec,
             limits.flood_strikes,
-            now,
+            opened,
         ),
         state: Arc::clone(&state),
         out,
-        overflowed,
+        backlog,
         order: SendOrder::default(),
         hold_requested: false,
         joined: HashSet::new(),
         inflight: FuturesOrdered::new(),
     };
-    let mut heartbeat = interval_at(now + limits.heartbeat, limits.heartbeat);
+    let mut heartbeat = interval_at(opened + limits.heartbeat, limits.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_heard = now;
+    let mut last_heard = opened;
     let mut writer_done = false;
     let mut ticks: u32 = 0;
 
@@ -231,6 +247,12 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
                 if last_heard.elapsed() > limits.heartbeat * 2 {
                     info!("peer silent for two heartbeats; dropping it");
                     break End::PeerGone;
+                }
+                // A sign-in is checked again at least this often: the client refreshes (where
+                // an expired or revoked login is caught) and resumes where it was.
+                if opened.elapsed() >= max_age {
+                    info!(user = %s.user, "session at its maximum age; closing");
+                    break End::Close(close::AUTH_FAILED, "session expired; refresh and reconnect".into());
                 }
                 let _ = s.out.try_send(Outbound::Ping);
                 ticks += 1;
@@ -279,13 +301,19 @@ impl Session {
         self.queue(Outbound::Frame(text(frame))).await;
     }
 
-    /// Queues work for the writer, waiting while its queue is full (backpressure on reading),
-    /// but never past shutdown: a reader stuck behind a peer that stopped reading must still
-    /// notice it is time to close.
+    /// Queues work for the writer, waiting while its queue is full in frames or in bytes
+    /// (backpressure on reading), but never past shutdown or the writer's end: a reader stuck
+    /// behind a peer that stopped reading must still notice it is time to close.
     pub(super) async fn queue(&mut self, item: Outbound) {
+        let n = item.weight();
         tokio::select! {
-            _ = self.out.send(item) => {}
-            () = self.state.shutdown.cancelled() => {}
+            () = self.backlog.take(n) => {}
+            () = self.out.closed() => return,
+            () = self.state.shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            sent = self.out.send(item) => if sent.is_err() { self.backlog.release(n) },
+            () = self.state.shutdown.cancelled() => self.backlog.release(n),
         }
     }
 

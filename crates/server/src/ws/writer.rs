@@ -9,6 +9,7 @@
 //! entry that removes its user and then forgets the room, whichever path that entry came by
 //! (live, a catch-up, another node's doorbell or the database check).
 
+use crate::backlog::Backlog;
 use crate::metrics::StoreOp;
 use crate::rooms::{Outbound, text};
 use crate::store::SearchRequest;
@@ -22,7 +23,6 @@ use rustc_hash::FxHashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -105,7 +105,7 @@ pub(crate) async fn run(
     sink: Sink,
     mut rx: mpsc::Receiver<Outbound>,
     state: Arc<AppState>,
-    overflowed: Arc<AtomicBool>,
+    backlog: Arc<Backlog>,
     (user, session): (Arc<str>, u64),
 ) {
     let stall_limit = state.config.limits.heartbeat * 2;
@@ -119,14 +119,22 @@ pub(crate) async fn run(
     };
     let result: Result<(), Stop> = async {
         while let Some(first) = rx.recv().await {
+            // The bytes an item held are free once it is handed to the socket (whose own
+            // buffer is bounded by the stall limit).
+            let n = first.weight();
             w.handle(first).await?;
+            backlog.release(n);
             for _ in 1..MAX_COALESCE {
                 match rx.try_recv() {
-                    Ok(next) => w.handle(next).await?,
+                    Ok(next) => {
+                        let n = next.weight();
+                        w.handle(next).await?;
+                        backlog.release(n);
+                    }
                     Err(_) => break,
                 }
             }
-            if overflowed.swap(false, Ordering::AcqRel) {
+            if backlog.take_overflow() {
                 debug!("send queue overflowed; resyncing from the database");
                 w.state.metrics.resynced();
                 w.resync().await?;

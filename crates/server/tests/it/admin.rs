@@ -7,12 +7,12 @@ use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-fn binary() -> Command {
+pub(crate) fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_confab-server"))
 }
 
 /// Starts the binary and returns it with the address it logged, or its stderr if it exited.
-fn start(cmd: &mut Command) -> Result<(Child, String), String> {
+pub(crate) fn start(cmd: &mut Command) -> Result<(Child, String), String> {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -195,4 +195,48 @@ async fn a_second_server_on_the_same_sqlite_file_is_refused() {
     let second = start(binary().args(["--listen", "127.0.0.1:0", "--db", &running.db_arg()]));
     let log = expect_refused(second, "a second server on the same file");
     assert!(log.contains("another confab-server is running"), "{log}");
+}
+
+/// Only the server's user can read the database (password and token hashes, every message), its
+/// WAL, its backups and the files folder, whatever the umask — here the usual 022.
+#[tokio::test]
+async fn the_database_its_backups_and_the_files_folder_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let db = data.join("confab.db");
+    let db_arg = db.to_string_lossy().into_owned();
+    let (mut child, _addr) = start(binary().args(["--listen", "127.0.0.1:0", "--db", &db_arg]))
+        .unwrap_or_else(|log| panic!("the server did not start: {log}"));
+    let backup = root.path().join("backup.db");
+    let out = binary()
+        .args(["--db", &db_arg, "backup"])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let wal = data.join("confab.db-wal");
+    for (path, want) in [
+        (data.clone(), 0o700),
+        (data.join("files"), 0o700),
+        (data.join("files/blobs"), 0o700),
+        (db.clone(), 0o600),
+        (backup.clone(), 0o600),
+    ] {
+        assert_eq!(mode(&path), want, "{}", path.display());
+    }
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600, "the WAL holds recent writes");
+    }
 }

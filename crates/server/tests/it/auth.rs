@@ -307,3 +307,141 @@ async fn logout_and_disabling_end_connections_that_are_already_open() {
     assert!(out.status.success());
     assert_eq!(open.closed().await.code, close::FORBIDDEN);
 }
+
+/// A client connected longer than its access token lives signs out with the refresh token.
+#[tokio::test]
+async fn logout_by_refresh_token_revokes_a_login_whose_access_token_expired() {
+    let server = TestServer::start_with(|c| c.access_ttl = Duration::ZERO).await;
+    let tokens = server.user("frank").await;
+    let http = reqwest::Client::new();
+    let logout = |bearer: Option<&str>, body: Option<serde_json::Value>| {
+        let mut req = http.post(server.http_url("/api/logout"));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+    let expired = tokens.access_token.expose();
+    assert_eq!(
+        logout(Some(expired), None).await,
+        401,
+        "expired access token"
+    );
+    assert_eq!(logout(None, None).await, 401, "no token at all");
+    let garbage = Some(json!({"refresh_token": 7}));
+    assert_eq!(logout(None, garbage).await, 400, "a body that is no token");
+
+    // Rotate once: the spent refresh token must not sign anyone out.
+    let (status, rotated) = server
+        .post(
+            "/api/refresh",
+            json!({"refresh_token": tokens.refresh_token.expose()}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let spent = json!({"refresh_token": tokens.refresh_token.expose()});
+    assert_eq!(
+        logout(None, Some(spent)).await,
+        401,
+        "a spent refresh token"
+    );
+
+    let current = rotated["refresh_token"].as_str().unwrap_or_default();
+    let body = json!({"refresh_token": current});
+    assert_eq!(logout(Some(expired), Some(body)).await, 204);
+    let (status, _) = server
+        .post("/api/refresh", json!({"refresh_token": current}))
+        .await;
+    assert_eq!(
+        status, 401,
+        "the login is revoked: its refresh token is dead"
+    );
+}
+
+/// A client whose connections come from `source` (any 127.x address is this machine, and each
+/// is its own peer address to the server).
+fn http_from(source: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+async fn login_status(
+    http: &reqwest::Client,
+    server: &TestServer,
+    user: &str,
+    password: &str,
+) -> (u16, Option<u64>) {
+    let resp = http
+        .post(server.http_url("/api/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}"));
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (resp.status().as_u16(), retry)
+}
+
+/// Guessing one account's password runs dry after a burst: 429 with Retry-After, before any
+/// hashing. Other accounts are not affected.
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_account() {
+    let server = TestServer::start_with(|c| {
+        c.limits.login_burst_per_account = 3;
+        c.limits.login_per_sec_per_account = 0.01;
+    })
+    .await;
+    server.register("alice").await;
+    server.register("bob").await;
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        assert_eq!(
+            login_status(&http, &server, "alice", "wrong-guess").await.0,
+            401
+        );
+    }
+    let (status, retry) = login_status(&http, &server, "ALICE", "wrong-guess").await;
+    assert_eq!(status, 429, "the same account in any case");
+    assert!(retry.is_some_and(|s| s >= 1), "Retry-After: {retry:?}");
+    let (status, _) = login_status(&http, &server, "bob", "password-of-bob").await;
+    assert_eq!(status, 200, "another account signs in as usual");
+}
+
+/// One address flooding bad sign-ins (each a hash, were it let through) is throttled; a user on
+/// another address signs in through the flood.
+#[tokio::test]
+async fn a_flood_from_one_address_is_throttled_and_others_sign_in() {
+    let server = TestServer::start_with(|c| {
+        c.limits.login_burst_per_ip = 8;
+        c.limits.login_per_sec_per_ip = 0.01;
+        c.limits.cap_loopback = true;
+    })
+    .await;
+    server.register("carol").await;
+    let flood = http_from([127, 0, 0, 2]);
+    let attempts = (0..64).map(|i| {
+        let (flood, server) = (flood.clone(), &server);
+        async move { login_status(&flood, server, &format!("nobody{i}"), "guess-guess").await }
+    });
+    let legit = http_from([127, 0, 0, 3]);
+    let (answers, carol) = tokio::join!(
+        futures_util::future::join_all(attempts),
+        login_status(&legit, &server, "carol", "password-of-carol")
+    );
+    assert_eq!(carol.0, 200, "carol signs in during the flood");
+    let throttled = answers.iter().filter(|(s, _)| *s == 429).count();
+    let refused = answers.iter().filter(|(s, _)| *s == 401).count();
+    assert!(
+        refused <= 8,
+        "no more than the burst was hashed: {answers:?}"
+    );
+    assert_eq!(throttled + refused, 64, "{answers:?}");
+}

@@ -207,6 +207,17 @@ async fn the_binary_stops_on_sigterm_with_1001_and_never_logs_secrets() {
     }
 }
 
+/// Alice, and Bob on a socket with a tiny receive buffer, both in `general`.
+async fn alice_and_a_slow_reader(server: &TestServer) -> (WsClient, WsClient) {
+    let mut alice = server.client("alice").await;
+    let bob_tokens = server.user("bob").await;
+    let mut bob =
+        WsClient::connect_authed_small_buffer(server.addr, &bob_tokens.access_token).await;
+    alice.join("general", None).await;
+    bob.join("general", None).await;
+    (alice, bob)
+}
+
 /// A peer that keeps sending but never reads: its writes stall, and it is dropped instead of
 /// holding its connection and queue forever.
 #[tokio::test]
@@ -218,12 +229,7 @@ async fn a_peer_that_never_reads_is_dropped_when_writes_stall() {
         c.limits.send_queue = 16;
     })
     .await;
-    let mut alice = server.client("alice").await;
-    let bob_tokens = server.user("bob").await;
-    let mut bob =
-        WsClient::connect_authed_small_buffer(server.addr, &bob_tokens.access_token).await;
-    alice.join("general", None).await;
-    bob.join("general", None).await;
+    let (mut alice, mut bob) = alice_and_a_slow_reader(&server).await;
     alice
         .recv_until(|f| matches!(f, ServerFrame::Presence { users, .. } if users.len() == 2))
         .await;
@@ -298,5 +304,48 @@ async fn json_logs_are_one_object_per_line() {
             .as_str()
             .is_some_and(|a| a.starts_with("127.0.0.1:")),
         "{entry}"
+    );
+}
+
+/// A reader that stalls holds at most `send_queue_bytes` of queued frames, however few frames
+/// that is: past it frames are left out and read back from the database when it reads again —
+/// every one, once, in order.
+#[tokio::test]
+async fn a_stalled_reader_is_bounded_in_bytes_and_still_gets_everything_once() {
+    let server = TestServer::start_with(|c| {
+        c.limits.rate_burst = 10_000;
+        c.limits.rate_per_sec = 10_000;
+        c.limits.send_queue_bytes = 32 * 1024;
+    })
+    .await;
+    let (mut alice, mut bob) = alice_and_a_slow_reader(&server).await;
+    // Far fewer frames than the queue holds (1,024), far more bytes than its byte budget and
+    // the socket buffers (up to tcp_wmem's 4 MiB) together.
+    let body = "b".repeat(15 * 1024);
+    let count = 480;
+    for i in 1..=count {
+        alice.send_msg(&format!("m{i}"), "general", &body).await;
+    }
+    let resyncs = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("confab_slow_reader_resyncs_total "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let mut seqs = Vec::new();
+    while seqs.len() < count as usize {
+        if let ServerFrame::Message(m) = bob.recv().await {
+            assert_eq!(m.body.len(), body.len());
+            seqs.push(m.seq);
+        }
+    }
+    assert_eq!(
+        seqs,
+        (1..=count).collect::<Vec<u64>>(),
+        "all, once, in order"
+    );
+    assert!(
+        resyncs(&server.metrics().await) >= 1.0,
+        "the byte budget, not the frame count, made bob's writer read back"
     );
 }

@@ -10,6 +10,7 @@ mod chat;
 mod cluster;
 mod conversations;
 mod files;
+mod flood;
 mod lifecycle;
 mod metrics;
 mod nodes;

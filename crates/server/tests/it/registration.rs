@@ -167,3 +167,34 @@ async fn the_administrator_creates_accounts_invites_admins_and_resets_passwords(
     );
     assert!(!ok && err.contains("no user"), "{err}");
 }
+
+/// A reader cannot tell `aIice` from `alice` in a member list: such a name is refused as taken,
+/// and names made only of punctuation (`.`, `..`, `-`) are no names at all.
+#[tokio::test]
+async fn lookalike_and_punctuation_only_names_are_refused() {
+    let server = TestServer::start().await;
+    server.register("alice").await;
+    for lookalike in ["aIice", "ALICE", "a1ice", "Alice"] {
+        let (status, body) = server.post("/api/register", creds(lookalike, None)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("username_taken")),
+            "{lookalike}"
+        );
+    }
+    server.register("cam").await;
+    let (status, _) = server.post("/api/register", creds("carn", None)).await;
+    assert_eq!(status, 409, "rn reads as m");
+    for junk in [".", "..", "-", "_", ".alice", "bob-", "b..b"] {
+        let (status, body) = server.post("/api/register", creds(junk, None)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_credentials_format")),
+            "{junk:?}"
+        );
+    }
+    for fine in ["bob", "alice2", "a.lic-e"] {
+        let (status, body) = server.post("/api/register", creds(fine, None)).await;
+        assert_eq!(status, 201, "{fine}: {body}");
+    }
+}

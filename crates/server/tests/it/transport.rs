@@ -80,6 +80,52 @@ async fn foreign_origins_are_refused_and_native_clients_allowed() {
     assert_eq!(body["code"], "origin_not_allowed");
 }
 
+/// Every answer, refusals and unknown paths included, forbids MIME sniffing and caching; HSTS is
+/// sent only where this server speaks TLS (see `wss_works_with_a_certificate`).
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let answers = [
+        http.get(server.http_url("/healthz")),
+        http.get(server.http_url("/no/such/path")),
+        http.post(server.http_url("/api/login")).body("{not json"),
+        http.post(server.http_url("/api/logout")),
+        http.get(server.http_url("/api/me"))
+            .header("origin", "https://evil.example"),
+    ];
+    for req in answers {
+        let resp = req.send().await.unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let what = format!("{} {}", resp.url().path(), resp.status());
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{what}"
+        );
+        assert_eq!(
+            header("strict-transport-security"),
+            None,
+            "plain http: {what}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn wss_works_with_a_certificate() {
     let cert = confab_test_support::TestCert::localhost();
@@ -101,6 +147,13 @@ async fn wss_works_with_a_certificate() {
         .await
         .unwrap();
     assert_eq!(reg.status().as_u16(), 201);
+    assert_eq!(
+        reg.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000"),
+        "over TLS a browser is told never to use plain http"
+    );
     let pair: confab_protocol::api::TokenPair = http
         .post(format!("{base}/api/login"))
         .json(&creds)
@@ -213,4 +266,86 @@ async fn health_and_readiness_answer_for_load_balancers() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["database"], true);
     assert!(body["pubsub"].is_null(), "one node: no pub/sub to wait for");
+}
+
+/// One account cannot hold every connection: the one past its cap is closed with 1008 before
+/// `ready`, other accounts are not affected, and a closed connection frees its seat.
+#[tokio::test]
+async fn connections_per_account_are_capped() {
+    let server = TestServer::start_with(|c| c.limits.max_connections_per_user = 2).await;
+    let alice = server.user("alice").await;
+    let first = WsClient::connect_authed(&server.ws_url(), &alice.access_token).await;
+    let mut second = WsClient::connect_authed(&server.ws_url(), &alice.access_token).await;
+    let auth = json!({"type": "auth", "token": alice.access_token.expose()});
+    let mut third = WsClient::connect(&server.ws_url()).await;
+    third.send_json(auth.clone()).await;
+    let closed = third.closed().await;
+    assert_eq!(closed.code, 1008, "{closed:?}");
+    assert!(closed.reason.contains("too many connections"), "{closed:?}");
+    // Another account connects as usual.
+    server.client("bob").await;
+
+    first.close().await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mut again = WsClient::connect(&server.ws_url()).await;
+        again.send_json(auth.clone()).await;
+        match again.next_frame().await {
+            Ok(ServerFrame::Ready { .. }) => break,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the closed connection's seat never came back: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.join("general", None).await;
+}
+
+/// One address cannot take every socket: past its cap a connection is closed at accept, before
+/// any TLS or HTTP. (Loopback is exempt by default for a reverse proxy; this test counts it.)
+#[tokio::test]
+async fn connections_per_address_are_capped_at_accept() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_connections_per_ip = 2;
+        c.limits.cap_loopback = true;
+        // Only the cap may close the third socket within the test's deadline.
+        c.limits.handshake_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let held = [
+        TcpStream::connect(server.addr).await.unwrap(),
+        TcpStream::connect(server.addr).await.unwrap(),
+    ];
+    let third = TcpStream::connect(server.addr).await.unwrap();
+    server_hangs_up(third).await;
+    drop(held);
+    // The seats come back with the sockets.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while reqwest::get(server.http_url("/healthz")).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "seats never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A connection does not outlive its sign-in forever: at its maximum age it is closed with 4001,
+/// which tells the client to refresh (where a revoked login is caught) and reconnect.
+#[tokio::test]
+async fn a_session_is_closed_with_4001_at_its_maximum_age() {
+    let server = TestServer::start_with(|c| {
+        c.limits.session_max_age = Duration::from_millis(300);
+        c.limits.heartbeat = Duration::from_millis(100);
+    })
+    .await;
+    let tokens = server.user("alice").await;
+    let mut ws = WsClient::connect_authed(&server.ws_url(), &tokens.access_token).await;
+    // It answers while young (pongs keep it from counting as silent).
+    ws.join("general", None).await;
+    let closed = ws.closed().await;
+    assert_eq!(
+        closed.code,
+        confab_protocol::close::AUTH_FAILED,
+        "{closed:?}"
+    );
+    assert!(closed.reason.contains("expired"), "{closed:?}");
 }

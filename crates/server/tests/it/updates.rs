@@ -24,6 +24,14 @@ async fn published_files_are_served_whole_and_nothing_outside_the_folder() {
     let package: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.path().join("Confab_0.2.0_amd64.deb"), &package).expect("write");
     std::fs::write(dir.path().join(".secret"), "no").expect("write");
+    // A link that points out of the folder, as a careless or hostile publisher could leave.
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("confab.db"), "private").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("confab.db"),
+        dir.path().join("Confab_0.2.0.tar.gz"),
+    )
+    .expect("symlink");
     let updates = dir.path().to_owned();
     let server = TestServer::start_with(|c| c.updates_dir = Some(updates)).await;
 
@@ -46,6 +54,7 @@ async fn published_files_are_served_whole_and_nothing_outside_the_folder() {
         "/updates/..%2Fconfab.db",
         "/updates/%2E%2E",
         "/updates/missing.deb",
+        "/updates/Confab_0.2.0.tar.gz",
     ] {
         let r = get(&server, escape).await;
         assert_eq!(r.status(), 404, "{escape}");

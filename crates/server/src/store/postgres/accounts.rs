@@ -18,7 +18,7 @@ pub(super) async fn register(tx: &Transaction<'_>, account: &NewAccount) -> Resu
         .get(0);
     let taken: bool = tx
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))",
+            crate::store::lookalike_taken_sql("$1").as_str(),
             &[&account.username],
         )
         .await?

@@ -162,12 +162,14 @@ pub(super) async fn refresh<C: GenericClient>(
     Ok(RefreshOutcome::Rotated)
 }
 
-pub(super) async fn logout<C: GenericClient>(c: &C, access: &[u8]) -> Result<bool> {
+/// See the SQLite twin: a live access token or an unspent refresh token names the login.
+pub(super) async fn logout<C: GenericClient>(c: &C, token: &[u8]) -> Result<bool> {
     let login = c
         .query_opt(
             "SELECT t.login_id FROM tokens t JOIN logins l ON l.id = t.login_id
-             WHERE t.hash = $1 AND t.kind = $2 AND NOT l.revoked AND t.expires_ms > $3",
-            &[&access, &ACCESS, &(now_ms() as i64)],
+             WHERE t.hash = $1 AND (t.kind = $2 OR (t.kind = $3 AND NOT t.used))
+               AND NOT l.revoked AND t.expires_ms > $4",
+            &[&token, &ACCESS, &REFRESH, &(now_ms() as i64)],
         )
         .await?;
     match login {

@@ -10,7 +10,7 @@ pub(super) fn register(conn: &Connection, account: &NewAccount) -> Result<Regist
     let first: bool =
         conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
     let taken: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+        &crate::store::lookalike_taken_sql("?1"),
         [&account.username],
         |r| r.get(0),
     )?;

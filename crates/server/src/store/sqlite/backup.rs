@@ -24,7 +24,7 @@ pub struct ServerLock {
 /// Takes the database's server lock, or says that another server has it.
 pub fn lock(db: &Path) -> Result<ServerLock> {
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        crate::private::create_dir(dir)?;
     }
     let file = OpenOptions::new()
         .create(true)
@@ -56,6 +56,8 @@ pub fn backup(db: &Path, out: &Path) -> Result<()> {
         .to_str()
         .ok_or_else(|| Error::Backup("the backup path is not UTF-8".into()))?;
     conn.execute("VACUUM INTO ?1", [out_name])?;
+    // A backup is the whole database: as private as the original.
+    crate::private::restrict(out)?;
     Ok(())
 }
 

@@ -85,9 +85,16 @@ impl SqliteStore {
         committed: mpsc::Sender<Committed>,
     ) -> Result<(Self, WriterThread)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            crate::private::create_dir(dir)?;
         }
         let mut conn = Connection::open(path)?;
+        // Before the first write: the WAL and shared-memory files take the database's mode.
+        crate::private::restrict(path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            crate::private::restrict(Path::new(&side))?;
+        }
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         if let Some(max) = max_bytes {

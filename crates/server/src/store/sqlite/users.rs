@@ -141,13 +141,16 @@ pub(super) fn refresh(
     Ok(RefreshOutcome::Rotated)
 }
 
-/// Revokes the login an access token belongs to. `false` if the token was not a live one.
-pub(super) fn logout(conn: &Connection, access: &[u8]) -> Result<bool> {
+/// Revokes the login a live access token or an unspent refresh token belongs to. `false` if
+/// the token is neither. A spent refresh token does not count: whoever holds one is not the
+/// client that signs out (reuse is handled by refresh, which revokes too).
+pub(super) fn logout(conn: &Connection, token: &[u8]) -> Result<bool> {
     let login: Option<i64> = conn
         .query_row(
             "SELECT t.login_id FROM tokens t JOIN logins l ON l.id = t.login_id
-             WHERE t.hash = ?1 AND t.kind = ?2 AND l.revoked = 0 AND t.expires_ms > ?3",
-            params![access, ACCESS, now_ms()],
+             WHERE t.hash = ?1 AND (t.kind = ?2 OR (t.kind = ?3 AND t.used = 0))
+               AND l.revoked = 0 AND t.expires_ms > ?4",
+            params![token, ACCESS, REFRESH, now_ms()],
             |r| r.get(0),
         )
         .optional()?;
