@@ -306,15 +306,28 @@ impl Session {
     /// behind a peer that stopped reading must still notice it is time to close.
     pub(super) async fn queue(&mut self, item: Outbound) {
         let n = item.weight();
-        tokio::select! {
-            () = self.backlog.take(n) => {}
-            () = self.out.closed() => return,
-            () = self.state.shutdown.cancelled() => return,
+        if !self.backlog.try_take(n) && !self.room_for(n).await {
+            return;
         }
         tokio::select! {
             sent = self.out.send(item) => if sent.is_err() { self.backlog.release(n) },
             () = self.state.shutdown.cancelled() => self.backlog.release(n),
         }
+    }
+
+    /// Waits for room for `n` bytes in the backlog; `false` if the connection ends first. Boxed:
+    /// it is rare, and every handler's future would otherwise carry its state, in every idle
+    /// connection's memory.
+    fn room_for(&self, n: usize) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        // Only the fields: the session itself is not `Sync`.
+        let (backlog, out, shutdown) = (&self.backlog, &self.out, &self.state.shutdown);
+        Box::pin(async move {
+            tokio::select! {
+                () = backlog.take(n) => true,
+                () = out.closed() => false,
+                () = shutdown.cancelled() => false,
+            }
+        })
     }
 
     /// Ends the connection if its login was revoked (logout, refresh-token reuse) or the
