@@ -324,3 +324,41 @@ async fn until_open(events: &mut tokio::sync::mpsc::Receiver<Event>, who: &str) 
         .await
         .unwrap_or_else(|_| panic!("{who} never opened"));
 }
+
+/// The server ends every connection at its maximum age (4001): the client refreshes, comes back
+/// and resumes, and what is sent across those closes arrives once, in order.
+#[tokio::test]
+async fn sessions_closed_at_their_maximum_age_lose_and_repeat_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.limits.session_max_age = Duration::from_millis(400);
+        c.limits.heartbeat = Duration::from_millis(100);
+        // Short-lived access tokens too: every reconnect after the first needs a refresh.
+        c.access_ttl = Duration::from_millis(300);
+    })
+    .await;
+    let url = server.http_url("");
+    let mut alice = TestClient::start(&url, server.user("alice").await);
+    let mut bob = TestClient::start(&url, server.user("bob").await);
+    alice.until_open().await;
+    bob.until_open().await;
+    alice.join_synced("general").await;
+    bob.join_synced("general").await;
+    let mut sent = Vec::new();
+    for round in 0..3 {
+        for i in 0..5 {
+            let body = format!("r{round}-{i}");
+            alice.client.send("general", &body).await.unwrap();
+            sent.push(body);
+        }
+        // Wait for the server to end the session, and for the client to be back.
+        alice
+            .until("a close at the maximum age", |e| {
+                matches!(e, Event::State(ConnState::Connecting { .. }))
+            })
+            .await;
+        alice.until_open().await;
+    }
+    alice.until_flushed().await;
+    bob.until_received(sent.len()).await;
+    assert_eq!(ids(&bob.received), sent, "every message once, in order");
+}
