@@ -27,6 +27,7 @@ mod nodes;
 mod procs;
 mod report;
 mod search;
+mod signins;
 mod storm;
 
 use anyhow::Result;
@@ -57,8 +58,8 @@ struct Args {
     /// Idle connections for the memory measurement.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
-    /// Run only these scenarios (fanout, idle, nodes, storm, authrate, flush, deadpeer,
-    /// search, desktop); all by
+    /// Run only these scenarios (fanout, idle, nodes, storm, authrate, signins, flush,
+    /// deadpeer, search, desktop); all by
     /// default. Writes no report.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -87,6 +88,9 @@ struct Args {
     /// Messages queued offline for the client flush.
     #[arg(long, default_value_t = 10_000)]
     flush: usize,
+    /// Bad sign-ins in the sign-in flood (64 in flight).
+    #[arg(long, default_value_t = 1_000)]
+    signins: usize,
     /// The desktop app binary (a release build).
     #[arg(long, default_value = "target/release/confab-desktop")]
     app: PathBuf,
@@ -134,6 +138,7 @@ fn main() -> Result<()> {
         args.storm = 50;
         args.auth_seconds = 1.0;
         args.flush = 100;
+        args.signins = 20;
         args.search_messages = 2_000;
         args.search_runs = 3;
         args.idle_secs = 2.0;
@@ -243,6 +248,11 @@ async fn bench(args: Args) -> Result<()> {
         false => None,
     };
     auth.iter().for_each(report::progress_auth);
+    let signins = match wanted("signins") {
+        true => Some(signins::run(&args.bin_dir, &args.peers, args.signins).await?),
+        false => None,
+    };
+    signins.iter().for_each(report::progress_signins);
     let flush = match wanted("flush") {
         true => Some(client::flush(&args.bin_dir, &args.peers, args.flush).await?),
         false => None,
@@ -275,14 +285,22 @@ async fn bench(args: Args) -> Result<()> {
     };
     desktop.iter().for_each(report::progress_desktop);
     // A report needs every scenario; `--only` runs are for looking at one.
-    let (Some(storm), Some(auth), Some(flush), Some(search), Some(dead), Some(desktop)) =
-        (storm, auth, flush, search, dead, desktop)
+    let (
+        Some(storm),
+        Some(auth),
+        Some(signins),
+        Some(flush),
+        Some(search),
+        Some(dead),
+        Some(desktop),
+    ) = (storm, auth, signins, flush, search, dead, desktop)
     else {
         return Ok(());
     };
     let others = report::Others {
         storm,
         auth,
+        signins,
         flush,
         search,
         dead,

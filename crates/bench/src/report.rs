@@ -3,7 +3,7 @@
 //! hand-written analysis around it stays.
 
 use crate::procs::Kind;
-use crate::{authrate, client, desktop, fanout, idle, nodes, search, storm};
+use crate::{authrate, client, desktop, fanout, idle, nodes, search, signins, storm};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -73,6 +73,19 @@ pub(crate) fn progress_auth(o: &authrate::Outcome) {
         o.per_cpu_second(),
         100.0 * o.server.total() / o.secs,
         100.0 * o.generator.total() / o.secs,
+    );
+}
+
+pub(crate) fn progress_signins(o: &signins::Outcome) {
+    eprintln!(
+        "sign-in flood · {} bad sign-ins, 64 in flight, in {:.1} s · {} refused, {} busy, {} other · RSS {:.0} MiB idle, peak +{:.0} MiB",
+        o.attempts,
+        o.secs,
+        o.refused,
+        o.busy,
+        o.other,
+        o.idle_rss as f64 / (1024.0 * 1024.0),
+        o.grown_mib(),
     );
 }
 
@@ -170,6 +183,7 @@ pub(crate) struct Summary {
 pub(crate) struct Others {
     pub storm: storm::Outcome,
     pub auth: authrate::Outcome,
+    pub signins: signins::Outcome,
     pub flush: client::FlushOutcome,
     pub search: search::Outcome,
     pub dead: client::DeadPeerOutcome,
@@ -335,6 +349,16 @@ impl Summary {
             s,
             "| upgrades + auth per server CPU-second | {:.0} | (capacity per core) |",
             a.per_cpu_second()
+        );
+        let g = &self.others.signins;
+        let _ = writeln!(
+            s,
+            "| sign-in flood: server RSS peak ≤ 100 MB above idle ({} bad sign-ins, 64 in flight; {} hashed, {} answered busy) | +{:.0} MiB | {} |",
+            g.attempts,
+            g.refused,
+            g.busy,
+            g.grown_mib(),
+            yes(g.grown_mib() <= 100.0)
         );
         let f = &self.others.flush;
         let _ = writeln!(
