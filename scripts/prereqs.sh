@@ -40,3 +40,13 @@ if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null; then
   echo "==> installing tauri-driver"
   cargo install tauri-driver --locked
 fi
+
+# Fuzzing: cargo fuzz builds with libFuzzer's instrumentation, which needs a nightly rustc.
+if [ "$mode" = test ] && ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "==> installing a nightly Rust toolchain (for cargo fuzz only)"
+  rustup toolchain install nightly --profile minimal
+fi
+if [ "$mode" = test ] && ! command -v cargo-fuzz >/dev/null; then
+  echo "==> installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every Confab test: formatting, lints, Rust unit and integration tests (real
-# server on loopback, on real SQLite and again on a private PostgreSQL), a protocol client written from docs/protocol.md alone, and
-# the desktop app end to end in a real window under Xvfb.
+# server on loopback, on real SQLite and again on a private PostgreSQL), a short run of each fuzz
+# target, a protocol client written from docs/protocol.md alone, and the desktop app end to end
+# in a real window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prereqs.sh test
@@ -56,6 +57,9 @@ else
   cargo test --locked -p confab-server -p confab-client --test it
 fi
 unset CONFAB_TEST_POSTGRES CONFAB_BENCH_POSTGRES CONFAB_BENCH_REDIS CONFAB_TEST_REQUIRE_POSTGRES
+
+step "fuzzing smoke (30 s per cargo-fuzz target on a copy of the kept corpus; the long runs are scripts/reliability.sh)"
+scripts/fuzz.sh smoke
 
 step "benchmark smoke (tiny configuration; the real run is scripts/bench.sh)"
 scripts/bench.sh --quick
