@@ -167,8 +167,10 @@ pub struct Limits {
 impl Limits {
     /// Whether a peer at `ip` is held to the per-address limits: not a proxy of ours.
     pub fn counts_per_address(&self, ip: std::net::IpAddr) -> bool {
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d, loopback included.
+        let ip = ip.to_canonical();
         let local_proxy = ip.is_loopback() && !self.cap_loopback;
-        !local_proxy && !self.proxies.contains(&ip)
+        !local_proxy && !self.proxies.iter().any(|p| p.to_canonical() == ip)
     }
 }
 
@@ -222,5 +224,35 @@ impl Config {
             files: FilesConfig::default(),
             limits: Limits::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limits;
+    use std::net::IpAddr;
+
+    #[test]
+    fn proxies_and_loopback_are_not_held_to_per_address_limits() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let mut limits = Limits {
+            proxies: vec![ip("10.0.0.5")],
+            ..Limits::default()
+        };
+        for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(
+                !limits.counts_per_address(ip(local)),
+                "{local}: a local proxy"
+            );
+        }
+        assert!(!limits.counts_per_address(ip("10.0.0.5")), "a named proxy");
+        assert!(
+            !limits.counts_per_address(ip("::ffff:10.0.0.5")),
+            "the same, dual-stack"
+        );
+        assert!(limits.counts_per_address(ip("10.0.0.6")));
+        assert!(limits.counts_per_address(ip("2001:db8::1")));
+        limits.cap_loopback = true;
+        assert!(limits.counts_per_address(ip("::ffff:127.0.0.1")));
     }
 }

@@ -52,10 +52,11 @@ pub(crate) async fn accept_loop(
         // One address may not take every slot. Closing at accept costs it nothing to retry,
         // but nothing of ours either: no TLS, no parse, no task.
         let limits = &state.config.limits;
-        let per_ip = if !limits.counts_per_address(peer.ip()) {
+        let ip = peer.ip().to_canonical();
+        let per_ip = if !limits.counts_per_address(ip) {
             None
         } else {
-            match state.ip_seats.take(peer.ip()) {
+            match state.ip_seats.take(ip) {
                 Some(seat) => Some(seat),
                 None => {
                     debug!(%peer, "connection limit per address reached; refusing");

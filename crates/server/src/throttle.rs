@@ -129,8 +129,8 @@ impl SignInThrottle {
         Ok(())
     }
 
-    /// The sign-in succeeded: its tries were not a guess.
-    pub(crate) fn succeeded(&self, username: &str, ip: Option<IpAddr>) {
+    /// The tries were no guess: the sign-in succeeded, or could not be judged (busy).
+    pub(crate) fn give_back(&self, username: &str, ip: Option<IpAddr>) {
         if let Some(ip) = self.address(ip) {
             self.addresses.give_back(&ip);
         }

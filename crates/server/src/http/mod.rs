@@ -218,7 +218,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(Self(peer.map(|ConnectInfo(addr)| addr.ip())))
+        // An IPv4 peer of a dual-stack listener comes as ::ffff:a.b.c.d; it is a.b.c.d.
+        Ok(Self(peer.map(|ConnectInfo(addr)| addr.ip().to_canonical())))
     }
 }
 
@@ -241,14 +242,17 @@ async fn login(
         .await
         .map_err(|e| HttpError::internal(&e))?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state
-        .auth
-        .verify_password(creds.password, stored)
-        .await
-        .map_err(|e| HttpError::internal(&e))?;
+    let ok = match state.auth.verify_password(creds.password, stored).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not judged (busy, most likely): no guess was made, so it costs no try.
+            state.sign_ins.give_back(&creds.username, ip);
+            return Err(HttpError::internal(&e));
+        }
+    };
     let user = match user {
         Some(user) if ok => {
-            state.sign_ins.succeeded(&creds.username, ip);
+            state.sign_ins.give_back(&creds.username, ip);
             user
         }
         _ => {
