@@ -12,6 +12,7 @@ mod conversations;
 mod files;
 mod flood;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod nodes;
 mod registration;
