@@ -81,15 +81,22 @@ pub(crate) fn cpu(pid: u32) -> Result<Cpu> {
 /// Resident set size of `pid` in bytes (VmRSS: the process's own memory, not the kernel's
 /// socket buffers).
 pub(crate) fn rss(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmRSS")
+}
+
+/// The most `pid` has been resident since it started, in bytes (VmHWM).
+pub(crate) fn peak_rss(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmHWM")
+}
+
+/// A `/proc/PID/status` line given in kB, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
+    let kb: u64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("odd VmRSS")?
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .with_context(|| format!("no {field}"))?
         .parse()?;
     Ok(kb * 1024)
 }

@@ -4,8 +4,8 @@
 //! its memory as any running server's has. The flood comes from loopback, which is never
 //! throttled per address, so every attempt reaches the hashing queue.
 
-use crate::procs::{Kind, start};
-use anyhow::{Context, Result};
+use crate::procs::{Kind, peak_rss, start};
+use anyhow::Result;
 use futures_util::stream::{self, StreamExt};
 use std::path::Path;
 use std::time::Instant;
@@ -28,18 +28,6 @@ impl Outcome {
     }
 }
 
-/// VmHWM of `pid` in bytes: the most it has been resident since it started.
-fn peak(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .context("no VmHWM")?
-        .parse()?;
-    Ok(kb * 1024)
-}
-
 pub(crate) async fn run(bin_dir: &Path, peers: &Path, attempts: usize) -> Result<Outcome> {
     let server = start(Kind::Confab, bin_dir, peers).await?;
     let http = reqwest::Client::new();
@@ -58,7 +46,7 @@ pub(crate) async fn run(bin_dir: &Path, peers: &Path, attempts: usize) -> Result
         .collect()
         .await;
     let secs = started.elapsed().as_secs_f64();
-    let peak_rss = peak(server.pid)?;
+    let peak_rss = peak_rss(server.pid)?;
     let count = |s: u16| answers.iter().filter(|a| **a == s).count();
     let (refused, busy) = (count(401), count(503));
     Ok(Outcome {

@@ -77,13 +77,7 @@ pub fn clean_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
     let mut cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
-    if cleaned.len() > MAX_FILE_NAME_BYTES {
-        let mut end = MAX_FILE_NAME_BYTES;
-        while !cleaned.is_char_boundary(end) {
-            end -= 1;
-        }
-        cleaned.truncate(end);
-    }
+    crate::limits::cut(&mut cleaned, MAX_FILE_NAME_BYTES);
     if cleaned.is_empty() {
         "file".to_owned()
     } else {

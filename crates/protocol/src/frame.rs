@@ -366,12 +366,7 @@ impl ServerFrame {
     /// An `error` frame without a retry hint.
     pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<String>) -> Self {
         let mut message = message.into();
-        if message.len() > limits::MAX_ERROR_MESSAGE_BYTES {
-            let mut end = limits::MAX_ERROR_MESSAGE_BYTES;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
+        if limits::cut(&mut message, limits::MAX_ERROR_MESSAGE_BYTES) {
             message.push('…');
         }
         Self::Error {

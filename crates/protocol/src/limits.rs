@@ -53,6 +53,19 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_USERNAME_BYTES && name.chars().all(is_name_char)
 }
 
+/// Cuts `text` to at most `max` bytes, at a character boundary; `true` if anything was cut.
+pub(crate) fn cut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
+}
+
 /// A name for a new account: a [`valid_username`] that also begins and ends with a letter or a
 /// digit and has no two of `_ - .` in a row, so `.`, `..`, `-` and `a..b` cannot be taken. Names
 /// that already exist stay valid ([`valid_username`] is the rule for naming someone).
@@ -118,8 +131,8 @@ mod tests {
         }
         for bad in [".", "..", "-", "_", ".alice", "alice-", "a..b", "a-_b", ""] {
             assert!(!valid_new_username(bad), "{bad}");
-            // Whoever already has such a name can still be named.
         }
+        // Whoever already has such a name can still be named.
         assert!(valid_username("_bob"), "an old name stays addressable");
         assert!(valid_password("correct horse"));
         assert!(!valid_password("short"));

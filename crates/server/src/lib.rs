@@ -23,6 +23,7 @@
 
 pub mod auth;
 mod backlog;
+mod bucket;
 pub mod cluster;
 pub mod config;
 mod error;

@@ -6,6 +6,7 @@
 //! types the right password is never slowed by their own account's bucket, while a guesser, or
 //! a flood that exists only to burn argon2 time, runs dry within a burst.
 
+use crate::bucket::Bucket;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -17,16 +18,10 @@ use tokio::time::Instant;
 /// nothing a fresh one would not).
 const MAX_BUCKETS: usize = 100_000;
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
 /// Buckets by key: `burst` tries, refilled at `per_sec`.
 #[derive(Debug)]
 pub(crate) struct Buckets<K: Eq + Hash> {
-    burst: f64,
+    burst: u32,
     per_sec: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
 }
@@ -34,43 +29,28 @@ pub(crate) struct Buckets<K: Eq + Hash> {
 impl<K: Eq + Hash + Clone> Buckets<K> {
     pub(crate) fn new(burst: u32, per_sec: f64) -> Self {
         Self {
-            burst: f64::from(burst.max(1)),
-            per_sec: per_sec.max(f64::MIN_POSITIVE),
+            burst,
+            per_sec,
             buckets: Mutex::default(),
         }
-    }
-
-    fn refilled(&self, b: Bucket, now: Instant) -> f64 {
-        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        (b.tokens + elapsed * self.per_sec).min(self.burst)
     }
 
     /// Takes one try from `key`'s bucket; `Err(wait)` if it has none, with the time until it has.
     pub(crate) fn take(&self, key: &K) -> Result<(), Duration> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let tokens = buckets
-            .get(key)
-            .map_or(self.burst, |b| self.refilled(*b, now));
-        if tokens < 1.0 {
-            return Err(Duration::from_secs_f64((1.0 - tokens) / self.per_sec));
-        }
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
-            buckets.retain(|_, b| self.refilled(*b, now) < self.burst);
+            buckets.retain(|_, b| !b.is_full(now));
             if buckets.len() >= MAX_BUCKETS {
                 // Every bucket is in use: a flood of names. Forgetting them all costs us a
                 // burst of hashes; keeping them would cost unbounded memory.
                 buckets.clear();
             }
         }
-        buckets.insert(
-            key.clone(),
-            Bucket {
-                tokens: tokens - 1.0,
-                at: now,
-            },
-        );
-        Ok(())
+        buckets
+            .entry(key.clone())
+            .or_insert_with(|| Bucket::new(self.burst, self.per_sec, now))
+            .take(now)
     }
 
     /// Gives back a try taken by [`Buckets::take`].
@@ -78,10 +58,7 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(b) = buckets.get_mut(key) {
-            *b = Bucket {
-                tokens: (self.refilled(*b, now) + 1.0).min(self.burst),
-                at: now,
-            };
+            b.give_back(now);
         }
     }
 }

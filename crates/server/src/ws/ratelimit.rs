@@ -1,48 +1,13 @@
-//! Per-connection flood control: a token bucket for frames and a second one for strikes.
+//! Per-connection flood control: a token bucket ([`Bucket`]) for frames and a second one for
+//! strikes.
 //!
 //! A client may send `burst` frames at once and `per_sec` sustained. A frame over the rate is
 //! answered with `rate_limited` and costs a strike; strikes are forgiven slowly. A client that
 //! keeps sending into the limit runs out of strikes and is closed with 1008.
 
+use crate::bucket::Bucket;
 use std::time::Duration;
 use tokio::time::Instant;
-
-#[derive(Debug)]
-struct Bucket {
-    capacity: f64,
-    per_sec: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn new(capacity: u32, per_sec: f64, now: Instant) -> Self {
-        let capacity = f64::from(capacity.max(1));
-        Self {
-            capacity,
-            per_sec: per_sec.max(0.001),
-            tokens: capacity,
-            last: now,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
-        self.last = now;
-    }
-
-    /// Takes a token, or says how long until one is there.
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec))
-        }
-    }
-}
 
 /// What to do with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

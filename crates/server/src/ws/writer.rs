@@ -119,18 +119,10 @@ pub(crate) async fn run(
     };
     let result: Result<(), Stop> = async {
         while let Some(first) = rx.recv().await {
-            // The bytes an item held are free once it is handed to the socket (whose own
-            // buffer is bounded by the stall limit).
-            let n = first.weight();
-            w.handle(first).await?;
-            backlog.release(n);
+            w.handle_queued(first, &backlog).await?;
             for _ in 1..MAX_COALESCE {
                 match rx.try_recv() {
-                    Ok(next) => {
-                        let n = next.weight();
-                        w.handle(next).await?;
-                        backlog.release(n);
-                    }
+                    Ok(next) => w.handle_queued(next, &backlog).await?,
                     Err(_) => break,
                 }
             }
@@ -164,6 +156,15 @@ pub(crate) async fn run(
 impl Writer {
     async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
         io(self.stall_limit, self.sink.feed(Message::Text(frame))).await
+    }
+
+    /// Handles an item taken from the queue and frees the bytes it held there: they are free
+    /// once it is handed to the socket (whose own buffer is bounded by the stall limit).
+    async fn handle_queued(&mut self, item: Outbound, backlog: &Backlog) -> Result<(), Stop> {
+        let n = item.weight();
+        self.handle(item).await?;
+        backlog.release(n);
+        Ok(())
     }
 
     async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
