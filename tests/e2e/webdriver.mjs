@@ -1,7 +1,7 @@
 // A minimal W3C WebDriver client on Node's built-in fetch, for tauri-driver.
 // tauri-driver listens on 127.0.0.1:4444 and drives WebKitWebDriver for the real app window.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
 
 const DRIVER = "http://127.0.0.1:4444";
@@ -40,8 +40,19 @@ export async function waitFor(what, check, deadlineMs = DEADLINE_MS) {
   }
 }
 
-/** Starts tauri-driver and waits until it answers. */
+/** Starts tauri-driver and waits until it answers. A test file cut off by the runner's
+ * timeout never runs its `after`, and its drivers keep ports 4444/4445: the next file's driver
+ * could not listen and every test in it failed (seen in CI). So leftovers go first. */
 export async function startDriver() {
+  for (const name of ["tauri-driver", "WebKitWebDriver"]) spawnSync("pkill", ["-KILL", "-x", name]);
+  await waitFor("stale drivers to let go of their port", async () => {
+    try {
+      await fetch(DRIVER + "/status", { signal: AbortSignal.timeout(1_000) });
+    } catch {
+      return true;
+    }
+    return false;
+  });
   const proc = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", [], { stdio: ["ignore", "inherit", "inherit"] });
   await waitFor("tauri-driver to listen", async () => (await fetch(DRIVER + "/status")).ok);
   return proc;
