@@ -123,7 +123,7 @@ impl Client {
         clock: ClockWatch,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
         let db = Database::open(&config.data_dir, config.outbox.clone())?;
-        let core = Core::new(db, config.first_join_latest, config.follow_rooms);
+        let core = Core::new(db, config.first_join_latest, config.follow_rooms)?;
         // The API follows the same list as the dialer but keeps its own place in it: a
         // refresh that finds a node gone moves it on, and the dialer finds out on its own.
         let servers = Servers::new(config.server.clone(), &config.fallback_servers);

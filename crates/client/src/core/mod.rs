@@ -15,7 +15,7 @@ use confab_protocol::files::MAX_ATTACHMENTS;
 use confab_protocol::{
     Body, ClientFrame, ErrorCode, MessageData, MessageId, RoomName, Visibility, limits,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 mod conversations;
 pub use conversations::Conversation;
@@ -70,6 +70,12 @@ pub(crate) struct Core {
     follow_rooms: bool,
     /// Our messages acknowledged in this run: id → (room, seq).
     stored: HashMap<MessageId, (String, u64)>,
+    /// Queued messages a connection may have delivered without our hearing the ack: those
+    /// written to one that was lost, and all found queued at start (a run killed after writing
+    /// them). The server keeps the first copy it stored and drops a resend as a duplicate, so
+    /// an edit or deletion of one of these must go out as a change of its own, never be
+    /// folded into the resend.
+    maybe_stored: HashSet<MessageId>,
 }
 
 /// How a new connection resumes: joins to send at once, and joins of private rooms and dms
@@ -87,15 +93,31 @@ pub(crate) fn room(input: &str) -> Result<RoomName> {
 }
 
 impl Core {
-    pub(crate) fn new(db: Database, first_join_latest: Option<u32>, follow_rooms: bool) -> Self {
-        Self {
+    pub(crate) fn new(
+        db: Database,
+        first_join_latest: Option<u32>,
+        follow_rooms: bool,
+    ) -> Result<Self> {
+        let maybe_stored = db
+            .pending()?
+            .into_iter()
+            .filter(|q| matches!(q.draft, Draft::Message { .. }))
+            .map(|q| q.id)
+            .collect();
+        Ok(Self {
             db,
             max_body: limits::MAX_BODY_BYTES,
             first_join_latest,
             unsent_reads: BTreeMap::new(),
             follow_rooms,
             stored: HashMap::new(),
-        }
+            maybe_stored,
+        })
+    }
+
+    /// Our message `id` was written to a connection that was lost before its ack.
+    pub(crate) fn may_be_stored(&mut self, id: &MessageId) {
+        self.maybe_stored.insert(id.clone());
     }
 
     /// The server's limit, from its `ready`.
@@ -143,7 +165,9 @@ impl Core {
         if let Some(Target::Queued(id)) = draft.target().cloned() {
             match self.queued_target(&room, &id)? {
                 QueuedTarget::Stored(seq) => draft.retarget(Target::Seq(seq)),
-                QueuedTarget::Waiting(message) if !taken(&id) => {
+                QueuedTarget::Waiting(message)
+                    if !taken(&id) && !self.maybe_stored.contains(&id) =>
+                {
                     if let Some(done) = self.revise(message, &draft)? {
                         return Ok(done);
                     }
@@ -457,6 +481,7 @@ impl Core {
             self.stored.clear();
         }
         self.stored.insert(id.clone(), (room.to_owned(), seq));
+        self.maybe_stored.remove(id);
         self.db.settle(id, seq)
     }
 
@@ -473,6 +498,7 @@ impl Core {
     /// The server refused `id` for good: it leaves the outbox, with the changes aimed at it,
     /// which are returned.
     pub(crate) fn refused(&mut self, id: &MessageId) -> Result<Vec<Queued>> {
+        self.maybe_stored.remove(id);
         self.db.withdraw(id)
     }
 

@@ -352,6 +352,9 @@ impl Link {
         }
         let mut requeued: Vec<Queued> = self.in_flight.drain().map(|(_, q)| q).collect();
         requeued.sort_by_key(|q| q.created_ms);
+        for q in &requeued {
+            core.may_be_stored(&q.id);
+        }
         for q in requeued {
             if self
                 .events

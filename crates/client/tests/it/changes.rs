@@ -3,7 +3,7 @@
 
 use crate::cli::{in_keyring_session, marker};
 use crate::harness::{TestClient, fast_config};
-use confab_client::{Draft, Event, MemoryTokens, OutgoingStatus, Target};
+use confab_client::{ConnState, Draft, Event, MemoryTokens, OutgoingStatus, Target};
 use confab_protocol::{MessageData, ServerFrame};
 use confab_test_support::{FaultProxy, Mode, TestServer};
 use serde_json::json;
@@ -234,5 +234,62 @@ async fn changes_queued_offline_survive_kill_9_and_apply_once_in_order() {
         reactions,
         [("🎉", 1), ("👍", 1)],
         "a reaction given twice counts once"
+    );
+}
+
+/// Found by the chaos soak: a message the server stored but whose ack was lost is queued
+/// again; an edit or deletion of it then must not be folded into the outbox (the server keeps
+/// the first copy and drops the resend as a duplicate, with the change in it).
+#[tokio::test]
+async fn changes_to_a_message_whose_ack_was_lost_reach_the_server() {
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut cfg = fast_config(&proxy.http_url(), dir.path());
+    cfg.dead_after = Duration::from_secs(60);
+    let tokens = Arc::new(MemoryTokens::new(Some(server.user("alice").await)));
+    let mut alice = TestClient::start_in(cfg, dir, tokens);
+    alice.join_synced("general").await;
+    let mut bob = TestClient::start(&server.http_url(""), server.user("bob").await);
+    bob.join_synced("general").await;
+
+    // A slow path: the server has both messages a second before alice could hear the acks.
+    proxy.set_mode(Mode::Delay(Duration::from_secs(1)));
+    let typo = alice.client.send("general", "teh plan").await.unwrap();
+    let oops = alice.client.send("general", "a secret").await.unwrap();
+    bob.until_received(2).await;
+    // Cut first: a chunk the proxy still holds would go out at once in any other mode.
+    proxy.cut();
+    proxy.set_mode(Mode::Refuse);
+    // The link is gone (its messages queued again) once the client says it is reconnecting.
+    alice
+        .until("the cut noticed", |e| {
+            matches!(
+                e,
+                Event::State(ConnState::Reconnecting { .. } | ConnState::Connecting { .. })
+            )
+        })
+        .await;
+    let edit = Draft::Edit {
+        target: Target::Queued(typo.id.clone()),
+        body: "the plan".into(),
+    };
+    alice.client.queue("general", edit).await.unwrap();
+    let delete = Draft::Delete {
+        target: Target::Queued(oops.id.clone()),
+    };
+    alice.client.queue("general", delete).await.unwrap();
+    proxy.set_mode(Mode::Pass);
+    alice.until_flushed().await;
+
+    let (_, history) = stream_and_history(&server, "general").await;
+    let shown: Vec<(&str, bool)> = history
+        .iter()
+        .map(|m| (m.body.as_str(), m.deleted))
+        .collect();
+    assert_eq!(
+        shown,
+        [("the plan", false), ("", true)],
+        "the edit and the deletion reach the server: {history:?}"
     );
 }
