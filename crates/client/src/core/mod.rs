@@ -3,6 +3,7 @@
 //! connection actor ([`crate::actor`]) calls it the same way whether a connection is open or
 //! not, and the open connection ([`crate::link`]) asks it what to send and tells it what came.
 
+pub(crate) use crate::db::Change;
 use crate::db::{CacheSearch, Database};
 use crate::event::{Outgoing, OutgoingStatus};
 use crate::files::LocalFile;
@@ -385,23 +386,15 @@ impl Core {
             .and_then(|v| Visibility::parse(&v))
     }
 
-    /// An edit arrived: the cached message shows its new body.
-    pub(crate) fn fold_edit(&mut self, e: &confab_protocol::EditEvent) -> Result<()> {
-        match &e.body {
-            Some(body) => self.db.fold_edit(&e.room, e.target, body, e.ts),
-            None => Ok(()),
-        }
-    }
-
-    /// A reaction arrived: the cached message shows it.
-    pub(crate) fn fold_react(&mut self, e: &confab_protocol::ReactEvent) -> Result<()> {
-        self.db
-            .fold_react(&e.room, e.target, &e.author, &e.emoji, e.on)
-    }
-
-    /// A deletion arrived: the cache forgets the message's text.
-    pub(crate) fn fold_delete(&mut self, room: &str, target: u64) -> Result<()> {
-        self.db.fold_delete(room, target)
+    /// An edit, deletion or reaction arrived as entry `seq`: the cache shows it. `false` if
+    /// it was seen before (then nothing changes).
+    pub(crate) fn apply_change(
+        &mut self,
+        room: &str,
+        seq: u64,
+        change: Change<'_>,
+    ) -> Result<bool> {
+        self.db.apply_change(room, seq, change)
     }
 
     /// A membership entry of a room's stream arrived: `false` if seen before.

@@ -232,54 +232,47 @@ impl Database {
     /// Moves `room`'s resume point past an entry that is no message (a membership event).
     /// `false` if it was seen before.
     pub(crate) fn advance(&mut self, room: &str, seq: u64) -> Result<bool> {
-        let moved = self.conn.execute(
-            "INSERT INTO rooms (room, last_seq) VALUES (?1, ?2)
-             ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq
-             WHERE excluded.last_seq > rooms.last_seq",
-            params![room, seq],
-        )?;
-        Ok(moved == 1)
+        advance(&self.conn, room, seq)
     }
 
-    /// The cached message `seq` of `room` has a new body, edited at `ts`.
-    pub(crate) fn fold_edit(&mut self, room: &str, seq: u64, body: &str, ts: u64) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE messages SET body = ?3, edited_ts = ?4 WHERE room = ?1 AND seq = ?2",
-            )?
-            .execute(params![room, seq, body, ts])?;
-        Ok(())
-    }
-
-    /// `user` added (`on`) or took back `emoji` on the cached message `seq` of `room`.
-    pub(crate) fn fold_react(
+    /// Entry `seq` of `room` changes a message: the cache takes it and the resume point moves
+    /// past it in one transaction, so a kill between the two can neither skip the change (seen,
+    /// never shown) nor apply it twice. `false` if it was seen before.
+    pub(crate) fn apply_change(
         &mut self,
         room: &str,
         seq: u64,
-        user: &str,
-        emoji: &str,
-        on: bool,
-    ) -> Result<()> {
+        change: Change<'_>,
+    ) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        let Some(json) = tx
-            .prepare_cached("SELECT reactions FROM messages WHERE room = ?1 AND seq = ?2")?
-            .query_row(params![room, seq], |r| r.get::<_, Option<String>>(0))
-            .optional()?
-        else {
-            return Ok(()); // not cached: history brings its current state
-        };
-        let mut reactions = parse_reactions(json);
-        let users = reactions.entry(emoji.to_owned()).or_default();
-        users.retain(|u| u != user);
-        if on {
-            users.push(user.to_owned());
-            users.sort();
+        if !advance(&tx, room, seq)? {
+            return Ok(false);
         }
-        reactions.retain(|_, users| !users.is_empty());
-        tx.prepare_cached("UPDATE messages SET reactions = ?3 WHERE room = ?1 AND seq = ?2")?
-            .execute(params![room, seq, reactions_json(&reactions)])?;
+        match change {
+            Change::Edit { body: None, .. } => {}
+            Change::Edit {
+                target,
+                body: Some(body),
+                ts,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE messages SET body = ?3, edited_ts = ?4 WHERE room = ?1 AND seq = ?2",
+                )?
+                .execute(params![room, target, body, ts])?;
+            }
+            Change::Delete { target } => {
+                tx.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq = ?2")?
+                    .execute(params![room, target])?;
+            }
+            Change::React {
+                target,
+                user,
+                emoji,
+                on,
+            } => fold_react(&tx, room, target, user, emoji, on)?,
+        }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// The seq of message `id` of `room`, if it is cached.
@@ -289,14 +282,6 @@ impl Database {
             .prepare_cached("SELECT seq FROM messages WHERE room = ?1 AND id = ?2")?
             .query_row(params![room, id], |r| r.get(0))
             .optional()?)
-    }
-
-    /// The cached message `seq` of `room` was deleted: its text leaves this disk too.
-    pub(crate) fn fold_delete(&mut self, room: &str, seq: u64) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq = ?2")?
-            .execute(params![room, seq])?;
-        Ok(())
     }
 
     /// Remembers what kind of room `room` is.
@@ -465,6 +450,35 @@ mod tests {
     }
 
     #[test]
+    fn a_change_that_cannot_be_folded_is_not_marked_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(dir.path(), OutboxLimits::default()).unwrap();
+        db.record(&msg(1)).unwrap();
+        let react = Change::React {
+            target: 1,
+            user: "u",
+            emoji: "👍",
+            on: true,
+        };
+        // The fold fails half way (as a kill between two statements would leave it): the
+        // entry must stay unseen, so its replay applies it.
+        db.conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail BEFORE UPDATE OF reactions ON messages
+                 BEGIN SELECT RAISE(ABORT, 'disk gone'); END;",
+            )
+            .unwrap();
+        assert!(db.apply_change("r", 2, react).is_err());
+        assert_eq!(db.last_seq("r").ok(), Some(1), "seen but never shown");
+        db.conn.execute_batch("DROP TRIGGER fail").unwrap();
+        assert_eq!(db.apply_change("r", 2, react).ok(), Some(true));
+        assert_eq!(db.apply_change("r", 2, react).ok(), Some(false), "once");
+        let shown = db.history("r", u64::MAX >> 1, 10).unwrap();
+        assert_eq!(shown[0].reactions.get("👍").map(Vec::len), Some(1));
+        assert_eq!(db.last_seq("r").ok(), Some(2));
+    }
+
+    #[test]
     fn record_rejects_what_was_already_seen() {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Database::open(dir.path(), OutboxLimits::default()).unwrap();
@@ -481,4 +495,64 @@ mod tests {
             .collect();
         assert_eq!(seqs, [1, 2]);
     }
+}
+
+/// A change an entry of a room's stream makes to a cached message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// A new body (`None`: an edit whose body this client may not see; only the seq counts).
+    Edit {
+        target: u64,
+        body: Option<&'a str>,
+        ts: u64,
+    },
+    /// The message's text leaves this disk too.
+    Delete { target: u64 },
+    React {
+        target: u64,
+        user: &'a str,
+        emoji: &'a str,
+        on: bool,
+    },
+}
+
+fn advance(conn: &Connection, room: &str, seq: u64) -> Result<bool> {
+    let moved = conn
+        .prepare_cached(
+            "INSERT INTO rooms (room, last_seq) VALUES (?1, ?2)
+             ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq
+             WHERE excluded.last_seq > rooms.last_seq",
+        )?
+        .execute(params![room, seq])?;
+    Ok(moved == 1)
+}
+
+/// `user` added (`on`) or took back `emoji` on the cached message `seq` of `room`; a message
+/// not cached is left to history, which brings its current state.
+fn fold_react(
+    conn: &Connection,
+    room: &str,
+    seq: u64,
+    user: &str,
+    emoji: &str,
+    on: bool,
+) -> Result<()> {
+    let Some(json) = conn
+        .prepare_cached("SELECT reactions FROM messages WHERE room = ?1 AND seq = ?2")?
+        .query_row(params![room, seq], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let mut reactions = parse_reactions(json);
+    let users = reactions.entry(emoji.to_owned()).or_default();
+    users.retain(|u| u != user);
+    if on {
+        users.push(user.to_owned());
+        users.sort();
+    }
+    reactions.retain(|_, users| !users.is_empty());
+    conn.prepare_cached("UPDATE messages SET reactions = ?3 WHERE room = ?1 AND seq = ?2")?
+        .execute(params![room, seq, reactions_json(&reactions)])?;
+    Ok(())
 }

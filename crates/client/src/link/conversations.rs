@@ -2,7 +2,7 @@
 //! and what the server says back or on its own (a room added or removed, a read position).
 
 use super::{Ended, Link, Step};
-use crate::core::Core;
+use crate::core::{Change, Core};
 use crate::event::Event;
 use confab_protocol::{ClientFrame, ServerFrame, Visibility};
 use std::collections::HashSet;
@@ -54,22 +54,35 @@ impl Link {
     /// An edit, deletion or reaction: its seq is recorded (emitted once), and the cache takes
     /// an edit's body and a reaction, and forgets a deleted message.
     async fn message_changed(&mut self, core: &mut Core, event: Event) -> Step {
-        let (room, seq) = match &event {
-            Event::Edit(e) => (e.room.clone(), e.seq),
-            Event::Delete(e) => (e.room.clone(), e.seq),
-            Event::React(e) => (e.room.clone(), e.seq),
+        let (room, seq, change) = match &event {
+            Event::Edit(e) => (
+                &e.room,
+                e.seq,
+                Change::Edit {
+                    target: e.target,
+                    body: e.body.as_deref(),
+                    ts: e.ts,
+                },
+            ),
+            Event::Delete(e) => (&e.room, e.seq, Change::Delete { target: e.target }),
+            Event::React(e) => (
+                &e.room,
+                e.seq,
+                Change::React {
+                    target: e.target,
+                    user: &e.author,
+                    emoji: &e.emoji,
+                    on: e.on,
+                },
+            ),
             _ => return Ok(()),
         };
-        if !core.record_entry(&room, seq).map_err(Ended::storage)? {
+        if !core
+            .apply_change(room, seq, change)
+            .map_err(Ended::storage)?
+        {
             return Ok(());
         }
-        match &event {
-            Event::Edit(e) => core.fold_edit(e),
-            Event::Delete(e) => core.fold_delete(&room, e.target),
-            Event::React(e) => core.fold_react(e),
-            _ => Ok(()),
-        }
-        .map_err(Ended::storage)?;
         self.events.emit(event).await?;
         Ok(())
     }
