@@ -531,7 +531,14 @@ impl Link {
             self.events.emit(Event::Error { code, message }).await?;
             return Ok(());
         };
-        if permanent(code) {
+        // Not joined, though this connection asked to join that room first: the server could
+        // not take the join (its disk was full, say), and a new connection joins again.
+        let asked_to_join = code == ErrorCode::NotJoined
+            && self
+                .in_flight
+                .get(&id)
+                .is_some_and(|q| core.is_joined_name(&q.room));
+        if permanent(code) && !asked_to_join {
             let room = self
                 .in_flight
                 .remove(&id)

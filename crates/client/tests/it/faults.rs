@@ -362,3 +362,82 @@ async fn sessions_closed_at_their_maximum_age_lose_and_repeat_nothing() {
     bob.until_received(sent.len()).await;
     assert_eq!(ids(&bob.received), sent, "every message once, in order");
 }
+
+/// With `full`, the server's database fails to create `room` as a full disk fails a write (a
+/// trigger in its own database); without, the trigger goes.
+async fn full_disk_for_room(server: &TestServer, room: &str, full: bool) {
+    use confab_server::store::Database;
+    let sqlite = |path: &std::path::Path, sql: &str| {
+        let db = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
+        db.execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+    match (&server.config.db, full) {
+        (Database::Sqlite(path), true) => sqlite(
+            path,
+            &format!(
+                "CREATE TRIGGER room_disk_full BEFORE INSERT ON rooms WHEN NEW.name = '{room}'
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+            ),
+        ),
+        (Database::Sqlite(path), false) => sqlite(path, "DROP TRIGGER room_disk_full"),
+        (Database::Postgres(url), true) => {
+            let function = format!(
+                "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.name = '{room}' THEN
+                   RAISE EXCEPTION 'No space left on device' USING ERRCODE = 'disk_full';
+                 END IF; RETURN NEW; END $$"
+            );
+            confab_test_support::backend::postgres_query(url, &function).await;
+            let trigger = "CREATE TRIGGER room_disk_full BEFORE INSERT ON rooms
+                 FOR EACH ROW EXECUTE FUNCTION full_disk()";
+            confab_test_support::backend::postgres_query(url, trigger).await;
+        }
+        (Database::Postgres(url), false) => {
+            confab_test_support::backend::postgres_query(
+                url,
+                "DROP TRIGGER room_disk_full ON rooms",
+            )
+            .await;
+        }
+    }
+}
+
+/// Found by the chaos soak: with the server's disk full, joining a new room fails (a join is a
+/// write) and the message sent after it gets `not_joined`, which the client took as final and
+/// dropped. The client did ask to join: the server just could not store it, so it tries again.
+#[tokio::test]
+async fn a_join_the_server_could_not_store_is_retried_and_its_message_goes_out() {
+    let server = TestServer::start().await;
+    let mut alice = TestClient::start(&server.http_url(""), server.user("alice").await);
+    alice.until_open().await;
+    full_disk_for_room(&server, "fresh", true).await;
+    let hello = alice.client.send("fresh", "hello").await.unwrap();
+    let outcome = alice
+        .until("a refusal or a retry", |e| {
+            matches!(
+                e,
+                Event::SendFailed { .. } | Event::State(ConnState::Reconnecting { .. })
+            )
+        })
+        .await;
+    assert!(
+        matches!(outcome, Event::State(_)),
+        "a join that failed for now made the message fail for good: {outcome:?}"
+    );
+    assert_eq!(alice.client.queued().await.ok(), Some(1));
+
+    // Space again: the message goes out, once.
+    full_disk_for_room(&server, "fresh", false).await;
+    let sent = alice
+        .until("the message stored", |e| {
+            matches!(e, Event::Sent { .. } | Event::SendFailed { .. })
+        })
+        .await;
+    assert!(
+        matches!(sent, Event::Sent { ref id, .. } if *id == hello.id),
+        "{sent:?}"
+    );
+    let (_, history) = crate::changes::stream_and_history(&server, "fresh").await;
+    assert_eq!(ids(&history), ["hello"]);
+}

@@ -91,7 +91,7 @@ async fn three_nodes_survive_a_kill_a_redis_restart_and_a_silent_node() {
     let mut redis = TestRedis::start().await;
     let spec = |drop_doorbells| NodeSpec {
         db: db.clone(),
-        pubsub: redis.url(),
+        pubsub: Some(redis.url()),
         drop_doorbells,
     };
     let mut nodes = [
