@@ -13,11 +13,14 @@ pub fn server_binary() -> PathBuf {
         return bin.into();
     }
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    // target/<profile>/deps/<test> → target/<profile>/confab-server
+    // A program beside it (target/<profile>/confab-soak), or a test binary:
+    // target/<profile>/deps/<test> → target/<profile>/confab-server.
     let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
+        .ancestors()
+        .skip(1)
+        .take(2)
         .map(|dir| dir.join("confab-server"))
+        .find(|bin| bin.exists())
         .unwrap_or_default();
     assert!(
         bin.exists(),
@@ -31,7 +34,8 @@ pub fn server_binary() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
     pub db: String,
-    pub pubsub: String,
+    /// The Redis of several nodes; `None` for a node on its own (SQLite).
+    pub pubsub: Option<String>,
     /// Commit and ack but never ring the other nodes (the failpoint between COMMIT and PUBLISH).
     pub drop_doorbells: bool,
 }
@@ -64,12 +68,15 @@ impl NodeProcess {
         let mut cmd = Command::new(server_binary());
         cmd.arg("--listen")
             .arg(self.addr.to_string())
-            .args(["--db", &self.spec.db, "--pubsub", &self.spec.pubsub])
+            .args(["--db", &self.spec.db])
             .args(["--heartbeat-secs", "1", "--rate-burst", "10000"])
             .args(["--registration", "open"])
             .args(["--log", "info"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(pubsub) = &self.spec.pubsub {
+            cmd.args(["--pubsub", pubsub]);
+        }
         if self.spec.drop_doorbells {
             cmd.arg("--failpoint-drop-doorbells");
         }
