@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every Confab test: formatting, lints, Rust unit and integration tests (real
-# server on loopback, on real SQLite and again on a private PostgreSQL), a short run of each fuzz
-# target, a protocol client written from docs/protocol.md alone, and the desktop app end to end
+# server on loopback, on real SQLite and again on a private PostgreSQL), a short chaos soak, a
+# short run of each fuzz target, a protocol client written from docs/protocol.md alone, and the desktop app end to end
 # in a real window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +56,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --locked -p confab-server -p confab-client --test it
 fi
+
+step "chaos soak smoke (20 clients under fault cycles, one node on SQLite and three on PostgreSQL + Redis; the long runs are scripts/reliability.sh)"
+scripts/soak.sh smoke
 unset CONFAB_TEST_POSTGRES CONFAB_BENCH_POSTGRES CONFAB_BENCH_REDIS CONFAB_TEST_REQUIRE_POSTGRES
 
 step "fuzzing smoke (30 s per cargo-fuzz target on a copy of the kept corpus; the long runs are scripts/reliability.sh)"
