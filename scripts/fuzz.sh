@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-smoke}"
 secs="${2:-600}"
-targets=(frames server_frames)
+targets=(frames server_frames client_frames)
 [ "$#" -gt 2 ] && targets=("${@:3}")
 # Instrumented builds must not share the product's target folder.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}-fuzz"

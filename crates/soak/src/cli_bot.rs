@@ -39,6 +39,8 @@ impl Bot {
         pid.is_some_and(|pid| {
             std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                // It may have ended meanwhile: that is a miss, not an error to print.
+                .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         })
