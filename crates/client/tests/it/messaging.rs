@@ -319,3 +319,76 @@ async fn the_outbox_reports_each_message_and_lists_them_after_a_restart() {
     assert_eq!(again.client.outbox().await.ok(), Some(vec![]));
     drop(server);
 }
+
+/// A tmpfs of `megabytes` at `dir`, unmounted when dropped. Mounting needs root (CI runs the
+/// suite as root); `None` elsewhere.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, megabytes: u32) -> Option<Self> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(dir.to_owned()))
+    }
+
+    /// Writes until the file system is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("ballast");
+        let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        while f.write_all(&[0u8; 4096]).is_ok() {}
+        while f.write_all(&[0u8; 64]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_new_messages_clearly_and_loses_none_already_queued() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(home.path(), 4) else {
+        eprintln!("skipped: mounting a small disk needs root");
+        return;
+    };
+    let server = TestServer::start().await;
+    let url = server.http_url("");
+    let cfg = fast_config(&url, home.path());
+    let tokens = Arc::new(MemoryTokens::new(Some(server.user("alice").await)));
+    let mut alice = TestClient::start_in(cfg, Arc::new(tempfile::tempdir().unwrap()), tokens);
+    alice.join_synced("general").await;
+    alice.client.send("general", "before").await.unwrap();
+    alice.until_flushed().await;
+
+    let mut server = server;
+    server.stop().await;
+    alice.client.send("general", "queued").await.unwrap();
+    let ballast = disk.fill();
+    let refused = alice.client.send("general", "no room for this").await;
+    let err = refused.expect_err("a message the disk cannot hold is refused, not half kept");
+    assert_eq!(err.code().as_str(), "storage", "{err}");
+    assert!(err.to_string().contains("full"), "says why: {err}");
+    assert_eq!(
+        alice.client.queued().await.ok(),
+        Some(1),
+        "what was queued stays queued"
+    );
+
+    std::fs::remove_file(ballast).unwrap();
+    let server = server.restart().await;
+    alice.until_flushed().await;
+    let (_, history) = crate::changes::stream_and_history(&server, "general").await;
+    let bodies: Vec<&str> = history.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["before", "queued"]);
+}
