@@ -9,6 +9,7 @@ mod changes;
 mod chat;
 mod cluster;
 mod conversations;
+mod documented;
 mod files;
 mod flood;
 mod lifecycle;
