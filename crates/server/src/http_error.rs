@@ -33,13 +33,14 @@ impl HttpError {
         self
     }
 
-    /// 429: this account or address must wait before another sign-in.
+    /// 429: this account or address must wait before another sign-in or registration.
     pub(crate) fn throttled(wait: Duration) -> Self {
         let secs = wait.as_secs_f64().ceil().max(1.0);
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
-            format!("too many failed attempts; try again in {secs} s"),
+            // Per account only failures count, per address every attempt: say neither.
+            format!("too many attempts; try again in {secs} s"),
         )
         .retry_after(wait)
     }

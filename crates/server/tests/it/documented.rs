@@ -119,3 +119,65 @@ async fn search_pages_are_clamped_to_50_hits() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn more_than_ten_attachments_are_bad_attachment() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.join("general", None).await;
+    let file = |i: usize| json!({"file_id": format!("f{i}"), "name": "a.txt", "size": 1, "mime": "text/plain"});
+    let eleven: Vec<_> = (0..11).map(file).collect();
+    alice
+        .send_json(json!({"type": "send", "id": "m1", "room": "general", "body": "", "attachments": eleven}))
+        .await;
+    match alice.recv_error().await {
+        ServerFrame::Error {
+            code, reference, ..
+        } => {
+            assert_eq!(code.as_str(), "bad_attachment");
+            assert_eq!(reference.as_deref(), Some("m1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(alice.send_msg("m2", "general", "text only").await, 1);
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_throttled_with_retry_after() {
+    let server = TestServer::start_with(|c| {
+        c.limits.login_burst_per_ip = 2;
+        c.limits.login_per_sec_per_ip = 0.01;
+        c.limits.cap_loopback = true;
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 4]))
+        .build()
+        .unwrap();
+    let mut answers = vec![];
+    for i in 0..3 {
+        let resp = http
+            .post(server.http_url("/api/register"))
+            .json(&json!({"username": format!("newcomer{i}"), "password": "a good long password"}))
+            .send()
+            .await
+            .unwrap();
+        let retry = resp.headers().get("retry-after").is_some();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        answers.push((status, retry, field("code"), field("message")));
+    }
+    assert_eq!(answers[0].0, 201, "{answers:?}");
+    assert_eq!(answers[1].0, 201, "{answers:?}");
+    let (status, retry, code, message) = &answers[2];
+    assert_eq!(
+        (*status, *retry, code.as_str()),
+        (429, true, "rate_limited")
+    );
+    assert!(
+        !message.contains("failed"),
+        "a registration is no failed attempt: {message}"
+    );
+}
