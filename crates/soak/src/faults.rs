@@ -41,6 +41,19 @@ impl Fault {
         }
     }
 
+    /// Its name on the command line (`--only`).
+    pub(crate) fn slug(self) -> &'static str {
+        match self {
+            Self::ServerKill => "server-kill",
+            Self::RedisRestart => "redis-restart",
+            Self::WorkerKill => "core-kill",
+            Self::CliKill => "cli-kill",
+            Self::Blackhole => "blackhole",
+            Self::ResetMidFrame => "reset",
+            Self::DiskFull => "disk-full",
+        }
+    }
+
     /// The faults that apply to these servers.
     pub(crate) fn menu(world: &World) -> Vec<Self> {
         let mut menu = vec![
@@ -70,6 +83,23 @@ fn hold(rng: &mut StdRng) -> Duration {
 fn some(rng: &mut StdRng, n: usize) -> Vec<usize> {
     let k = rng.random_range(1..=5.min(n));
     rand::seq::index::sample(rng, n, k).into_vec()
+}
+
+/// Nodes that ended by themselves (none may): each is reported and started again, so the soak
+/// goes on and the report says what it saw.
+pub(crate) async fn revive(world: &mut World) -> Vec<String> {
+    let nodes: Vec<&mut confab_test_support::NodeProcess> = match &mut world.servers {
+        Servers::Single { node, .. } => vec![node],
+        Servers::Multi { nodes, .. } => nodes.iter_mut().collect(),
+    };
+    let mut seen = Vec::new();
+    for node in nodes {
+        if let Some(how) = node.ended() {
+            seen.push(format!("a node ended by itself: {how}"));
+            node.restart().await;
+        }
+    }
+    seen
 }
 
 /// Does `fault`, holds it, undoes it.

@@ -37,6 +37,10 @@ pub(crate) struct RunArgs {
     full_disk: bool,
     #[arg(long)]
     seed: Option<u64>,
+    /// Only these faults (server-kill, redis-restart, core-kill, cli-kill, blackhole, reset,
+    /// disk-full), to chase one.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Write the result as JSON here too.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -228,12 +232,26 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool> {
         }));
     }
 
-    let menu = Fault::menu(&world);
+    let mut menu = Fault::menu(&world);
+    if !args.only.is_empty() {
+        menu.retain(|f| args.only.iter().any(|o| o == f.slug()));
+        if menu.is_empty() {
+            bail!("none of {:?} applies here", args.only);
+        }
+    }
     let mut tally = Tally::new();
     for n in 0..args.cycles {
         let fault = menu[rng.random_range(0..menu.len())];
         faults::cycle(fault, &mut world, &mut clients, &mut rng).await?;
         *tally.entry(fault).or_default() += 1;
+        for seen in faults::revive(&mut world).await {
+            eprintln!("soak problem after {} ({n}): {seen}", fault.name());
+            let mut problems = clients
+                .problems
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            problems.push(seen);
+        }
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..=250))).await;
         if (n + 1) % 50 == 0 {
             eprintln!(

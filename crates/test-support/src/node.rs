@@ -1,10 +1,12 @@
 //! Real server processes for multi-node tests — so a node can be killed with SIGKILL, not
 //! shut down politely — and haproxy in front of them.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use tempfile::TempDir;
 
 /// The `confab-server` binary: `CONFAB_SERVER_BIN`, or the one cargo built beside this test.
@@ -46,7 +48,12 @@ pub struct NodeProcess {
     pub addr: SocketAddr,
     spec: NodeSpec,
     child: Option<Child>,
+    /// Its last lines of log, for the report when it ends by itself.
+    log: Arc<Mutex<VecDeque<String>>>,
 }
+
+/// Lines of a node's log kept for [`NodeProcess::ended`].
+const LOG_KEPT: usize = 40;
 
 impl NodeProcess {
     /// Starts a node on a free port and waits until it listens.
@@ -55,6 +62,7 @@ impl NodeProcess {
             addr: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
             spec,
             child: None,
+            log: Arc::default(),
         };
         node.spawn().await;
         node
@@ -85,12 +93,18 @@ impl NodeProcess {
             .unwrap_or_else(|e| panic!("spawn confab-server: {e}"));
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::clone(&self.log);
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent && line.contains("listening") {
-                    sent = tx.send(line).is_ok();
+                    sent = tx.send(line.clone()).is_ok();
                 }
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                if log.len() == LOG_KEPT {
+                    log.pop_front();
+                }
+                log.push_back(line);
             }
         });
         let line = tokio::task::spawn_blocking(move || rx.recv_timeout(crate::DEADLINE))
@@ -111,6 +125,18 @@ impl NodeProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// `Some` (its exit status and last log lines) if the process ended by itself.
+    pub fn ended(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let lines: Vec<&str> = log.iter().map(String::as_str).collect();
+        Some(format!(
+            "{status}; its last log lines:\n{}",
+            lines.join("\n")
+        ))
     }
 
     /// Starts the node again on the same port.
