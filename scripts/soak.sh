@@ -5,15 +5,47 @@
 # (PostgreSQL + Redis, node kills and Redis restarts; needs CONFAB_TEST_POSTGRES, e.g. from
 # scripts/services.sh). Accounts keep their tokens in a real keyring (a throw-away session).
 #   scripts/soak.sh smoke           a short run of each, debug build (the README test command)
-#   scripts/soak.sh long [CYCLES]   CYCLES (1000) of each, release build; prints the table rows
+#   scripts/soak.sh long [CYCLES]   CYCLES (1000) of each, release build, in runs of 250, each in
+#                                   a session of its own; prints a table row per run and totals
+# Why runs of 250: gnome-keyring-daemon (42.1, Debian 12) itself dies under this load after
+# about ten minutes (a glib assertion: "traps: gnome-keyring-d … int3 … libglib"); D-Bus then
+# starts a new one, locked, and every client waits at its unlock prompt, as it would on a
+# desktop until the user types the password. A run that meets it says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Inside a session: the soak, and a note if the keyring daemon dies meanwhile.
+if [ "${1:-}" = --in-session ]; then
+  out="$2"; shift 2
+  owner() {
+    dbus-send --session --dest=org.freedesktop.DBus --print-reply /org/freedesktop/DBus \
+      org.freedesktop.DBus.GetNameOwner string:org.freedesktop.secrets 2>/dev/null |
+      sed -n 's/.*string "\(.*\)"/\1/p' || true # no owner while it is down
+  }
+  first="$(owner)"
+  (
+    while sleep 1; do
+      if [ "$(owner)" != "$first" ]; then
+        echo "soak: gnome-keyring-daemon died; clients now wait for an unlock prompt" >&2
+        echo died >"$out.keyring"
+        exit 0
+      fi
+    done
+  ) &
+  watcher=$!
+  rc=0
+  "$@" --out "$out" || rc=$?
+  kill "$watcher" 2>/dev/null || true
+  exit "$rc"
+fi
+
 mode="${1:-smoke}"
 case "$mode" in
-smoke) single=40 multi=25 profile=debug ;;
-long) single="${2:-1000}" multi="${2:-1000}" profile=release ;;
+smoke) cycles="40 25" chunk=40 profile=debug ;;
+long) cycles="${2:-1000} ${2:-1000}" chunk=250 profile=release ;;
 *) echo "usage: $0 smoke | long [CYCLES]" >&2; exit 2 ;;
 esac
+chunk="${SOAK_CHUNK:-$chunk}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 flags=(--locked -p confab-soak -p confab-server -p confab-client --bins)
 [ "$profile" = release ] && flags+=(--release)
@@ -25,24 +57,49 @@ trap 'rm -rf "$home"' EXIT
 # is left mounted whatever happens to it.
 wrap=() disk=()
 if [ "$(id -u)" -eq 0 ]; then wrap=(unshare -m --propagation private) disk=(--full-disk); fi
-# One JSON result per setup; a markdown row each on stdout.
-row() {
-  python3 - "$1" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"| {r['mode']} | {r['clients']} | {r['cycles']} ({r['faults']}) | {r['messages']:,} ({r['unknown']} cut off mid-call) "
-      f"| {r['edits']:,} | {r['reactions']:,} | {r['lost']} | {r['duplicated']} | {r['order_violations']} "
-      f"| {r['wrong_state']} | {r['clients_differing']} | {r['cli_runs']:,} ({r['cli_killed']} killed) | {r['secs']:.0f} s |")
+
+# Markdown rows for result files: one per run, and their sum when there are several.
+rows() {
+  python3 - "$@" <<'PY'
+import json, os, sys
+runs = [json.load(open(p)) for p in sys.argv[1:]]
+def row(r, label):
+    print(f"| {label} | {r['clients']} | {r['cycles']:,} ({r['faults']}) | {r['messages']:,} ({r['unknown']} cut off mid-call) "
+          f"| {r['edits']:,} | {r['reactions']:,} | {r['lost']} | {r['duplicated']} | {r['order_violations']} "
+          f"| {r['wrong_state']} | {r['clients_differing']} | {r['cli_runs']:,} ({r['cli_killed']} killed) | {r['secs']:.0f} s |")
+for i, r in enumerate(runs):
+    row(r, r["mode"] + (f", run {i + 1}" if len(runs) > 1 else ""))
+if len(runs) > 1:
+    total = {k: sum(r[k] for r in runs) for k in ("cycles", "messages", "unknown", "edits", "reactions", "lost",
+             "duplicated", "order_violations", "wrong_state", "clients_differing", "cli_runs", "cli_killed", "secs")}
+    kinds = {}
+    for r in runs:
+        for part in r["faults"].split(", "):
+            name, n = part.rsplit(" ", 1)
+            kinds[name] = kinds.get(name, 0) + int(n)
+    total.update(clients=runs[0]["clients"], faults=", ".join(f"{k} {v}" for k, v in kinds.items()))
+    row(total, f"**{runs[0]['mode']}, all {len(runs)} runs**")
 PY
 }
-run() {
-  local out="$home/$1.json"; shift
-  XDG_DATA_HOME="$home/keyring" "${wrap[@]}" scripts/desktop-session.sh "$soak" run --out "$out" "$@"
-  row "$out"
+# `setup NAME TOTAL ARGS…`: TOTAL cycles in runs of at most $chunk, each in a new session.
+setup() {
+  local name="$1" left="$2" n=0; shift 2
+  local outs=()
+  while [ "$left" -gt 0 ]; do
+    n=$((n + 1))
+    local c=$((left < chunk ? left : chunk)) out="$home/$name-$n.json"
+    mkdir -p "$home/keyring-$name-$n"
+    XDG_DATA_HOME="$home/keyring-$name-$n" "${wrap[@]}" scripts/desktop-session.sh \
+      scripts/soak.sh --in-session "$out" "$soak" run --cycles "$c" "$@"
+    outs+=("$out")
+    left=$((left - c))
+  done
+  rows "${outs[@]}"
 }
-run single --cycles "$single" "${disk[@]}"
+read -r single multi <<<"$cycles"
+setup single "$single" "${disk[@]}"
 if [ -n "${CONFAB_TEST_POSTGRES:-}" ]; then
-  run multi --cycles "$multi" --postgres "$CONFAB_TEST_POSTGRES"
+  setup multi "$multi" --postgres "$CONFAB_TEST_POSTGRES"
 else
   echo "soak: no CONFAB_TEST_POSTGRES, several nodes left out" >&2
 fi
