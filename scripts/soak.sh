@@ -7,16 +7,18 @@
 #   scripts/soak.sh smoke           a short run of each, debug build (the README test command)
 #   scripts/soak.sh long [CYCLES]   CYCLES (1000) of each, release build, in runs of 250, each in
 #                                   a session of its own; prints a table row per run and totals
-# Why runs of 250: gnome-keyring-daemon (42.1, Debian 12) itself dies under this load after
-# about ten minutes (a glib assertion: "traps: gnome-keyring-d … int3 … libglib"); D-Bus then
-# starts a new one, locked, and every client waits at its unlock prompt, as it would on a
-# desktop until the user types the password. A run that meets it says so.
+# gnome-keyring-daemon (42.1, Debian 12) itself dies under this load now and then (a glib
+# assertion: "traps: gnome-keyring-d … int3 … libglib"); D-Bus starts a new one, locked, and
+# every client waits at its unlock prompt, as on a desktop until the user types the password.
+# The soak answers the prompt as the user would and counts the deaths in its table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Inside a session: the soak, and a note if the keyring daemon dies meanwhile.
+# Inside a session: the soak, with a stand-in for the user at the keyring. When the daemon dies
+# and D-Bus starts it again, its unlock prompt is answered with the session's password, as the
+# user would (tests/e2e/x11.py types it), and the death is counted.
 if [ "${1:-}" = --in-session ]; then
-  out="$2"; shift 2
+  out="$2" py="$3"; shift 3
   owner() {
     dbus-send --session --dest=org.freedesktop.DBus --print-reply /org/freedesktop/DBus \
       org.freedesktop.DBus.GetNameOwner string:org.freedesktop.secrets 2>/dev/null |
@@ -24,11 +26,16 @@ if [ "${1:-}" = --in-session ]; then
   }
   first="$(owner)"
   (
+    seen="$first"
     while sleep 1; do
-      if [ "$(owner)" != "$first" ]; then
-        echo "soak: gnome-keyring-daemon died; clients now wait for an unlock prompt" >&2
-        echo died >"$out.keyring"
-        exit 0
+      now="$(owner)"
+      if [ -n "$now" ] && [ "$now" != "$seen" ]; then
+        echo "soak: gnome-keyring-daemon died and was started again" >&2
+        echo died >>"$out.keyring"
+        seen="$now"
+      fi
+      if "$py" tests/e2e/x11.py titles 2>/dev/null | grep -qx "Unlock Login Keyring"; then
+        "$py" tests/e2e/x11.py type "Unlock Login Keyring" session 2>/dev/null || true
       fi
     done
   ) &
@@ -51,6 +58,10 @@ flags=(--locked -p confab-soak -p confab-server -p confab-client --bins)
 [ "$profile" = release ] && flags+=(--release)
 cargo build "${flags[@]}" >&2
 soak="$target/$profile/confab-soak"
+# The stand-in for the user types with tests/e2e/x11.py (python-xlib), from the tests' venv.
+venv="$target/test-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/e2e/requirements.txt
 home="$(mktemp -d)"
 trap 'rm -rf "$home"' EXIT
 # Root fills a real disk: a tmpfs mounted in a mount namespace of the soak's own, so nothing
@@ -67,6 +78,12 @@ def row(r, label):
     print(f"| {label} | {r['clients']} | {r['cycles']:,} ({r['faults']}) | {r['messages']:,} ({r['unknown']} cut off mid-call) "
           f"| {r['edits']:,} | {r['reactions']:,} | {r['lost']} | {r['duplicated']} | {r['order_violations']} "
           f"| {r['wrong_state']} | {r['clients_differing']} | {r['cli_runs']:,} ({r['cli_killed']} killed) | {r['secs']:.0f} s |")
+def deaths(path):
+    return sum(1 for _ in open(path + ".keyring")) if os.path.exists(path + ".keyring") else 0
+for r, path in zip(runs, sys.argv[1:]):
+    r["keyring_deaths"] = deaths(path)
+    if r["keyring_deaths"]:
+        r["faults"] += f", gnome-keyring-daemon died by itself {r['keyring_deaths']}"
 for i, r in enumerate(runs):
     row(r, r["mode"] + (f", run {i + 1}" if len(runs) > 1 else ""))
 if len(runs) > 1:
@@ -90,7 +107,7 @@ setup() {
     local c=$((left < chunk ? left : chunk)) out="$home/$name-$n.json"
     mkdir -p "$home/keyring-$name-$n"
     XDG_DATA_HOME="$home/keyring-$name-$n" "${wrap[@]}" scripts/desktop-session.sh \
-      scripts/soak.sh --in-session "$out" "$soak" run --cycles "$c" "$@"
+      scripts/soak.sh --in-session "$out" "$venv/bin/python" "$soak" run --cycles "$c" "$@"
     outs+=("$out")
     left=$((left - c))
   done

@@ -2,16 +2,18 @@
 under Xvfb): ask it to close (WM_DELETE_WINDOW, as a title-bar close button does), move and
 resize it, and report whether it is mapped and where it is.
 
-    x11.py close NAME | state NAME | move-resize NAME X Y W H | titles
+    x11.py close NAME | state NAME | move-resize NAME X Y W H | titles | type NAME TEXT
 
 `state` prints JSON: {"mapped": bool, "x", "y", "width", "height"} (root coordinates);
-`titles` the titles of the mapped top-level windows, one per line.
+`titles` the titles of the mapped top-level windows, one per line. `type` gives the window the
+keyboard focus and types TEXT and Return into it, as a user at a prompt does (XTest).
 """
 
 import json
 import sys
 
-from Xlib import X, Xatom, display, protocol
+from Xlib import X, XK, Xatom, display, protocol
+from Xlib.ext import xtest
 
 
 def find(d, name):
@@ -51,6 +53,14 @@ def main(argv):
             "mapped": attrs.map_state == X.IsViewable,
             "x": -pos.x, "y": -pos.y, "width": g.width, "height": g.height,
         }))
+    elif cmd == "type":
+        w.set_input_focus(X.RevertToParent, X.CurrentTime)
+        d.sync()
+        for ch in list(argv[3]) + ["Return"]:
+            code = d.keysym_to_keycode(XK.string_to_keysym(ch))
+            xtest.fake_input(d, X.KeyPress, code)
+            xtest.fake_input(d, X.KeyRelease, code)
+            d.sync()
     else:
         sys.exit(f"unknown command {cmd}")
     d.sync()

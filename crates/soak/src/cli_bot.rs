@@ -28,7 +28,10 @@ pub(crate) struct BotCounts {
     pub runs: usize,
     pub killed: usize,
     pub queued: usize,
-    /// Exits other than 0 (stored), 3 (queued) or a kill: each is a problem.
+    /// Exit 5: the keyring was unavailable (its daemon died under the call; it may or may not
+    /// have been queued). Documented, and no fault of ours: counted, not a problem.
+    pub keyring: usize,
+    /// Exits other than 0 (stored), 3 (queued), 5 or a kill: each is a problem.
     pub errors: usize,
 }
 
@@ -98,6 +101,10 @@ impl Bot {
             }
             None => {
                 counts.killed += 1;
+                Status::Unknown
+            }
+            Some(5) => {
+                counts.keyring += 1;
                 Status::Unknown
             }
             Some(other) => {

@@ -271,6 +271,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool> {
         bots.killed += c.killed;
         bots.queued += c.queued;
         bots.errors += c.errors;
+        bots.keyring += c.keyring;
     }
     for w in &mut clients.workers {
         w.tell("stop").await?;
@@ -367,7 +368,7 @@ impl Summary {
         }
         let v = &self.verdict;
         eprintln!(
-            "soak: {} | {} clients | {} cycles ({}) | {} messages ({} confirmed), {} edits, {} reactions, {} refused, {} unknown | lost {} | duplicated {} | order {} | wrong state {} | clients differing {} | CLI runs {} ({} killed, {} left queued, {} errors) | {:.0} s | seed {}",
+            "soak: {} | {} clients | {} cycles ({}) | {} messages ({} confirmed), {} edits, {} reactions, {} refused, {} unknown | lost {} | duplicated {} | order {} | wrong state {} | clients differing {} | CLI runs {} ({} killed, {} left queued, {} keyring unavailable, {} errors) | {:.0} s | seed {}",
             self.mode,
             self.clients,
             self.cycles(),
@@ -386,6 +387,7 @@ impl Summary {
             self.bots.runs,
             self.bots.killed,
             self.bots.queued,
+            self.bots.keyring,
             self.bots.errors,
             self.secs,
             self.seed,
@@ -422,6 +424,7 @@ impl Summary {
             "cli_runs": self.bots.runs,
             "cli_killed": self.bots.killed,
             "cli_errors": self.bots.errors,
+            "cli_keyring_unavailable": self.bots.keyring,
             "secs": self.secs,
             "seed": self.seed,
             "clean": self.clean(),
