@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the measured parts of docs/reliability.md: the long fuzz runs (FUZZ_SECONDS per
 # target, 600 by default) and the chaos soak (SOAK_CYCLES fault cycles per setup, 1000 by
-# default), whose tables replace the ones between their markers. Not run in CI; CI runs the
+# default; SOAK_MULTI_CYCLES for several nodes, if different), whose tables replace the ones between their markers. Not run in CI; CI runs the
 # smokes (scripts/fuzz.sh smoke, scripts/soak.sh smoke).
 #   scripts/reliability.sh [all|fuzz|soak]
 set -euo pipefail
@@ -34,7 +34,7 @@ if [ "$what" = all ] || [ "$what" = soak ]; then
   trap 'scripts/services.sh stop "$services"; rm -rf "$services"' EXIT
   scripts/services.sh start "$services" >"$services/env"
   . "$services/env"
-  rows="$(scripts/soak.sh long "${SOAK_CYCLES:-1000}")"
+  rows="$(scripts/soak.sh long "${SOAK_CYCLES:-1000}" ${SOAK_MULTI_CYCLES:+"$SOAK_MULTI_CYCLES"})"
   header='| setup | clients | fault cycles | messages | edits | reactions | lost | duplicated | order violations | wrong state | clients differing | CLI runs | time |'
   rewrite soak "$(printf '%s\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n%s' "$header" "$rows")"
 fi

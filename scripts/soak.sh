@@ -5,7 +5,9 @@
 # (PostgreSQL + Redis, node kills and Redis restarts; needs CONFAB_TEST_POSTGRES, e.g. from
 # scripts/services.sh). Accounts keep their tokens in a real keyring (a throw-away session).
 #   scripts/soak.sh smoke           a short run of each, debug build (the README test command)
-#   scripts/soak.sh long [CYCLES]   CYCLES (1000) of each, release build, in runs of 250, each in
+#   scripts/soak.sh long [CYCLES [MULTI]]
+#                                   CYCLES (1000) of each (MULTI for several nodes, if given),
+#                                   release build, in runs of 250, each in
 #                                   a session of its own; prints a table row per run and totals
 # gnome-keyring-daemon (42.1, Debian 12) itself dies under this load now and then (a glib
 # assertion: "traps: gnome-keyring-d … int3 … libglib"); D-Bus starts a new one, locked, and
@@ -49,7 +51,7 @@ fi
 mode="${1:-smoke}"
 case "$mode" in
 smoke) cycles="40 25" chunk=40 profile=debug ;;
-long) cycles="${2:-1000} ${2:-1000}" chunk=250 profile=release ;;
+long) cycles="${2:-1000} ${3:-${2:-1000}}" chunk=250 profile=release ;;
 *) echo "usage: $0 smoke | long [CYCLES]" >&2; exit 2 ;;
 esac
 chunk="${SOAK_CHUNK:-$chunk}"
