@@ -13,6 +13,11 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 # The peer: a broadcast server on Node's ws, pinned in crates/bench/peers/package-lock.json.
 npm ci --prefix crates/bench/peers --no-audit --no-fund >/dev/null
 npm ci --prefix ui --no-audit --no-fund >/dev/null
+# The desktop scenario's second user (socket → screen) speaks the protocol from Python.
+venv="$target/test-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+export CONFAB_PYTHON="$venv/bin/python"
 # 10,000 idle connections need as many descriptors in the server and in the load generator.
 ulimit -n "$(ulimit -Hn)"
 # The app under test keeps its settings, data, caches and keyring in a throw-away home.

@@ -3,12 +3,16 @@
 // - memory of all its processes (the app, WebKit's web and network processes) with a
 //   10,000-message room open, and their CPU while idle with it open: focused (the caret
 //   blinking in the composer) and unfocused (the user is in another app);
+// - socket → screen: another user sends CONFAB_BURST messages into the open room at 200 a
+//   second (crates/bench/burst.py); each is timed from the server's time of storage (its `ts`,
+//   set before the fan-out sends it) to its row being in the app's DOM;
 // - start → first paint: launches of the signed-in app, timed from spawn to the "first paint"
 //   line it logs once the UI's first frame is drawn.
 // Prints one JSON line on stdout. Settings from the environment: CONFAB_APP (the app binary),
-// CONFAB_BIN_DIR (confab-server), CONFAB_IDLE_SECS, CONFAB_SETTLE_SECS, CONFAB_LAUNCHES.
+// CONFAB_BIN_DIR (confab-server), CONFAB_IDLE_SECS, CONFAB_SETTLE_SECS, CONFAB_LAUNCHES,
+// CONFAB_BURST, CONFAB_BURST_RATE, CONFAB_PYTHON (a Python with `websockets`).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +24,9 @@ const app = process.env.CONFAB_APP;
 const idleSecs = Number(process.env.CONFAB_IDLE_SECS ?? 60);
 const launches = Number(process.env.CONFAB_LAUNCHES ?? 5);
 const settleSecs = Number(process.env.CONFAB_SETTLE_SECS ?? 10);
+const burst = Number(process.env.CONFAB_BURST ?? 2000);
+// Messages a second: the goal's load (issue #16); other rates show where the time goes.
+const BURST_RATE = Number(process.env.CONFAB_BURST_RATE ?? 200);
 const TICKS = 100; // USER_HZ: /proc reports CPU time in 1/100 s on Linux
 
 /** The app's process and every descendant (WebKit's helpers), from /proc. */
@@ -76,8 +83,50 @@ async function quit(proc) {
   clearTimeout(timer);
 }
 
+/** Milliseconds from each burst message's storage on the server to its row in the DOM. Rows
+ * are looked for after every change to the message list, not only among added nodes, so that
+ * a virtual list reusing a row element is timed too. */
+async function socketToScreen(s) {
+  await s.cmd("POST", "/execute/sync", {
+    script: `window.__shown = new Map();
+      // The page's frames while the burst lasts (the UI draws changes at the next frame).
+      window.__frames = [];
+      const frame = (t) => {
+        window.__frames.push(t);
+        if (!window.__burstOver) requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+      const list = document.querySelector('#messages');
+      const look = () => {
+        const t = Date.now();
+        for (const b of list.querySelectorAll('.message .body')) {
+          const body = b.textContent;
+          if (body.startsWith('burst ') && !window.__shown.has(body)) window.__shown.set(body, t);
+        }
+      };
+      new MutationObserver(look).observe(list, { childList: true, subtree: true, characterData: true });`,
+    args: [],
+  });
+  const sent = spawnSync(
+    process.env.CONFAB_PYTHON ?? "python3",
+    [new URL("burst.py", import.meta.url).pathname, server.url, "big", String(burst), String(BURST_RATE)],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  if (sent.status !== 0) throw new Error(`the burst sender failed: ${sent.stderr}`);
+  const stored = JSON.parse(sent.stdout.trim().split("\n").at(-1)).ts;
+  const last = `burst ${burst - 1}`;
+  await waitFor("the burst's last row", async () =>
+    s.cmd("POST", "/execute/sync", { script: `return window.__shown.has(${JSON.stringify(last)})`, args: [] }), 30_000);
+  const shown = await s.cmd("POST", "/execute/sync", { script: "return Object.fromEntries(window.__shown)", args: [] });
+  const frames = await s.cmd("POST", "/execute/sync", { script: "window.__burstOver = true; return window.__frames", args: [] });
+  result.frame_interval_ms = frames.slice(1).map((t, i) => t - frames[i]);
+  // A row never drawn (scrolled past between two frames) would be a row the user did not see.
+  return Object.entries(stored).map(([body, ts]) => (body in shown ? shown[body] - ts : null));
+}
+
 let launched = null; // the app of the current timed launch
-const server = await startServer();
+// The sender's 200 frames a second are over the default per-connection rate.
+const server = await startServer(undefined, 0, ["--rate-per-sec", "1000", "--rate-burst", "1000"]);
 const driver = await startDriver();
 const dataDir = mkdtempSync(join(tmpdir(), "confab-bench-app-"));
 const result = {};
@@ -118,6 +167,7 @@ try {
   result.idle_secs = idleSecs;
   result.rss_bytes = memory(pids, "VmRSS:");
   result.pss_bytes = memory(pids, "Pss:");
+  result.socket_to_screen_ms = await socketToScreen(s);
   await s.end();
   await waitFor("the app to quit", () => appPid() === null);
 

@@ -9,7 +9,7 @@
 //! - [`nodes`]: several nodes on PostgreSQL + Redis: fan-out on one node against three, and a
 //!   node killed under its clients (with `--postgres` and `--redis`).
 //! - [`authrate`]: upgrades + authentications per second, in a tight loop from load processes.
-//! - [`desktop`]: the desktop app: package size, first paint, memory, idle CPU.
+//! - [`desktop`]: the desktop app: package size, first paint, memory, idle CPU, socket → screen.
 //! - [`client`]: the client core: flushing a big offline outbox after a kill, noticing a dead
 //!   peer.
 //! - [`search`]: search over a million messages stored through the server, timed per query.
@@ -278,6 +278,7 @@ async fn bench(args: Args) -> Result<()> {
         idle_secs: args.idle_secs,
         settle_secs: if args.quick { 0.0 } else { 10.0 },
         launches: args.launches,
+        burst: if args.quick { 200 } else { 2000 },
     };
     let desktop = match wanted("desktop") {
         true => Some(desktop::run(&args.desktop_script, &settings).await?),
