@@ -244,6 +244,14 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
                 }
             }
             _ = heartbeat.tick() => {
+                // With the most sends in flight this connection is not read (backpressure until
+                // the database catches up): whatever the peer said meanwhile is unread, not
+                // unsaid. Dropping it as silent then made every client of a slow database
+                // reconnect and resend its whole outbox, every two heartbeats, which kept the
+                // database slow: the soak's nodes never caught up again.
+                if s.inflight.len() >= limits.max_inflight_sends {
+                    last_heard = Instant::now();
+                }
                 if last_heard.elapsed() > limits.heartbeat * 2 {
                     info!("peer silent for two heartbeats; dropping it");
                     break End::PeerGone;

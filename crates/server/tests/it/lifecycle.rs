@@ -1,6 +1,7 @@
 //! Shutdown, heartbeats, and the real binary: signals and what it logs.
 
 use confab_protocol::{ServerFrame, close};
+use confab_server::store::Database;
 use confab_test_support::{DEADLINE, TestServer, WsClient};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -55,6 +56,71 @@ async fn shutdown_sends_1001_and_loses_nothing_acked() {
         (1..=stored.len() as u64).collect::<Vec<_>>(),
         "no gaps"
     );
+}
+
+/// While the most sends are in flight the server stops reading the connection until the
+/// database catches up (backpressure), so it hears nothing from the peer meanwhile. That is not
+/// the peer falling silent: dropping it made every client of a slow database reconnect and
+/// resend its outbox every two heartbeats, and the database never caught up (the soak's nodes).
+#[tokio::test]
+async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
+    // PostgreSQL only: there another session can hold a room's row lock, which the node's
+    // writer waits for. SQLite answers a held write lock with `database is locked` at once.
+    if !crate::nodes::postgres_only() {
+        return;
+    }
+    let server = TestServer::start_with(|c| {
+        c.limits.heartbeat = Duration::from_millis(200);
+        c.limits.max_inflight_sends = 2;
+    })
+    .await;
+    let mut alice = server.client("alice").await;
+    alice.join("slow", None).await;
+    alice.send_msg("m0", "slow", "the room exists").await;
+    let Database::Postgres(url) = &server.config.db else {
+        unreachable!("a PostgreSQL test server")
+    };
+    let (held, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    held.batch_execute("BEGIN; SELECT 1 FROM rooms WHERE name = 'slow' FOR UPDATE")
+        .await
+        .unwrap();
+    for i in 1..=4 {
+        let send = json!({"type": "send", "id": format!("m{i}"), "room": "slow", "body": "wait"});
+        alice.send_json(send).await;
+    }
+    // Ten heartbeats while the client reads (and so answers pings): nothing may end it, and
+    // nothing is acked before it is stored.
+    let held_for = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(held_for);
+    loop {
+        tokio::select! {
+            () = &mut held_for => break,
+            frame = alice.next_frame() => match frame {
+                Ok(ServerFrame::Ack { id, .. }) => panic!("{id} acked while the database was held"),
+                Ok(_) => {}
+                Err(closed) => panic!("dropped while the database was held: {closed:?}"),
+            },
+        }
+    }
+    held.batch_execute("ROLLBACK").await.unwrap();
+    let acks = async {
+        let mut acked = Vec::new();
+        while acked.len() < 4 {
+            match alice.next_frame().await {
+                Ok(ServerFrame::Ack { id, .. }) => acked.push(id),
+                Ok(_) => {}
+                Err(closed) => panic!("closed before every send was stored: {closed:?}"),
+            }
+        }
+        acked
+    };
+    let acked = tokio::time::timeout(DEADLINE, acks)
+        .await
+        .expect("every send acked");
+    assert_eq!(acked, ["m1", "m2", "m3", "m4"]);
 }
 
 /// A raw client that completes the handshake and auth, then never answers pings.
