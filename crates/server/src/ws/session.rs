@@ -37,7 +37,11 @@ pub(crate) async fn serve(socket: WebSocket, state: Arc<AppState>, header_token:
     async move {
         let mut socket = socket;
         let authenticating = state.metrics.session(SessionState::Authenticating);
-        let Some((user, login, _seat)) = authenticate(&mut socket, &state, header_token, id).await
+        // Boxed, like every rare await below: a task's future is as large as its largest await
+        // point, and an idle connection would otherwise carry this one's (a database read) for
+        // its whole life.
+        let Some((user, login, _seat)) =
+            Box::pin(authenticate(&mut socket, &state, header_token, id)).await
         else {
             return;
         };
@@ -230,7 +234,9 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(t))) => {
-                        if let Some(end) = s.on_text(&t).await { break end; }
+                        // Boxed: handling a frame may read the database, and that future is
+                        // allocated only while a frame is in flight, not in every idle connection.
+                        if let Some(end) = Box::pin(s.on_text(&t)).await { break end; }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         if let Some(end) = s.on_binary().await { break end; }
@@ -265,7 +271,7 @@ async fn run(socket: WebSocket, state: Arc<AppState>, id: u64, user: Arc<str>, l
                 let _ = s.out.try_send(Outbound::Ping);
                 ticks += 1;
                 if ticks.is_multiple_of(RECHECK_EVERY)
-                    && let Some(end) = s.recheck_login(login).await
+                    && let Some(end) = Box::pin(s.recheck_login(login)).await
                 {
                     break end;
                 }

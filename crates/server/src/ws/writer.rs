@@ -129,7 +129,7 @@ pub(crate) async fn run(
             if backlog.take_overflow() {
                 debug!("send queue overflowed; resyncing from the database");
                 w.state.metrics.resynced();
-                w.resync().await?;
+                Box::pin(w.resync()).await?;
             }
             io(w.stall_limit, w.sink.flush()).await?;
         }
@@ -167,6 +167,9 @@ impl Writer {
         Ok(())
     }
 
+    /// Every database read below is boxed: the writer's future is as large as its largest
+    /// await point and every idle connection carries it, so a read's future (replay, history,
+    /// search, catch-up) is allocated only while it runs. Deliveries stay inline.
     async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
         match item {
             Outbound::Frame(f) | Outbound::Ephemeral(f) => self.feed(f).await,
@@ -180,19 +183,22 @@ impl Writer {
                     self.state.metrics.delivered(1);
                     self.feed(frame).await
                 }
-                Some(_) => self.catch_up(&room, false).await,
+                Some(_) => Box::pin(self.catch_up(&room, false)).await,
             },
             Outbound::Replay {
                 room,
                 after,
                 latest,
-            } => self.replay(room, after, latest).await,
+            } => Box::pin(self.replay(room, after, latest)).await,
             Outbound::History { room, page, limit } => {
                 let frame = super::history::read(&self.state, &self.user, &room, page, limit);
-                self.feed(text(&frame.await?)).await
+                let frame = Box::pin(frame).await?;
+                self.feed(text(&frame)).await
             }
-            Outbound::Search { reference, request } => self.search(reference, *request).await,
-            Outbound::CatchUp { room } => self.catch_up(&room, false).await,
+            Outbound::Search { reference, request } => {
+                Box::pin(self.search(reference, *request)).await
+            }
+            Outbound::CatchUp { room } => Box::pin(self.catch_up(&room, false)).await,
             Outbound::Removed { room, seq } => match self.delivered.get(&room) {
                 None => Ok(()),
                 // The removing entry was delivered: the room ends here.
@@ -201,7 +207,7 @@ impl Writer {
                     Ok(())
                 }
                 // It was lost to a full queue: the catch-up reads it and stops there.
-                Some(_) => self.catch_up(&room, false).await,
+                Some(_) => Box::pin(self.catch_up(&room, false)).await,
             },
             Outbound::Forget { room } => {
                 self.delivered.remove(&room);
