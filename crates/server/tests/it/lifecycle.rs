@@ -123,6 +123,48 @@ async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
     assert_eq!(acked, ["m1", "m2", "m3", "m4"]);
 }
 
+/// `confab-server admin` works on the SQLite database beside a live server, so the server's
+/// writer meets a write lock held by another process now and then: the sends of that moment wait
+/// for it (up to the busy timeout) instead of failing with `storage_failed`.
+#[tokio::test]
+async fn a_send_waits_while_another_process_holds_the_sqlite_write_lock() {
+    let server = TestServer::start().await;
+    let Database::Sqlite(path) = &server.config.db else {
+        eprintln!("SQLite's write lock: nothing to hold on PostgreSQL");
+        return;
+    };
+    let mut alice = server.client("alice").await;
+    alice.join("busy", None).await;
+    let other = rusqlite::Connection::open(path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    alice
+        .send_json(json!({"type": "send", "id": "m1", "room": "busy", "body": "wait for it"}))
+        .await;
+    // The other process keeps the lock for half a second: no answer may come meanwhile.
+    let held_for = tokio::time::sleep(Duration::from_millis(500));
+    tokio::pin!(held_for);
+    loop {
+        tokio::select! {
+            () = &mut held_for => break,
+            frame = alice.next_frame() => match frame {
+                Ok(f @ (ServerFrame::Ack { .. } | ServerFrame::Error { .. })) => {
+                    panic!("answered while the lock was held: {f:?}")
+                }
+                Ok(_) => {}
+                Err(closed) => panic!("closed while the lock was held: {closed:?}"),
+            },
+        }
+    }
+    other.execute_batch("COMMIT").unwrap();
+    let answer = alice
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
+        .await;
+    assert!(
+        matches!(&answer, ServerFrame::Ack { id, .. } if id == "m1"),
+        "{answer:?}"
+    );
+}
+
 /// A raw client that completes the handshake and auth, then never answers pings.
 #[tokio::test]
 async fn a_peer_that_stops_answering_pings_is_dropped() {

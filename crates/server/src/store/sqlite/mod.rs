@@ -476,7 +476,11 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 fn run_group(conn: &mut Connection, batch: &mut Vec<Job>) {
     let mut completions = Vec::with_capacity(batch.len());
     let commit = (|| -> Result<()> {
-        let mut tx = conn.transaction()?;
+        // Immediate: the write lock is taken at BEGIN, where the busy timeout applies. A
+        // deferred transaction that has read gets `database is locked` at its first write,
+        // without waiting, whenever another process holds the lock — `confab-server admin`
+        // beside a live server failed every send of the moment.
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in batch.drain(..) {
             let sp = tx.savepoint()?;
             let (ok, done) = job(&sp);
