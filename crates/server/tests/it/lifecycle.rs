@@ -58,17 +58,58 @@ async fn shutdown_sends_1001_and_loses_nothing_acked() {
     );
 }
 
+/// Holds the database's write lock from outside the server until released: a row lock on the
+/// room in PostgreSQL (another session), the write lock in SQLite (another process, as
+/// `confab-server admin` beside a live server). The node's sends wait for it meanwhile.
+enum HeldLock {
+    Postgres(tokio_postgres::Client),
+    Sqlite(rusqlite::Connection),
+}
+
+impl HeldLock {
+    async fn take(server: &TestServer, room: &str) -> Self {
+        match &server.config.db {
+            Database::Postgres(url) => {
+                let (pg, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to the test database: {e}"));
+                tokio::spawn(conn);
+                pg.batch_execute("BEGIN")
+                    .await
+                    .unwrap_or_else(|e| panic!("BEGIN: {e}"));
+                pg.execute("SELECT 1 FROM rooms WHERE name = $1 FOR UPDATE", &[&room])
+                    .await
+                    .unwrap_or_else(|e| panic!("lock the room's row: {e}"));
+                Self::Postgres(pg)
+            }
+            Database::Sqlite(path) => {
+                let db = rusqlite::Connection::open(path)
+                    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+                db.execute_batch("BEGIN IMMEDIATE")
+                    .unwrap_or_else(|e| panic!("take the write lock: {e}"));
+                Self::Sqlite(db)
+            }
+        }
+    }
+
+    async fn release(self) {
+        let released = match self {
+            Self::Postgres(pg) => pg
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(|e| e.to_string()),
+            Self::Sqlite(db) => db.execute_batch("ROLLBACK").map_err(|e| e.to_string()),
+        };
+        released.unwrap_or_else(|e| panic!("ROLLBACK: {e}"));
+    }
+}
+
 /// While the most sends are in flight the server stops reading the connection until the
 /// database catches up (backpressure), so it hears nothing from the peer meanwhile. That is not
 /// the peer falling silent: dropping it made every client of a slow database reconnect and
 /// resend its outbox every two heartbeats, and the database never caught up (the soak's nodes).
 #[tokio::test]
 async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
-    // PostgreSQL only: there another session can hold a room's row lock, which the node's
-    // writer waits for. SQLite answers a held write lock with `database is locked` at once.
-    if !crate::nodes::postgres_only() {
-        return;
-    }
     let server = TestServer::start_with(|c| {
         c.limits.heartbeat = Duration::from_millis(200);
         c.limits.max_inflight_sends = 2;
@@ -77,16 +118,8 @@ async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
     let mut alice = server.client("alice").await;
     alice.join("slow", None).await;
     alice.send_msg("m0", "slow", "the room exists").await;
-    let Database::Postgres(url) = &server.config.db else {
-        unreachable!("a PostgreSQL test server")
-    };
-    let (held, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    held.batch_execute("BEGIN; SELECT 1 FROM rooms WHERE name = 'slow' FOR UPDATE")
-        .await
-        .unwrap();
+    // Two seconds: ten heartbeats, and well inside SQLite's busy timeout (5 s).
+    let held = HeldLock::take(&server, "slow").await;
     for i in 1..=4 {
         let send = json!({"type": "send", "id": format!("m{i}"), "room": "slow", "body": "wait"});
         alice.send_json(send).await;
@@ -105,7 +138,7 @@ async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
             },
         }
     }
-    held.batch_execute("ROLLBACK").await.unwrap();
+    held.release().await;
     let acks = async {
         let mut acked = Vec::new();
         while acked.len() < 4 {
@@ -129,14 +162,13 @@ async fn a_connection_waiting_for_a_slow_database_is_not_dropped_as_silent() {
 #[tokio::test]
 async fn a_send_waits_while_another_process_holds_the_sqlite_write_lock() {
     let server = TestServer::start().await;
-    let Database::Sqlite(path) = &server.config.db else {
+    if !matches!(server.config.db, Database::Sqlite(_)) {
         eprintln!("SQLite's write lock: nothing to hold on PostgreSQL");
         return;
-    };
+    }
     let mut alice = server.client("alice").await;
     alice.join("busy", None).await;
-    let other = rusqlite::Connection::open(path).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let other = HeldLock::take(&server, "busy").await;
     alice
         .send_json(json!({"type": "send", "id": "m1", "room": "busy", "body": "wait for it"}))
         .await;
@@ -155,7 +187,7 @@ async fn a_send_waits_while_another_process_holds_the_sqlite_write_lock() {
             },
         }
     }
-    other.execute_batch("COMMIT").unwrap();
+    other.release().await;
     let answer = alice
         .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
         .await;
