@@ -155,9 +155,13 @@ pub(crate) async fn cycle(
             }
             // Long enough, at times, for the heartbeat to declare the path dead.
             tokio::time::sleep(held * 2).await;
+            // Cut first: the proxy dropped what it read meanwhile, and a connection that lost
+            // bytes must never carry more (TCP never has a hole; iptables DROP delays bytes, it
+            // does not lose them). Letting it pass again for an instant forwarded frames after
+            // a hole, which a client takes in good faith.
             for &i in &chosen {
-                clients.proxies[i].set_mode(Mode::Pass);
                 clients.proxies[i].cut();
+                clients.proxies[i].set_mode(Mode::Pass);
             }
         }
         Fault::ResetMidFrame => {

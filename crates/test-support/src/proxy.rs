@@ -159,7 +159,9 @@ async fn pipe(client: TcpStream, shared: &Shared, cut: CancellationToken) {
     let _ = server.set_zero_linger();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
+    // Biased: once cut, nothing more is forwarded, even what is already readable.
     tokio::select! {
+        biased;
         () = cut.cancelled() => {}
         () = flow(client_read, server_write, shared, true) => {}
         () = flow(server_read, client_write, shared, false) => {}
